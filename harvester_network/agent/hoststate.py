@@ -1,0 +1,53 @@
+"""The node's host network state as plain data.
+
+`desired.py` computes a `HostState` from Kubernetes objects (pure); `netlink.py` reads the
+kernel's current `HostState` of the links the agent owns, diffs the two and applies only the
+difference. Both sides speak this module's types, like kubernetes-nmstate's desired/current state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# The ifalias written on every link the agent creates; the suffix is the cluster network.
+OWNER_ALIAS_PREFIX = "hvnet:"
+
+
+@dataclass(frozen=True)
+class UplinkState:
+    """The bond `<cn>-bo` over the node's uplink NICs (Harvester always bonds, even one NIC)."""
+
+    bond: str
+    nics: tuple[str, ...]
+    bond_mode: str = "active-backup"
+    miimon: int = 100
+    mtu: int = 0  # 0: leave the kernel's MTU as it is
+    txqlen: int = -1  # -1: leave as it is
+
+
+@dataclass(frozen=True)
+class BridgeState:
+    """One cluster network on this node: bridge `<cn>-br` with VLAN filtering, the bond as its port."""
+
+    cluster_network: str
+    bridge: str
+    uplink: UplinkState
+    # VIDs trunked (tagged) on the bond port; never 0 or 1 (1 is the default PVID).
+    vids: frozenset[int] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class NodeError:
+    """A problem that keeps one cluster network from being set up on this node (goes to VlanStatus)."""
+
+    cluster_network: str
+    message: str
+
+
+@dataclass(frozen=True)
+class HostState:
+    bridges: tuple[BridgeState, ...] = ()
+    errors: tuple[NodeError, ...] = ()
+
+    def bridge_for(self, cluster_network: str) -> BridgeState | None:
+        return next((b for b in self.bridges if b.cluster_network == cluster_network), None)

@@ -1,0 +1,57 @@
+"""Names derived from the plan, and the limits that make them legal.
+
+Every name the renderer or the agent derives is computed here, so validation checks exactly
+the names that will be used. Linux interface names are at most 15 characters (IFNAMSIZ - 1),
+which is why a cluster network name is at most 12 (`<cn>-br`, `<cn>-bo`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MANAGEMENT_NETWORK = "mgmt"
+IFNAME_MAX = 15
+CLUSTER_NETWORK_NAME_MAX = IFNAME_MAX - len("-br")
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+
+DNS_LABEL_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# Linux dev_valid_name(): no '/', ':' or whitespace, and not "." or "..".
+IFNAME_RE = r"^[^/:\s]{1,15}$"
+MAC_RE = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
+
+
+def bridge_name(cluster_network: str) -> str:
+    return f"{cluster_network}-br"
+
+
+def bond_name(cluster_network: str) -> str:
+    return f"{cluster_network}-bo"
+
+
+def vlanconfig_name(cluster_network: str, node: str | None) -> str:
+    """One VlanConfig per node when nodes are listed, else one for all nodes (see render/clusternetwork.py)."""
+    return cluster_network if node is None else f"{cluster_network}-{node}"
+
+
+def network_ref(namespace: str, name: str) -> str:
+    """The `<ns>/<name>` form a VM's multus networkName uses."""
+    return f"{namespace}/{name}"
+
+
+def is_multicast_mac(mac: str) -> bool:
+    return bool(int(mac.split(":")[0], 16) & 0x01)
+
+
+def pinned_mac(namespace: str, vm: str, interface: str) -> str:
+    """A stable MAC for a NIC the plan gives none, so DHCP leases survive VM restarts.
+
+    QEMU's 52:54:00 prefix (locally administered, unicast) plus 24 bits of a hash of the NIC's identity.
+    """
+    digest = hashlib.sha256(f"{namespace}/{vm}/{interface}".encode()).digest()
+    return "52:54:00:" + ":".join(f"{b:02x}" for b in digest[:3])
+
+
+def is_dns_label(value: str) -> bool:
+    return len(value) <= 63 and re.match(DNS_LABEL_RE, value) is not None

@@ -1,0 +1,277 @@
+"""The network plan: what a user declares, as pydantic models.
+
+Types and `Field` constraints are the documentation of each field; `rules.py` holds the
+cross-object rules. YAML keys are camelCase (the public contract), Python attributes snake_case.
+Facts come from shared/reference/harvester-objects.md ("the reference").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic.alias_generators import to_camel
+
+from harvester_network.model import names
+
+DnsLabel = Annotated[str, Field(min_length=1, max_length=63, pattern=names.DNS_LABEL_RE)]
+NodeName = Annotated[str, Field(min_length=1, max_length=63, pattern=names.DNS_SUBDOMAIN_RE)]
+
+
+def _check_ifname(value: str) -> str:
+    if value in (".", ".."):
+        raise ValueError("'.' and '..' are not valid interface names")
+    return value
+
+
+InterfaceName = Annotated[str, Field(pattern=names.IFNAME_RE), AfterValidator(_check_ifname)]
+VlanId = Annotated[StrictInt, Field(ge=0, le=4094, description="0 = untagged, 1..4094 tagged")]
+
+
+def _check_mtu(value: int) -> int:
+    if value != 0 and not 576 <= value <= 9000:
+        raise ValueError("must be 0 (leave the NIC's MTU as it is) or between 576 and 9000")
+    return value
+
+
+def _check_cluster_network_name(value: str) -> str:
+    if value == names.MANAGEMENT_NETWORK:
+        raise ValueError(f"'{names.MANAGEMENT_NETWORK}' is Harvester's built-in management network; pick another name")
+    return value
+
+
+def _check_unicast_mac(value: str) -> str:
+    if names.is_multicast_mac(value):
+        raise ValueError(
+            "is a multicast MAC (lowest bit of the first octet set); use a unicast MAC such as 52:54:00:.."
+        )
+    return value.lower()
+
+
+def _check_lease_time(value: str) -> str:
+    if value != "infinite" and not re.fullmatch(r"[1-9][0-9]*[smhd]?", value):
+        raise ValueError("must be a duration such as 3600, 30m, 1h, 1d, or 'infinite'")
+    return value
+
+
+def _check_ip_mode(value: str) -> str:
+    if value in ("dhcp", "none"):
+        return value
+    try:
+        iface = ipaddress.IPv4Interface(value)
+    except ValueError:
+        raise ValueError("must be 'dhcp', 'none' or a static IPv4 address with prefix, like 10.0.0.100/24") from None
+    if "/" not in value:
+        raise ValueError("a static address needs its prefix length, like 10.0.0.100/24")
+    return str(iface)
+
+
+Mtu = Annotated[StrictInt, AfterValidator(_check_mtu)]
+ClusterNetworkName = Annotated[
+    str,
+    Field(min_length=1, max_length=names.CLUSTER_NETWORK_NAME_MAX, pattern=names.DNS_LABEL_RE),
+    AfterValidator(_check_cluster_network_name),
+]
+MacAddress = Annotated[str, Field(pattern=names.MAC_RE), AfterValidator(_check_unicast_mac)]
+LeaseTime = Annotated[str, AfterValidator(_check_lease_time)]
+IpMode = Annotated[str, AfterValidator(_check_ip_mode)]
+BondMode = Literal["balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"]
+NicModel = Literal["virtio", "e1000", "e1000e", "ne2k_pci", "pcnet", "rtl8139"]
+
+
+class Spec(BaseModel):
+    """Base of every plan model: camelCase keys, unknown keys rejected, values immutable."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, str_strip_whitespace=False
+    )
+
+
+class Uplink(Spec):
+    nics: list[InterfaceName] = Field(min_length=1, description="NICs the agent bonds into <cn>-bo")
+    bond_mode: BondMode = "active-backup"
+    bond_miimon: StrictInt = Field(default=100, ge=-1, description="-1 means the kernel default, 100 ms")
+    mtu: Mtu = 0
+    tx_q_len: StrictInt = Field(default=-1, ge=-1, alias="txQLen", description="-1 leaves it as it is")
+
+    @model_validator(mode="after")
+    def _nics_unique(self) -> Uplink:
+        dupes = sorted({n for n in self.nics if self.nics.count(n) > 1})
+        if dupes:
+            raise ValueError(f"nics lists {', '.join(dupes)} more than once; list each NIC once")
+        return self
+
+
+class NodeOverride(Spec):
+    """The seed's per-node "HOST > Network" NIC override. MTU stays cluster-wide (the reference's rule)."""
+
+    node: NodeName
+    nics: list[InterfaceName] = Field(min_length=1)
+    bond_mode: BondMode | None = None
+    bond_miimon: StrictInt | None = Field(default=None, ge=-1)
+
+
+class ClusterNetwork(Spec):
+    name: ClusterNetworkName
+    description: str = ""
+    uplink: Uplink
+    node_overrides: list[NodeOverride] = []
+
+    def uplink_for(self, node: str) -> Uplink:
+        """The uplink a node gets: its override merged over the default, or the default."""
+        override = next((o for o in self.node_overrides if o.node == node), None)
+        if override is None:
+            return self.uplink
+        return self.uplink.model_copy(
+            update={
+                "nics": override.nics,
+                "bond_mode": override.bond_mode or self.uplink.bond_mode,
+                "bond_miimon": self.uplink.bond_miimon if override.bond_miimon is None else override.bond_miimon,
+            }
+        )
+
+
+class ManualRoute(Spec):
+    mode: Literal["manual"]
+    cidr: ipaddress.IPv4Network
+    gateway: ipaddress.IPv4Address
+
+    @model_validator(mode="after")
+    def _gateway_in_cidr(self) -> ManualRoute:
+        if self.cidr.prefixlen == 0:
+            raise ValueError(f"cidr {self.cidr} has a zero mask; give the VLAN's subnet, like 10.100.0.0/24")
+        if self.gateway not in self.cidr:
+            raise ValueError(f"gateway {self.gateway} is outside cidr {self.cidr}; use an address inside it")
+        if self.cidr.prefixlen < 31 and self.gateway in (self.cidr.network_address, self.cidr.broadcast_address):
+            raise ValueError(f"gateway {self.gateway} is the network or broadcast address of {self.cidr}")
+        return self
+
+
+class AutoRoute(Spec):
+    """Harvester probes DHCP on the VLAN (optionally at serverIP) and writes cidr/gateway back."""
+
+    mode: Literal["auto"]
+    server_ip: ipaddress.IPv4Address | None = Field(default=None, alias="serverIP")
+
+
+Route = Annotated[ManualRoute | AutoRoute, Field(discriminator="mode")]
+
+
+class DhcpRange(Spec):
+    start: ipaddress.IPv4Address
+    end: ipaddress.IPv4Address
+
+
+class DhcpServer(Spec):
+    """A DHCP server we deploy on the VLAN, for VLANs without a router that serves DHCP."""
+
+    server_ip: ipaddress.IPv4Address = Field(alias="serverIP")
+    range: DhcpRange
+    lease_time: LeaseTime = "1h"
+    dns: list[ipaddress.IPv4Address] = []
+    # dnsmasq: a Deployment attached to the VLAN through Multus (works anywhere);
+    # ippool: Harvester's vm-dhcp-controller add-on IPPool.
+    backend: Literal["dnsmasq", "ippool"] = "dnsmasq"
+    image: str = Field(default="quay.io/poseidon/dnsmasq:latest", description="needs dnsmasq and `ip`")
+
+    @property
+    def lease_seconds(self) -> int | None:
+        """The lease time in seconds; None for 'infinite'."""
+        if self.lease_time == "infinite":
+            return None
+        unit = self.lease_time[-1]
+        scale = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(unit)
+        return int(self.lease_time) if scale is None else int(self.lease_time[:-1]) * scale
+
+
+class Network(Spec):
+    name: DnsLabel
+    namespace: DnsLabel = "default"
+    cluster_network: ClusterNetworkName
+    vlan: VlanId
+    route: Route | None = None
+    dhcp_server: DhcpServer | None = None
+
+    @property
+    def ref(self) -> str:
+        return names.network_ref(self.namespace, self.name)
+
+
+class Interface(Spec):
+    name: DnsLabel
+    network: str = Field(
+        min_length=1, description="'mgmt', '<namespace>/<network>', or '<network>' in the VM's namespace"
+    )
+    model: NicModel = "virtio"
+    mac_address: MacAddress | None = None
+    ip: IpMode = "dhcp"
+    boot_order: StrictInt | None = Field(default=None, ge=1)
+
+    @property
+    def is_management(self) -> bool:
+        return self.network == names.MANAGEMENT_NETWORK
+
+
+class ServicePort(Spec):
+    port: StrictInt = Field(ge=1, le=65535)
+    target_port: StrictInt | None = Field(default=None, ge=1, le=65535)
+    protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+    name: DnsLabel | None = None
+
+
+class ManagementService(Spec):
+    """A Service that gives a VM a stable address on the management (pod) network."""
+
+    ports: list[ServicePort] = Field(min_length=1)
+    type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+
+
+class VirtualMachine(Spec):
+    name: DnsLabel
+    namespace: DnsLabel = "default"
+    interfaces: list[Interface] = Field(min_length=1)
+    management_service: ManagementService | None = None
+    cpu: StrictInt = Field(default=1, ge=1, le=512)
+    memory: str = Field(default="1Gi", pattern=r"^[1-9][0-9]*(Mi|Gi)$")
+    image: str = "quay.io/containerdisks/ubuntu:24.04"
+    user_data: str | None = None
+    network_data_version: Literal[1, 2] = 2
+
+    def mac_of(self, interface: Interface) -> str:
+        return interface.mac_address or names.pinned_mac(self.namespace, self.name, interface.name)
+
+
+class LabNode(Spec):
+    nics: list[InterfaceName] = Field(min_length=1)
+    # A NIC that carries the node's host IP (the seed allows it as the VLAN uplink).
+    management_nic: InterfaceName | None = None
+
+
+class Lab(Spec):
+    """Only read by `hvnet lab`: where each node's NICs and each VM live in the real-kernel lab."""
+
+    nodes: dict[NodeName, LabNode] = {}
+    placement: dict[DnsLabel, NodeName] = Field(default={}, description="VM name -> node it runs on")
+    router: bool = True
+    untagged_host: bool = True
+
+
+class Plan(Spec):
+    cluster_networks: list[ClusterNetwork] = []
+    nodes: list[NodeName] | None = None
+    service_cidr: ipaddress.IPv4Network = Field(
+        default=ipaddress.IPv4Network("10.53.0.0/16"), alias="serviceCIDR", description="Harvester's default"
+    )
+    networks: list[Network] = []
+    virtual_machines: list[VirtualMachine] = []
+    lab: Lab | None = None
+
+    def cluster_network(self, name: str) -> ClusterNetwork | None:
+        return next((cn for cn in self.cluster_networks if cn.name == name), None)
+
+    def network_for(self, vm: VirtualMachine, interface: Interface) -> Network | None:
+        """Resolve an interface's network reference; None for mgmt or an unknown network."""
+        ref = interface.network if "/" in interface.network else names.network_ref(vm.namespace, interface.network)
+        return next((n for n in self.networks if n.ref == ref), None)

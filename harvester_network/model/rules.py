@@ -1,0 +1,292 @@
+"""Cross-object rules: everything a single field's type cannot say.
+
+Each rule returns `PlanIssue`s with the camelCase field path, what is wrong and the fix. The
+rules run on a plan whose fields are valid; `load.py` runs them even when some items failed
+field validation (those items are left out), so a user sees every error in one pass.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+
+from harvester_network.model import names
+from harvester_network.model.issues import PlanIssue
+from harvester_network.model.plan import ManualRoute, Network, Plan
+
+# Stands for "every node not listed" when the plan gives no `nodes`.
+_ANY_OTHER_NODE = "*"
+
+
+def plan_issues(plan: Plan, unresolved_ok: frozenset[str] = frozenset()) -> list[PlanIssue]:
+    """Every cross-object problem of `plan`. `unresolved_ok`: names of items dropped for field errors,
+    whose references must not be reported a second time."""
+    return [
+        *_cluster_network_issues(plan),
+        *_uplink_nic_conflicts(plan),
+        *_network_issues(plan, unresolved_ok),
+        *_virtual_machine_issues(plan, unresolved_ok),
+        *_lab_issues(plan),
+    ]
+
+
+def _duplicates(keys: list[str]) -> Iterator[tuple[int, str, int]]:
+    """(index, key, index of first occurrence) for every repeated key."""
+    first: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key in first:
+            yield i, key, first[key]
+        else:
+            first[key] = i
+
+
+def _cluster_network_issues(plan: Plan) -> Iterator[PlanIssue]:
+    for i, name, j in _duplicates([cn.name for cn in plan.cluster_networks]):
+        yield PlanIssue(
+            f"clusterNetworks[{i}].name",
+            f"'{name}' is already declared at clusterNetworks[{j}]",
+            "give each cluster network a unique name",
+        )
+    for i, node, j in _duplicates(plan.nodes or []):
+        yield PlanIssue(f"nodes[{i}]", f"node '{node}' is listed twice (first at nodes[{j}])", "list each node once")
+    vlanconfigs: dict[str, str] = {}
+    for i, cn in enumerate(plan.cluster_networks):
+        for k, node, first in _duplicates([o.node for o in cn.node_overrides]):
+            yield PlanIssue(
+                f"clusterNetworks[{i}].nodeOverrides[{k}].node",
+                f"node '{node}' already has an override at nodeOverrides[{first}]",
+                "keep one override per node",
+            )
+        if cn.node_overrides and plan.nodes is None:
+            yield PlanIssue(
+                f"clusterNetworks[{i}].nodeOverrides",
+                "per-node overrides need the plan's `nodes` list: Harvester's nodeSelector cannot say "
+                "'every node except these', so the default uplink is rendered per listed node",
+                "add `nodes: [...]` with every node of the cluster",
+            )
+        for k, override in enumerate(cn.node_overrides):
+            if plan.nodes is not None and override.node not in plan.nodes:
+                yield PlanIssue(
+                    f"clusterNetworks[{i}].nodeOverrides[{k}].node",
+                    f"node '{override.node}' is not in `nodes` ({', '.join(plan.nodes)})",
+                    "fix the node name or add it to `nodes`",
+                )
+        # Different (cluster network, node) pairs can derive the same VlanConfig name ("a"+"b-c" vs "a-b"+"c").
+        node_names: list[str | None] = list(plan.nodes) if plan.nodes is not None else [None]
+        for node in node_names:
+            vc = names.vlanconfig_name(cn.name, node)
+            owner = f"cluster network '{cn.name}'" + (f", node '{node}'" if node else "")
+            if vc in vlanconfigs:
+                yield PlanIssue(
+                    f"clusterNetworks[{i}].name",
+                    f"VlanConfig name '{vc}' of {owner} collides with the one of {vlanconfigs[vc]}",
+                    "rename the cluster network so that '<clusterNetwork>-<node>' names stay unique",
+                )
+            vlanconfigs.setdefault(vc, owner)
+
+
+def _nodes_to_check(plan: Plan) -> list[str]:
+    if plan.nodes is not None:
+        return list(plan.nodes)
+    overridden = {o.node for cn in plan.cluster_networks for o in cn.node_overrides}
+    return [*sorted(overridden), _ANY_OTHER_NODE]
+
+
+def _uplink_nic_conflicts(plan: Plan) -> Iterator[PlanIssue]:
+    """A NIC can be enslaved to one bond only, so two cluster networks cannot share it on a node."""
+    for node in _nodes_to_check(plan):
+        owner: dict[str, int] = {}
+        for i, cn in enumerate(plan.cluster_networks):
+            for nic in cn.uplink_for(node).nics:
+                if nic in owner and owner[nic] != i:
+                    other = plan.cluster_networks[owner[nic]].name
+                    on = "every node" if node == _ANY_OTHER_NODE else f"node '{node}'"
+                    yield PlanIssue(
+                        f"clusterNetworks[{i}].uplink.nics",
+                        f"NIC '{nic}' is already the uplink of cluster network '{other}' on {on}",
+                        "give each cluster network its own NICs, or a node override",
+                    )
+                owner.setdefault(nic, i)
+
+
+def _network_issues(plan: Plan, unresolved_ok: frozenset[str]) -> Iterator[PlanIssue]:
+    for i, ref, j in _duplicates([n.ref for n in plan.networks]):
+        yield PlanIssue(
+            f"networks[{i}].name",
+            f"network '{ref}' is already declared at networks[{j}]",
+            "give each network a unique name within its namespace",
+        )
+    vids: dict[tuple[str, int], int] = {}
+    for i, net in enumerate(plan.networks):
+        if plan.cluster_network(net.cluster_network) is None and net.cluster_network not in unresolved_ok:
+            known = ", ".join(cn.name for cn in plan.cluster_networks) or "none declared"
+            yield PlanIssue(
+                f"networks[{i}].clusterNetwork",
+                f"cluster network '{net.cluster_network}' is not in the plan (known: {known})",
+                "name one of clusterNetworks[].name",
+            )
+        key = (net.cluster_network, net.vlan)
+        if net.vlan and key in vids:
+            first = plan.networks[vids[key]]
+            yield PlanIssue(
+                f"networks[{i}].vlan",
+                f"VLAN {net.vlan} is also used by network '{first.ref}' on cluster network "
+                f"'{net.cluster_network}'; both join one L2 segment",
+                "allowed (as in Harvester), but make sure that is intended",
+                severity="warning",
+            )
+        vids.setdefault(key, i)
+        yield from _dhcp_server_issues(plan, i, net)
+
+
+def _address_role_issue(addr: ipaddress.IPv4Address, cidr: ipaddress.IPv4Network) -> str | None:
+    if addr not in cidr:
+        return f"is outside the route cidr {cidr}"
+    if cidr.prefixlen < 31 and addr in (cidr.network_address, cidr.broadcast_address):
+        return f"is the network or broadcast address of {cidr}"
+    return None
+
+
+def _dhcp_server_issues(plan: Plan, i: int, net: Network) -> Iterator[PlanIssue]:
+    dhcp = net.dhcp_server
+    if dhcp is None:
+        return
+    path = f"networks[{i}].dhcpServer"
+    if not isinstance(net.route, ManualRoute):
+        yield PlanIssue(
+            f"networks[{i}].route",
+            "a network with a dhcpServer needs a manual route: the server "
+            "must know the subnet and gateway it hands out",
+            "add route: {mode: manual, cidr: <subnet>, gateway: <router IP>}",
+        )
+        return
+    cidr, gateway = net.route.cidr, net.route.gateway
+    for field, addr in (("serverIP", dhcp.server_ip), ("range.start", dhcp.range.start), ("range.end", dhcp.range.end)):
+        problem = _address_role_issue(addr, cidr)
+        if problem:
+            yield PlanIssue(f"{path}.{field}", f"{addr} {problem}", f"use a host address inside {cidr}")
+        elif addr == gateway:
+            yield PlanIssue(f"{path}.{field}", f"{addr} is the route's gateway", "use another address")
+    if dhcp.range.start > dhcp.range.end:
+        yield PlanIssue(
+            f"{path}.range", f"start {dhcp.range.start} is after end {dhcp.range.end}", "swap start and end"
+        )
+    elif dhcp.range.start <= dhcp.server_ip <= dhcp.range.end:
+        yield PlanIssue(
+            f"{path}.serverIP",
+            f"{dhcp.server_ip} lies inside the range it hands out ({dhcp.range.start}-{dhcp.range.end})",
+            "move the server IP out of the range",
+        )
+    elif dhcp.range.start <= gateway <= dhcp.range.end:
+        yield PlanIssue(f"{path}.range", f"the range contains the gateway {gateway}", "exclude the gateway")
+    if cidr.overlaps(plan.service_cidr):
+        yield PlanIssue(
+            f"networks[{i}].route.cidr",
+            f"{cidr} overlaps the cluster's service CIDR {plan.service_cidr}",
+            "pick a subnet outside it (or set serviceCIDR)",
+        )
+
+
+def _virtual_machine_issues(plan: Plan, unresolved_ok: frozenset[str]) -> Iterator[PlanIssue]:
+    for i, key, j in _duplicates([f"{vm.namespace}/{vm.name}" for vm in plan.virtual_machines]):
+        yield PlanIssue(
+            f"virtualMachines[{i}].name",
+            f"VM '{key}' is already declared at virtualMachines[{j}]",
+            "give each VM a unique name within its namespace",
+        )
+    macs: dict[tuple[str, str], str] = {}
+    for i, vm in enumerate(plan.virtual_machines):
+        base = f"virtualMachines[{i}]"
+        for k, name, j in _duplicates([nic.name for nic in vm.interfaces]):
+            yield PlanIssue(
+                f"{base}.interfaces[{k}].name",
+                f"interface '{name}' already exists at interfaces[{j}]",
+                "give each interface a unique name",
+            )
+        management = [k for k, nic in enumerate(vm.interfaces) if nic.is_management]
+        for k in management[1:]:
+            yield PlanIssue(
+                f"{base}.interfaces[{k}].network",
+                f"a VM has at most one management (mgmt) interface; interfaces[{management[0]}] is already one",
+                "attach this NIC to a VLAN network",
+            )
+        if vm.management_service and not management:
+            yield PlanIssue(
+                f"{base}.managementService",
+                "a management Service needs an interface on 'mgmt'",
+                "add {name: default, network: mgmt} or drop managementService",
+            )
+        for k, nic in enumerate(vm.interfaces):
+            path = f"{base}.interfaces[{k}]"
+            net = plan.network_for(vm, nic)
+            if nic.is_management:
+                segment = names.MANAGEMENT_NETWORK
+                if nic.ip != "dhcp":
+                    yield PlanIssue(
+                        f"{path}.ip",
+                        "the management network is masqueraded: the guest gets its address by DHCP from KubeVirt",
+                        "use ip: dhcp",
+                    )
+            elif net is None:
+                ref = nic.network if "/" in nic.network else names.network_ref(vm.namespace, nic.network)
+                if ref not in unresolved_ok:
+                    yield PlanIssue(
+                        f"{path}.network",
+                        f"network '{ref}' is not in the plan",
+                        "use 'mgmt' or '<namespace>/<name>' of a declared network",
+                    )
+                continue
+            else:
+                segment = net.cluster_network
+                yield from _static_ip_issues(path, nic.ip, net)
+            mac = vm.mac_of(nic)
+            if (segment, mac) in macs:
+                yield PlanIssue(
+                    f"{path}.macAddress",
+                    f"MAC {mac} is already used by {macs[segment, mac]} on cluster network '{segment}'",
+                    "give every NIC a unique MAC",
+                )
+            macs.setdefault((segment, mac), f"{vm.namespace}/{vm.name}/{nic.name}")
+
+
+def _static_ip_issues(path: str, ip: str, net: Network) -> Iterator[PlanIssue]:
+    if ip in ("dhcp", "none") or not isinstance(net.route, ManualRoute):
+        return
+    iface = ipaddress.IPv4Interface(ip)
+    problem = _address_role_issue(iface.ip, net.route.cidr)
+    if problem or iface.network != net.route.cidr:
+        yield PlanIssue(
+            f"{path}.ip",
+            f"{ip} {problem or f'does not match the route cidr {net.route.cidr}'}",
+            f"use a host address in {net.route.cidr} with /{net.route.cidr.prefixlen}",
+        )
+    elif iface.ip == net.route.gateway:
+        yield PlanIssue(f"{path}.ip", f"{ip} is the network's gateway", "use another address")
+    elif net.dhcp_server and net.dhcp_server.range.start <= iface.ip <= net.dhcp_server.range.end:
+        yield PlanIssue(
+            f"{path}.ip", f"{ip} lies inside the DHCP range of '{net.ref}'", "use an address outside the range"
+        )
+
+
+def _lab_issues(plan: Plan) -> Iterator[PlanIssue]:
+    lab = plan.lab
+    if lab is None:
+        return
+    vm_names = {vm.name for vm in plan.virtual_machines}
+    for vm, node in lab.placement.items():
+        if vm not in vm_names:
+            yield PlanIssue(f"lab.placement.{vm}", f"VM '{vm}' is not in virtualMachines", "fix the VM name")
+        if node not in lab.nodes:
+            yield PlanIssue(f"lab.placement.{vm}", f"node '{node}' is not in lab.nodes", "place it on a lab node")
+    for node, spec in lab.nodes.items():
+        if plan.nodes is not None and node not in plan.nodes:
+            yield PlanIssue(f"lab.nodes.{node}", f"node '{node}' is not in `nodes`", "add it to `nodes`")
+        for i, cn in enumerate(plan.cluster_networks):
+            missing = [nic for nic in cn.uplink_for(node).nics if nic not in spec.nics]
+            if missing:
+                yield PlanIssue(
+                    f"lab.nodes.{node}.nics",
+                    f"lab node '{node}' lacks {', '.join(missing)}, the "
+                    f"uplink of clusterNetworks[{i}] '{cn.name}' there",
+                    "add the NICs to the lab node",
+                )

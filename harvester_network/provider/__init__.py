@@ -1,0 +1,1 @@
+"""provider layer; see README.md "Architecture"."""
