@@ -73,9 +73,9 @@ def _cluster_network_issues(plan: Plan) -> Iterator[PlanIssue]:
                 )
         # Different (cluster network, node) pairs can derive the same VlanConfig name ("a"+"b-c" vs "a-b"+"c").
         node_names: list[str | None] = list(plan.nodes) if plan.nodes is not None else [None]
-        for node in node_names:
-            vc = names.vlanconfig_name(cn.name, node)
-            owner = f"cluster network '{cn.name}'" + (f", node '{node}'" if node else "")
+        for vc_node in node_names:
+            vc = names.vlanconfig_name(cn.name, vc_node)
+            owner = f"cluster network '{cn.name}'" + (f", node '{vc_node}'" if vc_node else "")
             if vc in vlanconfigs:
                 yield PlanIssue(
                     f"clusterNetworks[{i}].name",

@@ -1,0 +1,47 @@
+# The two commands for a fresh machine: `make demo` and `make test`. See README.md.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(abspath $(VENV))/bin/python
+STAMP := $(VENV)/.installed
+# Debian packages the real-kernel lab needs (User-Mode Linux, the bridge CNI plugin, dnsmasq, udhcpc).
+LAB_PACKAGES := user-mode-linux busybox-static kmod iproute2 iputils-ping containernetworking-plugins dnsmasq-base
+
+.PHONY: setup system-deps test test-unit test-lab lint demo clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# Installs the lab's Debian packages when any is missing (needs root, as on CI).
+system-deps:
+	@missing=$$(for p in $(LAB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing lab packages:" $$missing; \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root for apt-get; run: sudo make system-deps" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+lint: setup
+	$(VENV)/bin/ruff check harvester_network tests benchmarks
+	$(VENV)/bin/mypy
+
+test-unit: setup
+	$(VENV)/bin/pytest -m "not lab and not netlink"
+
+# One pytest session inside one boot of the lab kernel (User-Mode Linux): netlink and lab tests.
+test-lab: setup system-deps
+	$(PY) -m harvester_network.lab.uml -- $(PY) -m pytest -m "netlink or lab" -p no:cacheprovider
+
+test: lint test-unit test-lab
+
+demo: setup
+	$(VENV)/bin/hvnet validate examples/quickstart/plan.yaml
+	$(VENV)/bin/hvnet plan examples/quickstart/plan.yaml
+	$(VENV)/bin/hvnet render examples/quickstart/plan.yaml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
