@@ -27,6 +27,17 @@ def _check_ifname(value: str) -> str:
 
 
 InterfaceName = Annotated[str, Field(pattern=names.IFNAME_RE), AfterValidator(_check_ifname)]
+
+
+def _check_unique_nics(nics: list[str]) -> list[str]:
+    dupes = sorted({n for n in nics if nics.count(n) > 1})
+    if dupes:
+        raise ValueError(f"lists {', '.join(dupes)} more than once; list each NIC once")
+    return nics
+
+
+# An uplink's NICs: each one can be enslaved to the bond once.
+UplinkNics = Annotated[list[InterfaceName], Field(min_length=1), AfterValidator(_check_unique_nics)]
 VlanId = Annotated[StrictInt, Field(ge=0, le=4094, description="0 = untagged, 1..4094 tagged")]
 
 
@@ -90,25 +101,18 @@ class Spec(BaseModel):
 
 
 class Uplink(Spec):
-    nics: list[InterfaceName] = Field(min_length=1, description="NICs the agent bonds into <cn>-bo")
+    nics: UplinkNics = Field(description="NICs the agent bonds into <cn>-bo")
     bond_mode: BondMode = "active-backup"
     bond_miimon: StrictInt = Field(default=100, ge=-1, description="-1 means the kernel default, 100 ms")
     mtu: Mtu = 0
     tx_q_len: StrictInt = Field(default=-1, ge=-1, alias="txQLen", description="-1 leaves it as it is")
-
-    @model_validator(mode="after")
-    def _nics_unique(self) -> Uplink:
-        dupes = sorted({n for n in self.nics if self.nics.count(n) > 1})
-        if dupes:
-            raise ValueError(f"nics lists {', '.join(dupes)} more than once; list each NIC once")
-        return self
 
 
 class NodeOverride(Spec):
     """The seed's per-node "HOST > Network" NIC override. MTU stays cluster-wide (the reference's rule)."""
 
     node: NodeName
-    nics: list[InterfaceName] = Field(min_length=1)
+    nics: UplinkNics
     bond_mode: BondMode | None = None
     bond_miimon: StrictInt | None = Field(default=None, ge=-1)
 
