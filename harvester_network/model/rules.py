@@ -26,7 +26,7 @@ def plan_issues(plan: Plan, unresolved_ok: frozenset[str] = frozenset()) -> list
         *_uplink_nic_conflicts(plan),
         *_network_issues(plan, unresolved_ok),
         *_virtual_machine_issues(plan, unresolved_ok),
-        *_lab_issues(plan),
+        *_lab_issues(plan, unresolved_ok),
     ]
 
 
@@ -268,13 +268,13 @@ def _static_ip_issues(path: str, ip: str, net: Network) -> Iterator[PlanIssue]:
         )
 
 
-def _lab_issues(plan: Plan) -> Iterator[PlanIssue]:
+def _lab_issues(plan: Plan, unresolved_ok: frozenset[str]) -> Iterator[PlanIssue]:
     lab = plan.lab
     if lab is None:
         return
     vm_names = {vm.name for vm in plan.virtual_machines}
     for vm, node in lab.placement.items():
-        if vm not in vm_names:
+        if vm not in vm_names and vm not in unresolved_ok:
             yield PlanIssue(f"lab.placement.{vm}", f"VM '{vm}' is not in virtualMachines", "fix the VM name")
         if node not in lab.nodes:
             yield PlanIssue(f"lab.placement.{vm}", f"node '{node}' is not in lab.nodes", "place it on a lab node")
