@@ -76,7 +76,8 @@ def _cluster_network_issues(plan: Plan) -> Iterator[PlanIssue]:
         for vc_node in node_names:
             vc = names.vlanconfig_name(cn.name, vc_node)
             owner = f"cluster network '{cn.name}'" + (f", node '{vc_node}'" if vc_node else "")
-            if vc in vlanconfigs:
+            # The same owner twice is a duplicate cluster network or node, reported above.
+            if vc in vlanconfigs and vlanconfigs[vc] != owner:
                 yield PlanIssue(
                     f"clusterNetworks[{i}].name",
                     f"VlanConfig name '{vc}' of {owner} collides with the one of {vlanconfigs[vc]}",
