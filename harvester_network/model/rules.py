@@ -217,6 +217,13 @@ def _virtual_machine_issues(plan: Plan, unresolved_ok: frozenset[str]) -> Iterat
                 "a management Service needs an interface on 'mgmt'",
                 "add {name: default, network: mgmt} or drop managementService",
             )
+        # The Service is named after the VM, and Kubernetes wants Service names to be DNS-1035 labels.
+        if vm.management_service and not vm.name[0].isalpha():
+            yield PlanIssue(
+                f"{base}.name",
+                f"'{vm.name}' names the VM's management Service too, and a Service name must start with a letter",
+                "rename the VM so it starts with a letter, or drop managementService",
+            )
         for k, nic in enumerate(vm.interfaces):
             path = f"{base}.interfaces[{k}]"
             net = plan.network_for(vm, nic)
