@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import typing
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,8 @@ def _issue_from_pydantic(err: ErrorDetails) -> PlanIssue:
         return PlanIssue(path, "is not a known key", fix)
     if kind == "missing":
         return PlanIssue(path, "is required", "add it")
+    if kind == "ip_v4_network":
+        return PlanIssue(path, err["msg"], _network_fix(err["input"]))
     message = err["msg"].removeprefix("Value error, ")
     fixes = {
         "int_type": "write a whole number without quotes",
@@ -134,11 +137,21 @@ def _issue_from_pydantic(err: ErrorDetails) -> PlanIssue:
         "list_type": "write a YAML list",
         "model_type": "write a mapping of keys",
         "union_tag_invalid": "use mode: manual or mode: auto",
+        "union_tag_not_found": "use mode: manual or mode: auto",
+        "ip_v4_address": "write an IPv4 address, like 10.100.0.1",
         "string_pattern_mismatch": "use lowercase letters, digits and '-' (a DNS label)"
         if "a-z" in str(err.get("ctx", {}).get("pattern", ""))
         else "see the format in README.md",
     }
     return PlanIssue(path, message, fixes.get(kind, ""))
+
+
+def _network_fix(value: Any) -> str:
+    """'10.100.0.5/24' is a host address, not a network: say which network was meant."""
+    try:
+        return f"use the network address {ipaddress.IPv4Network(value, strict=False)} (host bits must be zero)"
+    except (TypeError, ValueError):
+        return "write a subnet with its prefix length, like 10.100.0.0/24"
 
 
 def _strip_union_tags(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
