@@ -278,4 +278,20 @@ class Plan(Spec):
     def network_for(self, vm: VirtualMachine, interface: Interface) -> Network | None:
         """Resolve an interface's network reference; None for mgmt or an unknown network."""
         ref = interface.network if "/" in interface.network else names.network_ref(vm.namespace, interface.network)
-        return next((n for n in self.networks if n.ref == ref), None)
+        return self._networks_by_ref().get(ref)
+
+    def _networks_by_ref(self) -> dict[str, Network]:
+        """ref -> the first network with it. Built once: a linear search per VM NIC made rules and rendering
+        quadratic (10 000 networks x 1 000 NICs). Kept outside the fields, so it is never dumped or compared,
+        and tied to the `networks` list it indexes, so a `model_copy(update={"networks": ...})` rebuilds it."""
+        cached = self.__dict__.get(_NETWORK_INDEX)
+        if cached is None or cached[0] is not self.networks:
+            index: dict[str, Network] = {}
+            for net in self.networks:
+                index.setdefault(net.ref, net)
+            cached = (self.networks, index)
+            self.__dict__[_NETWORK_INDEX] = cached
+        return cached[1]
+
+
+_NETWORK_INDEX = "_hvnet_networks_by_ref"
