@@ -40,6 +40,11 @@ def network_ref(namespace: str, name: str) -> str:
     return f"{namespace}/{name}"
 
 
+def service_port_name(protocol: str, port: int, name: str | None) -> str:
+    """A Service port's name; Kubernetes needs one per port once there are several, each unique."""
+    return name or f"{protocol.lower()}-{port}"
+
+
 def is_multicast_mac(mac: str) -> bool:
     return bool(int(mac.split(":")[0], 16) & 0x01)
 

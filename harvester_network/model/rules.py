@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from harvester_network.model import names
 from harvester_network.model.issues import PlanIssue
-from harvester_network.model.plan import ManualRoute, Network, Plan
+from harvester_network.model.plan import ManagementService, ManualRoute, Network, Plan
 
 # Stands for "every node not listed" when the plan gives no `nodes`.
 _ANY_OTHER_NODE = "*"
@@ -217,6 +217,8 @@ def _virtual_machine_issues(plan: Plan, unresolved_ok: frozenset[str]) -> Iterat
                 "a management Service needs an interface on 'mgmt'",
                 "add {name: default, network: mgmt} or drop managementService",
             )
+        if vm.management_service:
+            yield from _service_port_issues(f"{base}.managementService", vm.management_service)
         # The Service is named after the VM, and Kubernetes wants Service names to be DNS-1035 labels.
         if vm.management_service and not vm.name[0].isalpha():
             yield PlanIssue(
@@ -255,6 +257,22 @@ def _virtual_machine_issues(plan: Plan, unresolved_ok: frozenset[str]) -> Iterat
                     "give every NIC a unique MAC",
                 )
             macs.setdefault((segment, mac), f"{vm.namespace}/{vm.name}/{nic.name}")
+
+
+def _service_port_issues(path: str, service: ManagementService) -> Iterator[PlanIssue]:
+    """Kubernetes rejects a Service listing a port/protocol or a port name twice."""
+    ports = service.ports
+    repeated = set()
+    for k, key, j in _duplicates([f"{p.port}/{p.protocol}" for p in ports]):
+        repeated.add(k)
+        yield PlanIssue(f"{path}.ports[{k}]", f"port {key} is already listed at ports[{j}]", "list each port once")
+    for k, name, j in _duplicates([names.service_port_name(p.protocol, p.port, p.name) for p in ports]):
+        if k not in repeated:  # a repeated port repeats its default name too; one error is enough
+            yield PlanIssue(
+                f"{path}.ports[{k}].name",
+                f"port name '{name}' is already used by ports[{j}]",
+                "give each port its own name",
+            )
 
 
 def _static_ip_issues(path: str, ip: str, net: Network) -> Iterator[PlanIssue]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from harvester_network.model import names
 from harvester_network.model.plan import Interface, ManualRoute, Network, Plan, VirtualMachine
 from harvester_network.render import harvester as h
 from harvester_network.render.nad import compact_json
@@ -187,7 +188,7 @@ def management_service_object(vm: VirtualMachine) -> dict[str, Any] | None:
     ports = []
     for port in service.ports:
         entry: dict[str, Any] = {
-            "name": port.name or f"{port.protocol.lower()}-{port.port}",
+            "name": names.service_port_name(port.protocol, port.port, port.name),
             "port": port.port,
             "targetPort": port.target_port or port.port,
             "protocol": port.protocol,
