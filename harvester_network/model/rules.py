@@ -196,6 +196,7 @@ def _virtual_machine_issues(plan: Plan, unresolved_ok: frozenset[str]) -> Iterat
             "give each VM a unique name within its namespace",
         )
     macs: dict[tuple[str, str], str] = {}
+    static_ips: dict[tuple[str, str], str] = {}
     for i, vm in enumerate(plan.virtual_machines):
         base = f"virtualMachines[{i}]"
         for k, name, j in _duplicates([nic.name for nic in vm.interfaces]):
@@ -249,6 +250,15 @@ def _virtual_machine_issues(plan: Plan, unresolved_ok: frozenset[str]) -> Iterat
             else:
                 segment = net.cluster_network
                 yield from _static_ip_issues(path, nic.ip, net)
+                if nic.ip not in ("dhcp", "none"):
+                    nic_key = f"{vm.namespace}/{vm.name}/{nic.name}"
+                    owner = static_ips.setdefault((net.ref, nic.ip.split("/")[0]), nic_key)
+                    if owner != nic_key:
+                        yield PlanIssue(
+                            f"{path}.ip",
+                            f"{nic.ip} is already the address of {owner} on '{net.ref}'",
+                            "give every NIC its own address",
+                        )
             mac = vm.mac_of(nic)
             if (segment, mac) in macs:
                 yield PlanIssue(
@@ -288,6 +298,8 @@ def _static_ip_issues(path: str, ip: str, net: Network) -> Iterator[PlanIssue]:
         )
     elif iface.ip == net.route.gateway:
         yield PlanIssue(f"{path}.ip", f"{ip} is the network's gateway", "use another address")
+    elif net.dhcp_server and iface.ip == net.dhcp_server.server_ip:
+        yield PlanIssue(f"{path}.ip", f"{ip} is the address of the DHCP server of '{net.ref}'", "use another address")
     elif net.dhcp_server and net.dhcp_server.range.start <= iface.ip <= net.dhcp_server.range.end:
         yield PlanIssue(
             f"{path}.ip", f"{ip} lies inside the DHCP range of '{net.ref}'", "use an address outside the range"
