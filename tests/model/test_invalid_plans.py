@@ -281,6 +281,18 @@ CASES = [
     ),
     Case("static-ip-gateway", put(WEB_IP, "10.100.0.1/24"), WEB_IP, "gateway"),
     Case(
+        "static-ip-is-dhcp-server",
+        put(WEB_IP, "10.100.0.2/24"),
+        WEB_IP,
+        "is the address of the DHCP server of 'default/vlan100'",
+    ),
+    Case(
+        "static-ip-twice-on-one-network",
+        put(DB_NIC, {"name": "nic-1", "network": "vlan100", "ip": "10.100.0.20/24"}),
+        f"{DB_NIC}.ip",
+        "10.100.0.20/24 is already the address of default/web-1/nic-1 on 'default/vlan100'",
+    ),
+    Case(
         "static-ip-in-dhcp-range",
         put(WEB_IP, "10.100.0.150/24"),
         WEB_IP,
@@ -377,6 +389,18 @@ CASES = [
         put(f"{SERVICE}.ports[0].port", 65536),
         f"{SERVICE}.ports[0].port",
         "less than or equal to 65535",
+    ),
+    Case(
+        "service-port-twice",
+        add(f"{SERVICE}.ports", {"port": 22, "name": "ssh"}),
+        f"{SERVICE}.ports[1]",
+        "port 22/TCP is already listed at ports[0]",
+    ),
+    Case(
+        "service-port-name-twice",
+        add(f"{SERVICE}.ports", {"port": 2222, "name": "tcp-22"}),
+        f"{SERVICE}.ports[1].name",
+        "port name 'tcp-22' is already used by ports[0]",
     ),
     Case("service-no-ports", put(f"{SERVICE}.ports", []), f"{SERVICE}.ports", "at least 1"),
     Case("service-type", put(f"{SERVICE}.type", "External"), f"{SERVICE}.type", "'NodePort'"),
@@ -501,6 +525,11 @@ def test_a_duplicate_vlan_on_one_cluster_network_is_only_a_warning(tmp_path: Pat
         add("virtualMachines", {"name": "db-1", "namespace": "prod", "interfaces": [{"name": "n", "network": "mgmt"}]}),
         # The same MAC on two different cluster networks never meets on one L2 segment.
         put(DB_NIC, {"name": "nic-1", "network": "storage/san", "macAddress": "52:54:00:aa:bb:01"}),
+        add(f"{SERVICE}.ports", {"port": 22, "protocol": "UDP"}),
+        edits(
+            put("networks[1].route", {"mode": "manual", "cidr": "10.100.0.0/24", "gateway": "10.100.0.1"}),
+            put(DB_NIC, {"name": "nic-1", "network": "vlan200", "ip": "10.100.0.20/24"}),
+        ),
     ],
     ids=[
         "mtu-0",
@@ -520,6 +549,8 @@ def test_a_duplicate_vlan_on_one_cluster_network_is_only_a_warning(tmp_path: Pat
         "same-network-name-other-namespace",
         "same-vm-name-other-namespace",
         "same-mac-other-cluster-network",
+        "same-port-other-protocol",
+        "same-static-ip-on-another-network",
     ],
 )
 def test_boundary_values_are_valid(change: PlanEdit) -> None:
