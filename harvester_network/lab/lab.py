@@ -1,0 +1,236 @@
+"""Bring a plan's lab up, check it, tear it down. Each step reports progress as it goes.
+
+`up` = fabric (switch, nodes, router, untagged host) -> agents converge -> DHCP services -> VMs attached
+with the bridge CNI plugin -> networkData applied (static, then DHCP leases). The steps are public so
+tests can act between them (e.g. watch the host IP while the agent takes over the management NIC).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import yaml
+
+from harvester_network.lab import agents, cni, dhcp, fabric, guest, matrix
+from harvester_network.lab import netns as ns
+from harvester_network.lab.topology import SWITCH_NS, Topology, VmSpec, build_topology, nad_vlan
+from harvester_network.lab.workdir import Workdir
+from harvester_network.model.plan import Plan
+from harvester_network.render import object_file_name
+
+Say = Callable[[str, str], None]
+PRUNE_TIMEOUT_S = 20.0
+
+
+def quiet(step: str, message: str) -> None:
+    """A `Say` that reports nothing (tests)."""
+
+
+@dataclass(frozen=True)
+class SwitchGap:
+    """A switch port that lacks VLANs the switch-port checklist asks for."""
+
+    port: str
+    label: str
+    missing: tuple[int, ...]
+
+    def __str__(self) -> str:
+        vids = ", ".join(str(v) for v in self.missing)
+        return f"switch port {self.port} ({self.label}) lacks VLAN {vids}"
+
+
+@dataclass
+class CheckReport:
+    probes: list[matrix.Probe]
+    switch_gaps: list[SwitchGap]
+    missing_addresses: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not (matrix.mismatches(self.probes) or self.switch_gaps or self.missing_addresses)
+
+
+@dataclass
+class VmPort:
+    """A VM NIC's bridge port on its node, as the CNI plugin reported it."""
+
+    vm: str
+    interface: str
+    node_ns: str
+    host_veth: str
+    vlan: int
+
+
+@dataclass
+class Lab:
+    plan: Plan
+    workdir: Workdir
+    say: Say = quiet
+    topology: Topology = field(init=False)
+    agents: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    vm_ports: list[VmPort] = field(default_factory=list)
+    leases: list[dhcp.Lease] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.topology = build_topology(self.plan)
+
+    # -- up -------------------------------------------------------------------------------------
+    def up(self) -> None:
+        self.build_fabric()
+        self.start_agents()
+        self.start_dhcp_services()
+        self.attach_vms()
+        self.configure_vms()
+        self.wait_vm_ports_pruned()
+
+    def build_fabric(self) -> None:
+        self.workdir.create()
+        self.write_objects()
+        fabric.build_fabric(self.topology)
+        ports = len(self.topology.switch_ports)
+        self.say("switch", f"{SWITCH_NS}: VLAN-filtering bridge, {ports} ports trunked from the switch-port checklist")
+        for node in self.topology.nodes:
+            host = f", host IP {node.host_ip} on {node.management_nic}" if node.host_ip else ""
+            self.say("node", f"{node.netns}: NICs {', '.join(node.nics)}{host}")
+        if self.topology.has_router:
+            legs = ", ".join(f"{leg.ifname} {leg.address}" for leg in self.topology.router_legs)
+            self.say("router", f"hvt-rtr: {legs or 'no routed networks'}")
+        if self.topology.untagged_host:
+            self.say("untagged", f"hvt-untagged on PVID 1: {', '.join(map(str, self.topology.untagged_host))}")
+
+    def write_objects(self) -> None:
+        """The rendered objects, one file each, exactly as `hvnet render -o` writes them."""
+        for old in self.workdir.objects.glob("*.yaml"):
+            old.unlink()
+        for obj in self.topology.objects:
+            text = yaml.safe_dump_all([obj], sort_keys=False, default_flow_style=False)
+            (self.workdir.objects / object_file_name(obj)).write_text(text)
+
+    def cluster_networks(self) -> list[str]:
+        return [cn.name for cn in self.plan.cluster_networks]
+
+    def start_agents(self) -> None:
+        for node in self.topology.nodes:
+            self.agents[node.name] = agents.start_agent(node, self.workdir)
+        for node in self.topology.nodes:
+            agents.wait_converged(node, self.workdir, self.cluster_networks(), self.agents[node.name])
+            self.say("agent", f"{node.name}: converged ({', '.join(self.cluster_networks())} ready)")
+
+    def stop_agent(self, node: str) -> None:
+        agent = self.agents.pop(node, None)
+        if agent is not None and agent.poll() is None:
+            agent.kill()
+            agent.wait(timeout=10)
+
+    def start_dhcp_services(self) -> None:
+        if self.topology.has_router and dhcp.start_router_dhcp(self.topology.router_legs, self.workdir):
+            served = [leg.network for leg in self.topology.router_legs if leg.dhcp_range]
+            self.say("dhcp", f"router dnsmasq serves {', '.join(served)}")
+        for workload in self.topology.dhcp_workloads:
+            ns.add_netns(workload.netns)
+            node = self.topology.node(workload.node)
+            cni.cni_add(node.netns, workload.netns, workload.netns, workload.ifname, workload.nad_config)
+            dhcp.start_workload_dhcp(workload, self.workdir)
+            self.say("dhcp", f"{workload.netns}: rendered dnsmasq.conf for {workload.net.ref} on {workload.node}")
+
+    def attach_vms(self) -> None:
+        for vm in self.topology.vms:
+            self.attach_vm(vm)
+        if self.topology.unplaced_vms:
+            self.say("vm", f"not in lab.placement, left out: {', '.join(self.topology.unplaced_vms)}")
+
+    def attach_vm(self, vm: VmSpec) -> None:
+        ns.add_netns(vm.netns)
+        guest.harden_arp(vm.netns)
+        node = self.topology.node(vm.node)
+        for att in vm.attachments:
+            result = cni.cni_add(node.netns, vm.netns, vm.netns, att.pod_ifname, att.nad_config)
+            # The guest NIC's MAC, as KubeVirt gives it from the VirtualMachine's macAddress.
+            ns.ip(vm.netns, "link", "set", att.pod_ifname, "down")
+            ns.ip(vm.netns, "link", "set", att.pod_ifname, "address", att.mac)
+            veth = cni.host_veth(result, att.nad_config)
+            if veth is not None:
+                self.vm_ports.append(VmPort(vm.ref, att.interface, node.netns, veth, nad_vlan(att.nad_config)))
+        nics = ", ".join(f"{a.interface}->{a.network}" for a in vm.attachments)
+        skipped = f" (management NIC {', '.join(vm.management_nics)}: pod network, out of the lab's scope)"
+        self.say("vm", f"{vm.ref} on {vm.node}: {nics}" + (skipped if vm.management_nics else ""))
+
+    def configure_vms(self) -> None:
+        """Apply each VM's rendered networkData; DHCP clients of all VMs run in parallel."""
+        clients = []
+        for vm in self.topology.vms:
+            by_mac = guest.links_by_mac(vm.netns)
+            for nic in guest.parse_network_data(vm.network_data):
+                current = by_mac.get(nic.mac)
+                if current is None:
+                    continue  # the management NIC: no link in the lab
+                guest.configure_nic(vm.netns, current, nic)
+                if nic.dhcp:
+                    clients.append((vm.netns, nic.name, dhcp.start_dhcp_client(vm.netns, nic)))
+        self.leases = [dhcp.wait_dhcp_client(netns, ifname, proc) for netns, ifname, proc in clients]
+        for lease in self.leases:
+            state = "lease" if lease.ok else "NO LEASE"
+            self.say("dhcp", f"{lease.netns}/{lease.ifname}: {state} {lease.detail}")
+
+    def ports_with_vlan1(self) -> list[VmPort]:
+        """VM ports of tagged networks that still carry VLAN 1 (harvester/harvester#8816)."""
+        leaking = []
+        vlans_by_ns = {ns_name: ns.bridge_vlans(ns_name) for ns_name in {p.node_ns for p in self.vm_ports}}
+        for port in self.vm_ports:
+            if port.vlan > 1 and 1 in vlans_by_ns[port.node_ns].get(port.host_veth, {}):
+                leaking.append(port)
+        return leaking
+
+    def wait_vm_ports_pruned(self) -> None:
+        """The agents take VLAN 1 off VM ports of tagged networks; report when they have (or have not)."""
+        tagged = [p for p in self.vm_ports if p.vlan > 1]
+        if agents.wait_until(lambda: not self.ports_with_vlan1(), PRUNE_TIMEOUT_S, interval=0.5):
+            self.say("agent", f"VLAN 1 pruned from {len(tagged)} tagged VM port(s)")
+            return
+        left = ", ".join(f"{p.vm}/{p.interface} ({p.host_veth})" for p in self.ports_with_vlan1())
+        self.say("warning", f"VLAN 1 still on VM ports after {PRUNE_TIMEOUT_S:g} s: {left}")
+
+    # -- check ----------------------------------------------------------------------------------
+    def switch_gaps(self) -> list[SwitchGap]:
+        gaps = []
+        for port in self.topology.switch_ports:
+            missing = set(port.tagged_vids) - fabric.switch_port_vids(port.name)
+            if missing:
+                gaps.append(SwitchGap(port.name, port.label, tuple(sorted(missing))))
+        return gaps
+
+    def check(self) -> CheckReport:
+        probes = matrix.observe(self.plan, self.topology, matrix.expected_probes(self.plan))
+        return CheckReport(probes, self.switch_gaps(), matrix.missing_addresses(self.plan))
+
+    # -- down -----------------------------------------------------------------------------------
+    def down(self) -> list[str]:
+        for node in list(self.agents):
+            self.stop_agent(node)
+        return teardown()
+
+
+def teardown() -> list[str]:
+    """Remove every lab namespace (hvt-*), the processes in it, and so every link the lab made.
+
+    Works without any state, so it also cleans up after a crash.
+    """
+    removed = ns.lab_namespaces()
+    for netns in removed:
+        ns.kill_namespace_processes(netns)
+    for netns in removed:
+        ns.delete_netns(netns)
+    return removed
+
+
+def timed(say: Say) -> Say:
+    """A `Say` that prefixes the seconds since it was made."""
+    start = time.monotonic()
+
+    def _say(step: str, message: str) -> None:
+        say(f"{time.monotonic() - start:5.1f}s {step}", message)
+
+    return _say
