@@ -256,7 +256,7 @@ def test_rendered_objects_satisfy_the_plan_rules_again(data: dict[str, Any]) -> 
     # A NIC is enslaved to one bond per node.
     for node in plan.nodes or ["any node"]:
         owner: dict[str, str] = {}
-        for vc in filter(lambda vc: _matches(vc, node), vlanconfigs):
+        for vc in [vc for vc in vlanconfigs if _matches(vc, node)]:
             for nic in vc["spec"]["uplink"]["nics"]:
                 assert owner.setdefault(nic, vc["spec"]["clusterNetwork"]) == vc["spec"]["clusterNetwork"], nic
     # Every reference resolves.
@@ -279,6 +279,8 @@ def test_rendered_objects_satisfy_the_plan_rules_again(data: dict[str, Any]) -> 
             segment = (nad["metadata"]["labels"][h.LABEL_CLUSTER_NETWORK], interface["macAddress"])
             assert segment not in macs_on_bridge, f"MAC {segment[1]} twice on {segment[0]}"
             macs_on_bridge.add(segment)
+    vm_keys = {object_key(vm).removeprefix("VirtualMachine/") for vm in of_kind(objects, "VirtualMachine")}
     for service in of_kind(objects, "Service"):
-        vm_keys = {object_key(vm).removeprefix("VirtualMachine/") for vm in of_kind(objects, "VirtualMachine")}
         assert f"{service['metadata']['namespace']}/{service['spec']['selector'][h.LABEL_VM_NAME]}" in vm_keys
+        port_names = [p["name"] for p in service["spec"]["ports"]]
+        assert len(set(port_names)) == len(port_names)
