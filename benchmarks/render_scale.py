@@ -19,6 +19,7 @@ import re
 import sys
 import time
 import tracemalloc
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -67,12 +68,14 @@ def generated_plan(networks: int, vms: int = VM_COUNT) -> dict[str, Any]:
             }
         nets.append(net)
     virtual_machines = []
+    static_ips_given: Counter[int] = Counter()  # per network: .10, .11, ... below the DHCP range
     for v in range(vms):
         interfaces: list[dict[str, Any]] = [{"name": "default", "network": "mgmt"}]
         for k, i in enumerate(((v * 7) % networks, (v * 13 + 1) % networks)):
             nic: dict[str, Any] = {"name": f"nic-{k}", "network": f"{nets[i]['namespace']}/{nets[i]['name']}"}
-            if "route" in nets[i] and k == 0:
-                nic["ip"] = f"{subnet(i)}.{10 + v % 80}/24"
+            if "route" in nets[i] and k == 0 and static_ips_given[i] < 80:
+                nic["ip"] = f"{subnet(i)}.{10 + static_ips_given[i]}/24"
+                static_ips_given[i] += 1
             else:
                 nic["macAddress"] = f"02:00:00:{v // 256:02x}:{v % 256:02x}:{k:02x}"
             interfaces.append(nic)
