@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from harvester_network.cli import plan_commands
+from harvester_network.cli import lab_commands, plan_commands
 
 app = typer.Typer(
     name="hvnet",
@@ -14,5 +14,6 @@ app = typer.Typer(
     add_completion=False,
 )
 plan_commands.register(app)
+lab_commands.register(app)
 
 __all__ = ["app"]
