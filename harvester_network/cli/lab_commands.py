@@ -25,6 +25,7 @@ from harvester_network.lab import lab as lab_run
 from harvester_network.lab.netns import LabError
 from harvester_network.lab.picture import topology_svg, write_picture
 from harvester_network.lab.report import matrix_table, mismatch_lines, report_json
+from harvester_network.lab.topology import LabPlanError
 from harvester_network.lab.workdir import DEFAULT_WORKDIR, Workdir
 
 lab_app = typer.Typer(
@@ -123,7 +124,7 @@ def demo(plan: PlanPath, workdir: WorkdirOption = DEFAULT_WORKDIR, as_json: Json
         _print_check(report, as_json)
         for path in _write_picture(lab, report):
             console.print(f"[cyan]picture[/]: {path}", highlight=False)
-    except LabError as exc:
+    except (LabError, LabPlanError) as exc:
         err.print(f"[red]lab failed[/]: {exc}", highlight=False)
         raise typer.Exit(1) from None
     finally:
@@ -141,7 +142,7 @@ def up(plan: PlanPath, workdir: WorkdirOption = DEFAULT_WORKDIR) -> None:
     _require_vlan_kernel("up")
     try:
         lab = _bring_up(plan, workdir, out)
-    except LabError as exc:
+    except (LabError, LabPlanError) as exc:
         err.print(f"[red]lab failed[/]: {exc}; `hvnet lab down` removes what was made", highlight=False)
         raise typer.Exit(1) from None
     for path in _write_picture(lab, None):
@@ -157,10 +158,10 @@ def check(plan: PlanPath, workdir: WorkdirOption = DEFAULT_WORKDIR, as_json: Jso
     Needs a running lab (`hvnet lab up`, or inside `hvnet lab shell PLAN -- hvnet lab check PLAN`).
     """
     _require_vlan_kernel("check")
-    lab = lab_run.Lab(load_or_exit(plan), Workdir(workdir))
     try:
+        lab = lab_run.Lab(load_or_exit(plan), Workdir(workdir))
         report = lab.check()
-    except LabError as exc:
+    except (LabError, LabPlanError) as exc:
         err.print(f"[red]check failed[/]: {exc} (is the lab up?)", highlight=False)
         raise typer.Exit(1) from None
     _print_check(report, as_json)
@@ -194,7 +195,7 @@ def shell(ctx: typer.Context, plan: PlanPath, workdir: WorkdirOption = DEFAULT_W
     try:
         lab = _bring_up(plan, workdir, err)
         status = subprocess.run(command or [os.environ.get("SHELL", "/bin/sh")], check=False).returncode
-    except LabError as exc:
+    except (LabError, LabPlanError) as exc:
         err.print(f"[red]lab failed[/]: {exc}", highlight=False)
         status = 1
     finally:

@@ -31,7 +31,8 @@ def _column(probe: Probe) -> str:
 def matrix_table(report: CheckReport) -> Table:
     """Rows: source VM NICs; columns: the other VM NICs, the gateway, the untagged host."""
     sources = list(dict.fromkeys(p.src for p in report.probes))
-    columns = [s for s in sources if any(p.dst == s for p in report.probes)]
+    targets = {_column(p) for p in report.probes} - {GATEWAY_COLUMN, UNTAGGED_HOST}
+    columns = [c for c in dict.fromkeys([*sources, *(p.dst for p in report.probes)]) if c in targets]
     if any(_column(p) == GATEWAY_COLUMN for p in report.probes):
         columns.append(GATEWAY_COLUMN)
     if any(p.dst == UNTAGGED_HOST for p in report.probes):

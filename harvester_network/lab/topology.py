@@ -290,10 +290,36 @@ def _vm_objects_by_name(plan: Plan, vm_objects: dict[str, dict[str, Any]]) -> di
     return {vm.name: (vm, vm_objects[names.network_ref(vm.namespace, vm.name)]) for vm in plan.virtual_machines}
 
 
-def build_topology(plan: Plan) -> Topology:
-    """The whole lab for a validated plan with a `lab:` section."""
+class LabPlanError(ValueError):
+    """The plan is valid, but the lab cannot model it faithfully."""
+
+
+def _check_fits_lab(plan: Plan) -> None:
     if plan.lab is None or not plan.lab.nodes:
-        raise ValueError("the plan has no `lab:` section with nodes; add lab.nodes (and lab.placement) to run a lab")
+        raise LabPlanError("the plan has no `lab:` section with nodes; add lab.nodes (and lab.placement)")
+    # Every node NIC is cabled to one switch, so two cluster networks with the same VLAN would be joined there.
+    carried: dict[int, str] = {}
+    for net in plan.networks:
+        segment = DEFAULT_PVID if untagged(net.vlan) else net.vlan
+        other = carried.setdefault(segment, net.cluster_network)
+        if other != net.cluster_network:
+            what = "untagged traffic" if segment == DEFAULT_PVID else f"VLAN {segment}"
+            raise LabPlanError(
+                f"cluster networks '{other}' and '{net.cluster_network}' both carry {what} (network {net.ref}); "
+                "the lab cables every node NIC to one switch, which would join them: use distinct VLAN IDs"
+            )
+        route = _routed(net)
+        if route is not None and route.cidr.overlaps(MANAGEMENT_CIDR):
+            raise LabPlanError(
+                f"network {net.ref} ({route.cidr}) overlaps the lab's management LAN {MANAGEMENT_CIDR}; "
+                "use another CIDR"
+            )
+
+
+def build_topology(plan: Plan) -> Topology:
+    """The whole lab for a validated plan with a `lab:` section; LabPlanError when the lab cannot model it."""
+    _check_fits_lab(plan)
+    assert plan.lab is not None
     lab = plan.lab
     objects = render_plan(plan)
     nads, vm_objects = _parse_objects(objects)
