@@ -1,0 +1,420 @@
+"""The node's desired host network state, computed from Kubernetes objects. Pure: no I/O, no clock.
+
+`desired_host_state(objects, node)` gives the same meaning to ClusterNetworks, VlanConfigs and NADs as
+Harvester's network-controller agent (shared/reference/harvester-objects.md, "VlanConfig",
+"NetworkAttachmentDefinition", "VlanStatus"). The rules, and where we choose deliberately:
+
+Matching (reference: VlanConfig). A VlanConfig applies to this node when every `spec.nodeSelector`
+label equals the node's (empty or missing: every node). Harvester's agent reads the
+`matched-nodes` annotation its webhook computed from that same selector; evaluating the selector
+here gives the same answer, also for nodes that joined after the VlanConfig was written, and works
+without the webhook (manifest-directory mode). VlanConfigs being deleted (deletionTimestamp set) are
+gone already, as in Harvester.
+
+Per cluster network `<cn>` with VlanConfigs matching this node, one of two outcomes:
+- a `BridgeState`: bridge `<cn>-br`, bond `<cn>-bo` over `spec.uplink.nics` in their listed order;
+- a `NodeError` (goes to the VlanStatus message; nothing is set up for `<cn>`, and links already there
+  are torn down like any other undesired link). Every problem of `<cn>` is in the one message:
+  - two or more VlanConfigs match ("one VlanConfig per cluster network per node"; all are named);
+  - `<cn>` is `mgmt` (built in, takes no VlanConfigs);
+  - `<cn>` is no legal cluster network name (at most 12 characters, a DNS label: `<cn>-br` must fit
+    Linux's 15 characters);
+  - no ClusterNetwork object `<cn>` exists (Harvester's webhook rejects such a VlanConfig);
+  - a malformed uplink field (below);
+  - a NIC that is listed twice, that does not exist on the node, or that the agent itself manages;
+  - a NIC enslaved to a master other than `<cn>-bo` ("a NIC already enslaved to another master is an
+    error, reported in VlanStatus"). Harvester fails the whole setup of that cluster network then, and
+    so do we. Exception: a master the agent made itself (`LinkInfo.owner` set, e.g. the bond of a
+    cluster network whose VlanConfig dropped the NIC): no other desired bond lists the NIC (that is an
+    error below), so the reconciler releases it from that master before enslaving it here;
+  - a NIC that is not yet in `<cn>-bo` and carries IPv4 addresses: enslaving it would cut the host's
+    own traffic (the reference's top complaint: lost connectivity after VLANs on the management NIC);
+  - a NIC listed by the VlanConfigs of two cluster networks on this node: an error for both.
+
+Uplink fields (reference: VlanConfig; Harvester's `setUplink` and webhook):
+- `bondOptions.mode`: default `active-backup`, else one of the seven kernel bond modes;
+- `bondOptions.miimon`: -1 or missing means 100 (the kernel's default link monitoring), else >= 0;
+- `linkAttributes.mtu`: 0 or 576..9000. 0 or missing becomes 1500, not "leave as is": Harvester's
+  webhook calls 0 "the user gave none, the default is used", writes 1500 into the ClusterNetwork's
+  `uplink-mtu` annotation and the NADs' `mtu`, and its agent creates the bond without an MTU, which the
+  kernel makes 1500 (and the NICs follow the bond). Setting 1500 explicitly also resets a bond left at
+  9000 by an earlier VlanConfig, as Harvester's delete-and-recreate does;
+- `linkAttributes.txQLen`: -1 or missing leaves the queue length as it is, else >= 0.
+
+VIDs (reference: NetworkAttachmentDefinition). The uplink of `<cn>-br` carries tagged every VID of every
+NAD whose CNI config (`spec.config` JSON, not the labels) is a bridge-plugin config (`type` "bridge" or
+empty, as Harvester's IsBridgeCNI) with `bridge` equal to `<cn>-br`: `vlan`, or every ID of `vlanTrunk`
+(`{minID, maxID}` ranges and `{id}` entries). VIDs 0 and 1 are left out: 0 is untagged and 1 is the
+default PVID. A NAD whose config is malformed (not JSON, `vlan` outside 0..4094, a trunk entry outside
+1..4094 or with only one of minID/maxID, `vlan` set together with a trunk) contributes no VIDs and is
+reported in `HostState.warnings` - Harvester would fail the whole cluster network instead, which lets one
+bad NAD take down every VLAN of its uplink. A NAD whose cluster-network label disagrees with its config's
+bridge is also a warning (the config wins: it is what the bridge plugin acts on).
+
+localAreas (reference: VlanStatus): as Harvester's agent, one entry per tagged access-mode NAD - VID 1..4094,
+VLAN 1 included (it is carried untagged on PVID 1, but is still a VLAN network) - with the `cidr` of its
+`network.harvesterhci.io/route` annotation ("" when absent or malformed, the latter with a warning).
+Untagged (vlan 0) and trunk NADs are no single local area and are not listed. Duplicates are merged.
+
+The result is deterministic and independent of object order: bridges and errors sorted by cluster network,
+warnings sorted, VIDs a set, local areas sorted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harvester_network.agent.hoststate import BridgeState, HostState, LocalArea, NodeError, UplinkState
+from harvester_network.agent.inputs import ClusterObjects, NodeInfo
+from harvester_network.model import names
+from harvester_network.render import harvester as h
+
+DEFAULT_BOND_MODE = "active-backup"
+BOND_MODES = ("balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb")
+DEFAULT_MIIMON = 100  # what Harvester's miimon -1 means
+DEFAULT_MTU = 1500  # Harvester's DefaultMTU: what mtu 0 or no mtu means
+MIN_MTU, MAX_MTU = 576, 9000
+UNSET = -1  # miimon / txQLen "not given"
+MAX_VID = 4094
+DEFAULT_PVID = 1
+BRIDGE_CNI_TYPES = ("bridge", "")  # Harvester's IsBridgeCNI: an empty type is the bridge plugin too
+
+
+def desired_host_state(objects: ClusterObjects, node: NodeInfo) -> HostState:
+    """The bridges this node should have and the errors of the cluster networks it cannot set up."""
+    warnings: list[str] = []
+    networks = _bridge_networks(objects.nads, warnings)
+    existing = _cluster_network_names(objects.cluster_networks, warnings)
+    matched = _matched_vlan_configs(objects.vlan_configs, node, warnings)
+
+    problems: dict[str, list[str]] = {cn: _cluster_network_problems(cn, vcs, existing) for cn, vcs in matched.items()}
+    uplinks: dict[str, UplinkState] = {}
+    for cn, vcs in matched.items():
+        if not problems[cn]:
+            uplinks[cn] = _uplink(cn, vcs[0], problems[cn])
+    agent_links = {name for cn in matched for name in (names.bridge_name(cn), names.bond_name(cn))}
+    for cn, message in _shared_nic_problems(uplinks, matched):
+        problems[cn].append(message)
+    for cn, uplink in uplinks.items():
+        problems[cn] += _inventory_problems(uplink, node, agent_links)
+
+    bridges: list[BridgeState] = []
+    errors: list[NodeError] = []
+    for cn in sorted(matched):
+        vlan_config = matched[cn][0].name
+        if problems[cn]:
+            errors.append(NodeError(cn, "; ".join(problems[cn]), vlan_config))
+            continue
+        bridge = names.bridge_name(cn)
+        bridge_networks = networks.get(bridge, _BridgeNetworks())
+        bridges.append(
+            BridgeState(
+                cluster_network=cn,
+                bridge=bridge,
+                uplink=uplinks[cn],
+                vids=frozenset(vid for vid in bridge_networks.vids if vid > DEFAULT_PVID),
+                vlan_config=vlan_config,
+                local_areas=tuple(sorted(bridge_networks.local_areas)),
+            )
+        )
+    return HostState(bridges=tuple(bridges), errors=tuple(errors), warnings=tuple(sorted(set(warnings))))
+
+
+# --- VlanConfigs ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _VlanConfig:
+    name: str
+    spec: Mapping[str, Any]
+
+
+def _is_deleting(obj: Mapping[str, Any]) -> bool:
+    return bool(_mapping(obj.get("metadata")).get("deletionTimestamp"))
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """The value when it is a map, else an empty one (for optional sub-objects that may be null)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _object_name(obj: Mapping[str, Any]) -> str | None:
+    name = _mapping(obj.get("metadata")).get("name")
+    return name if isinstance(name, str) and name else None
+
+
+def _cluster_network_names(cluster_networks: Iterable[Mapping[str, Any]], warnings: list[str]) -> set[str]:
+    existing = set()
+    for obj in cluster_networks:
+        name = _object_name(obj)
+        if name is None:
+            warnings.append("a ClusterNetwork without metadata.name is ignored")
+        elif not _is_deleting(obj):
+            existing.add(name)
+    return existing
+
+
+def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def _matched_vlan_configs(
+    vlan_configs: Iterable[Mapping[str, Any]], node: NodeInfo, warnings: list[str]
+) -> dict[str, list[_VlanConfig]]:
+    """{cluster network: the VlanConfigs selecting this node, sorted by name}."""
+    matched: dict[str, list[_VlanConfig]] = defaultdict(list)
+    for obj in vlan_configs:
+        name = _object_name(obj)
+        if name is None:
+            warnings.append("a VlanConfig without metadata.name is ignored")
+            continue
+        if _is_deleting(obj):
+            continue
+        spec = _mapping(obj.get("spec"))
+        cn = spec.get("clusterNetwork")
+        if not isinstance(cn, str) or not cn:
+            warnings.append(f"VlanConfig {name} has no spec.clusterNetwork and is ignored")
+            continue
+        selector = spec.get("nodeSelector") or {}
+        if not isinstance(selector, Mapping) or not all(isinstance(v, str) for v in selector.values()):
+            warnings.append(f"VlanConfig {name}: spec.nodeSelector is not a map of label to string; ignored")
+            continue
+        if _selects(selector, node.labels):
+            matched[cn].append(_VlanConfig(name, spec))
+    return {cn: sorted(vcs, key=lambda vc: vc.name) for cn, vcs in matched.items()}
+
+
+def _cluster_network_problems(cn: str, vcs: list[_VlanConfig], existing: set[str]) -> list[str]:
+    """What keeps `cn` from being set up before its uplink is even looked at."""
+    vc_names = ", ".join(vc.name for vc in vcs)
+    if len(vcs) > 1:
+        return [
+            f"VlanConfigs {vc_names} all match this node for cluster network {cn}; "
+            "only one VlanConfig per cluster network may match a node"
+        ]
+    if cn == names.MANAGEMENT_NETWORK:
+        return [f"VlanConfig {vc_names}: the built-in cluster network {cn} takes no VlanConfigs"]
+    if len(cn) > names.CLUSTER_NETWORK_NAME_MAX or not names.is_dns_label(cn):
+        return [
+            f"VlanConfig {vc_names}: cluster network name {cn!r} must be a DNS label of at most "
+            f"{names.CLUSTER_NETWORK_NAME_MAX} characters (bridge {names.bridge_name(cn)} must fit "
+            f"{names.IFNAME_MAX} characters)"
+        ]
+    if cn not in existing:
+        return [f"VlanConfig {vc_names}: cluster network {cn} does not exist (no ClusterNetwork object)"]
+    return []
+
+
+def _int_field(
+    value: Any, path: str, problems: list[str], *, default: int, valid: Iterable[range], expected: str
+) -> int:
+    """An optional integer field: `default` when missing, the value when in one of the `valid` ranges."""
+    if value is None:
+        return default
+    if isinstance(value, int) and not isinstance(value, bool) and any(value in r for r in valid):
+        return value
+    problems.append(f"{path} is {value!r}, expected {expected}")
+    return default
+
+
+def _uplink(cn: str, vc: _VlanConfig, problems: list[str]) -> UplinkState:
+    """The bond of `cn` from the VlanConfig's spec.uplink; field problems go to `problems`."""
+    where = f"VlanConfig {vc.name}: spec.uplink"
+    uplink = _mapping(vc.spec.get("uplink"))
+    nics = uplink.get("nics")
+    if not isinstance(nics, list) or not nics or not all(isinstance(nic, str) and nic for nic in nics):
+        problems.append(f"{where}.nics must be a non-empty list of NIC names")
+        nics = []
+    for nic in sorted({nic for nic in nics if nics.count(nic) > 1}):
+        problems.append(f"{where}.nics lists {nic} more than once")
+
+    bond_options = _mapping(uplink.get("bondOptions"))
+    mode = bond_options.get("mode") or DEFAULT_BOND_MODE
+    if mode not in BOND_MODES:
+        problems.append(f"{where}.bondOptions.mode is {mode!r}, expected one of {', '.join(BOND_MODES)}")
+        mode = DEFAULT_BOND_MODE
+    miimon = _int_field(
+        bond_options.get("miimon"),
+        f"{where}.bondOptions.miimon",
+        problems,
+        default=UNSET,
+        valid=[range(UNSET, 2**31)],
+        expected="-1 (100 ms) or a number of milliseconds >= 0",
+    )
+    link_attributes = _mapping(uplink.get("linkAttributes"))
+    mtu = _int_field(
+        link_attributes.get("mtu"),
+        f"{where}.linkAttributes.mtu",
+        problems,
+        default=0,
+        valid=[range(0, 1), range(MIN_MTU, MAX_MTU + 1)],
+        expected=f"0 (default {DEFAULT_MTU}) or {MIN_MTU}..{MAX_MTU}",
+    )
+    txqlen = _int_field(
+        link_attributes.get("txQLen"),
+        f"{where}.linkAttributes.txQLen",
+        problems,
+        default=UNSET,
+        valid=[range(UNSET, 2**32)],
+        expected="-1 (leave as is) or a queue length >= 0",
+    )
+    return UplinkState(
+        bond=names.bond_name(cn),
+        nics=tuple(nics),
+        bond_mode=mode,
+        miimon=DEFAULT_MIIMON if miimon == UNSET else miimon,
+        mtu=mtu or DEFAULT_MTU,
+        txqlen=txqlen,
+    )
+
+
+def _shared_nic_problems(
+    uplinks: Mapping[str, UplinkState], matched: Mapping[str, list[_VlanConfig]]
+) -> list[tuple[str, str]]:
+    """(cluster network, message) for every NIC that the uplinks of two cluster networks on this node list."""
+    users: dict[str, list[str]] = defaultdict(list)
+    for cn in sorted(uplinks):
+        for nic in uplinks[cn].nics:
+            users[nic].append(cn)
+    problems = []
+    for nic in sorted(users):
+        for cn in users[nic] if len(users[nic]) > 1 else []:
+            others = ", ".join(
+                f"cluster network {other} (VlanConfig {matched[other][0].name})" for other in users[nic] if other != cn
+            )
+            problems.append((cn, f"NIC {nic} is also the uplink of {others}; a NIC can serve one cluster network"))
+    return problems
+
+
+def _inventory_problems(uplink: UplinkState, node: NodeInfo, agent_links: set[str]) -> list[str]:
+    """What the node's existing links say against enslaving the uplink's NICs to its bond."""
+    problems = []
+    for nic in uplink.nics:
+        link = node.links.get(nic)
+        if nic in agent_links or (link is not None and link.owner is not None):
+            problems.append(f"NIC {nic} is a link the agent manages itself, not a NIC")
+        elif link is None:
+            problems.append(f"NIC {nic} does not exist on node {node.name}")
+        elif link.master not in (None, uplink.bond) and not _agent_made(link.master, node):
+            problems.append(f"NIC {nic} is already enslaved to {link.master}")
+        elif link.master != uplink.bond and link.has_ipv4:
+            problems.append(
+                f"NIC {nic} carries IPv4 addresses; enslaving it to {uplink.bond} would cut the node's own traffic "
+                "over it (move the addresses off or pick another NIC)"
+            )
+    return problems
+
+
+def _agent_made(link_name: str | None, node: NodeInfo) -> bool:
+    link = node.links.get(link_name or "")
+    return link is not None and link.owner is not None
+
+
+# --- NADs ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _BridgeNetworks:
+    """What the NADs of one bridge ask of it."""
+
+    vids: set[int] = field(default_factory=set)
+    local_areas: set[LocalArea] = field(default_factory=set)
+
+
+class _MalformedConfig(ValueError):
+    pass
+
+
+def _nad_vids(config: Mapping[str, Any]) -> tuple[int, set[int]]:
+    """(access-mode VID or 0, every VID) of a bridge CNI config; raises _MalformedConfig saying why."""
+    vlan = config.get("vlan", 0)
+    if not isinstance(vlan, int) or isinstance(vlan, bool) or not 0 <= vlan <= MAX_VID:
+        raise _MalformedConfig(f"vlan {vlan!r} is not 0..{MAX_VID}")
+    trunk = config.get("vlanTrunk") or []
+    if not isinstance(trunk, list):
+        raise _MalformedConfig("vlanTrunk is not a list")
+    if trunk and vlan:
+        raise _MalformedConfig(f"vlan is {vlan}, but must be 0 when vlanTrunk is set")
+    vids = {vlan} if vlan else set()
+    for entry in trunk:
+        vids |= _trunk_entry_vids(entry)
+    return vlan if not trunk else 0, vids
+
+
+def _trunk_vid(entry: Mapping[str, Any], key: str) -> int:
+    vid = entry[key]
+    if not isinstance(vid, int) or isinstance(vid, bool) or not 1 <= vid <= MAX_VID:
+        raise _MalformedConfig(f"vlanTrunk {key} {vid!r} is not 1..{MAX_VID}")
+    return vid
+
+
+def _trunk_entry_vids(entry: Any) -> set[int]:
+    if not isinstance(entry, Mapping) or not entry.keys() & {"id", "minID", "maxID"}:
+        raise _MalformedConfig(f"vlanTrunk entry {entry!r} has none of id, minID/maxID")
+    vids = set()
+    if ("minID" in entry) != ("maxID" in entry):
+        raise _MalformedConfig(f"vlanTrunk entry {entry!r} needs minID and maxID together")
+    if "minID" in entry:
+        low, high = _trunk_vid(entry, "minID"), _trunk_vid(entry, "maxID")
+        if low > high:
+            raise _MalformedConfig(f"vlanTrunk minID {low} is greater than maxID {high}")
+        vids |= set(range(low, high + 1))
+    if "id" in entry:
+        vids.add(_trunk_vid(entry, "id"))
+    return vids
+
+
+def _route_cidr(route: Any, nad: str, warnings: list[str]) -> str:
+    """The cidr of a route annotation, "" when it has none or is malformed (then with a warning)."""
+    if route is None:
+        return ""
+    try:
+        parsed = json.loads(route) if isinstance(route, str) else None
+        cidr = _mapping(parsed).get("cidr") or ""
+        if not isinstance(parsed, Mapping) or not isinstance(cidr, str):
+            raise ValueError("not a JSON object with a string cidr")
+        if cidr:
+            ipaddress.ip_network(cidr, strict=False)
+        return cidr
+    except ValueError as error:
+        warnings.append(f"{nad}: annotation {h.ANNOTATION_ROUTE} is malformed ({error}); its localArea has no cidr")
+        return ""
+
+
+def _bridge_networks(nads: Iterable[Mapping[str, Any]], warnings: list[str]) -> dict[str, _BridgeNetworks]:
+    """{bridge name: the VIDs and local areas its NADs ask for}, from the NADs' CNI configs."""
+    networks: dict[str, _BridgeNetworks] = defaultdict(_BridgeNetworks)
+    for obj in nads:
+        if _is_deleting(obj):
+            continue
+        metadata = _mapping(obj.get("metadata"))
+        nad = f"NAD {metadata.get('namespace', '')}/{metadata.get('name', '')}"
+        try:
+            config = json.loads(_mapping(obj.get("spec")).get("config") or "")
+        except (TypeError, ValueError):
+            warnings.append(f"{nad}: spec.config is not JSON; it adds no VIDs")
+            continue
+        if not isinstance(config, Mapping):
+            warnings.append(f"{nad}: spec.config is not a JSON object; it adds no VIDs")
+            continue
+        bridge = config.get("bridge")
+        if config.get("type", "") not in BRIDGE_CNI_TYPES or not isinstance(bridge, str) or not bridge:
+            continue  # another CNI plugin's network, or no Harvester bridge: not the agent's
+        try:
+            access_vid, vids = _nad_vids(config)
+        except _MalformedConfig as error:
+            warnings.append(f"{nad}: spec.config {error}; it adds no VIDs to {bridge}")
+            continue
+        label = _mapping(metadata.get("labels")).get(h.LABEL_CLUSTER_NETWORK)
+        if label is not None and names.bridge_name(str(label)) != bridge:
+            warnings.append(f"{nad}: label {h.LABEL_CLUSTER_NETWORK}={label} but its config uses bridge {bridge}")
+        networks[bridge].vids |= vids
+        if access_vid:
+            cidr = _route_cidr(_mapping(metadata.get("annotations")).get(h.ANNOTATION_ROUTE), nad, warnings)
+            networks[bridge].local_areas.add(LocalArea(access_vid, cidr))
+    return dict(networks)
