@@ -23,6 +23,7 @@ from harvester_network.render import object_file_name
 
 Say = Callable[[str, str], None]
 PRUNE_TIMEOUT_S = 20.0
+RECONCILE_TIMEOUT_S = 60.0
 
 
 def quiet(step: str, message: str) -> None:
@@ -113,11 +114,19 @@ class Lab:
         return [cn.name for cn in self.plan.cluster_networks]
 
     def start_agents(self) -> None:
+        """One agent per node, started together (each takes seconds to start), then waited for."""
         for node in self.topology.nodes:
             self.agents[node.name] = agents.start_agent(node, self.workdir)
         for node in self.topology.nodes:
-            agents.wait_converged(node, self.workdir, self.cluster_networks(), self.agents[node.name])
-            self.say("agent", f"{node.name}: converged ({', '.join(self.cluster_networks())} ready)")
+            self.wait_agent(node.name)
+
+    def start_agent(self, node: str) -> None:
+        self.agents[node] = agents.start_agent(self.topology.node(node), self.workdir)
+        self.wait_agent(node)
+
+    def wait_agent(self, node: str) -> None:
+        agents.wait_converged(self.topology.node(node), self.workdir, self.cluster_networks(), self.agents[node])
+        self.say("agent", f"{node}: converged ({', '.join(self.cluster_networks())} ready)")
 
     def stop_agent(self, node: str) -> None:
         agent = self.agents.pop(node, None)
@@ -192,6 +201,10 @@ class Lab:
             return
         left = ", ".join(f"{p.vm}/{p.interface} ({p.host_veth})" for p in self.ports_with_vlan1())
         self.say("warning", f"VLAN 1 still on VM ports after {PRUNE_TIMEOUT_S:g} s: {left}")
+
+    def wait_reconciled(self, condition: Callable[[], bool], timeout: float = RECONCILE_TIMEOUT_S) -> bool:
+        """After the objects in the workdir changed: until the running agents made `condition` true."""
+        return agents.wait_until(condition, timeout, interval=0.5)
 
     # -- check ----------------------------------------------------------------------------------
     def switch_gaps(self) -> list[SwitchGap]:
