@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _say(console: Console) -> lab_run.Say:
-    return lab_run.timed(lambda step, message: console.print(f"[cyan]{step:>14}[/] {message}", highlight=False))
+    return lab_run.timed(lambda step, message: console.print(f"[cyan]{step}[/] {message}", highlight=False))
 
 
 def _needs_lab_kernel() -> bool:

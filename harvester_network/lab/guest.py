@@ -22,6 +22,10 @@ class GuestNicConfig:
     gateway: str | None = None  # static default route
 
 
+# Answer ARP only on the NIC that owns the address, as separate VM NICs on separate segments would.
+GUEST_SYSCTLS = ("net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2")
+
+
 class NetworkDataError(ValueError):
     """The rendered networkData is not something cloud-init would accept."""
 
@@ -70,19 +74,13 @@ def links_by_mac(netns: str) -> dict[str, str]:
     return {link["address"].lower(): link["ifname"] for link in ns.ip_json(netns, "link", "show") if "address" in link}
 
 
-def configure_nic(netns: str, current: str, nic: GuestNicConfig) -> None:
-    """Rename the NIC found by MAC, bring it up, and set its static addresses and default route."""
+def configure_nic(current: str, nic: GuestNicConfig) -> list[tuple[str, ...]]:
+    """`ip` commands: rename the NIC found by MAC, bring it up, set its static addresses and default route."""
+    commands: list[tuple[str, ...]] = []
     if current != nic.name:
-        ns.ip(netns, "link", "set", current, "down")
-        ns.ip(netns, "link", "set", current, "name", nic.name)
-    ns.ip(netns, "link", "set", nic.name, "up")
-    for address in nic.addresses:
-        ns.ip(netns, "addr", "add", address, "dev", nic.name)
+        commands += [("link", "set", current, "down"), ("link", "set", current, "name", nic.name)]
+    commands.append(("link", "set", nic.name, "up"))
+    commands += [("addr", "add", address, "dev", nic.name) for address in nic.addresses]
     if nic.gateway is not None:
-        ns.ip(netns, "route", "replace", "default", "via", nic.gateway, "dev", nic.name)
-
-
-def harden_arp(netns: str) -> None:
-    """Answer ARP only on the NIC that owns the address, like separate VM NICs on separate segments."""
-    ns.sysctl(netns, "net.ipv4.conf.all.arp_ignore", "1")
-    ns.sysctl(netns, "net.ipv4.conf.all.arp_announce", "2")
+        commands.append(("route", "replace", "default", "via", nic.gateway, "dev", nic.name))
+    return commands

@@ -152,17 +152,17 @@ class Lab:
             self.say("vm", f"not in lab.placement, left out: {', '.join(self.topology.unplaced_vms)}")
 
     def attach_vm(self, vm: VmSpec) -> None:
-        ns.add_netns(vm.netns)
-        guest.harden_arp(vm.netns)
+        ns.add_netns(vm.netns, guest.GUEST_SYSCTLS)
         node = self.topology.node(vm.node)
+        macs: list[tuple[str, ...]] = []
         for att in vm.attachments:
             result = cni.cni_add(node.netns, vm.netns, vm.netns, att.pod_ifname, att.nad_config)
             # The guest NIC's MAC, as KubeVirt gives it from the VirtualMachine's macAddress.
-            ns.ip(vm.netns, "link", "set", att.pod_ifname, "down")
-            ns.ip(vm.netns, "link", "set", att.pod_ifname, "address", att.mac)
+            macs += [("link", "set", att.pod_ifname, "down"), ("link", "set", att.pod_ifname, "address", att.mac)]
             veth = cni.host_veth(result, att.nad_config)
             if veth is not None:
                 self.vm_ports.append(VmPort(vm.ref, att.interface, node.netns, veth, nad_vlan(att.nad_config)))
+        ns.batch("ip", vm.netns, macs)
         nics = ", ".join(f"{a.interface}->{a.network}" for a in vm.attachments)
         skipped = f" (management NIC {', '.join(vm.management_nics)}: pod network, out of the lab's scope)"
         self.say("vm", f"{vm.ref} on {vm.node}: {nics}" + (skipped if vm.management_nics else ""))
@@ -172,13 +172,10 @@ class Lab:
         clients = []
         for vm in self.topology.vms:
             by_mac = guest.links_by_mac(vm.netns)
-            for nic in guest.parse_network_data(vm.network_data):
-                current = by_mac.get(nic.mac)
-                if current is None:
-                    continue  # the management NIC: no link in the lab
-                guest.configure_nic(vm.netns, current, nic)
-                if nic.dhcp:
-                    clients.append((vm.netns, nic.name, dhcp.start_dhcp_client(vm.netns, nic)))
+            # The management NIC's MAC has no link in the lab.
+            nics = [(by_mac[n.mac], n) for n in guest.parse_network_data(vm.network_data) if n.mac in by_mac]
+            ns.batch("ip", vm.netns, [c for current, nic in nics for c in guest.configure_nic(current, nic)])
+            clients += [(vm.netns, n.name, dhcp.start_dhcp_client(vm.netns, n)) for _, n in nics if n.dhcp]
         self.leases = [dhcp.wait_dhcp_client(netns, ifname, proc) for netns, ifname, proc in clients]
         for lease in self.leases:
             state = "lease" if lease.ok else "NO LEASE"
@@ -244,6 +241,6 @@ def timed(say: Say) -> Say:
     start = time.monotonic()
 
     def _say(step: str, message: str) -> None:
-        say(f"{time.monotonic() - start:5.1f}s {step}", message)
+        say(f"{time.monotonic() - start:5.1f}s {step:<8}", message)
 
     return _say

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from harvester_network.lab import fabric
 from harvester_network.lab.topology import LabPlanError, build_topology, router_dhcp_range
 from harvester_network.model import Plan, load_plan_file
 from harvester_network.render import render_plan
@@ -108,3 +109,19 @@ def test_cluster_networks_sharing_a_vlan_cannot_share_the_lab_switch() -> None:
 def test_a_plan_without_lab_nodes_is_refused() -> None:
     with pytest.raises(LabPlanError, match="no `lab:` section"):
         build_topology(edited(load(CLUSTER), lab=None))
+
+
+def test_fabric_commands_trunk_the_checklist_vids_and_tag_router_legs() -> None:
+    topology = build_topology(load(CLUSTER))
+    ports = {p.name: p for p in topology.switch_ports}
+    assert fabric.switch_port_trunk(ports["node2-eno2"]) == [
+        ("vlan", "add", "dev", "node2-eno2", "vid", "100"),
+        ("vlan", "add", "dev", "node2-eno2", "vid", "200"),
+    ]
+    assert fabric.switch_port_trunk(ports["node2-eth1"]) == []
+    assert ("link", "set", "node2-eno2", "master", "sw-br") in fabric.switch_port(ports["node2-eno2"])
+    legs = {leg.network: leg for leg in topology.router_legs}
+    assert fabric.router_leg(legs["default/vlan100"])[0] == (
+        "link", "add", "link", "eth0", "name", "eth0.100", "type", "vlan", "id", "100"
+    )  # fmt: skip
+    assert fabric.router_leg(legs["default/untagged"]) == [("addr", "add", "192.168.50.1/24", "dev", "eth0")]
