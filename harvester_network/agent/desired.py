@@ -14,12 +14,13 @@ gone already, as in Harvester.
 Per cluster network `<cn>` with VlanConfigs matching this node, one of two outcomes:
 - a `BridgeState`: bridge `<cn>-br`, bond `<cn>-bo` over `spec.uplink.nics` in their listed order;
 - a `NodeError` (goes to the VlanStatus message; nothing is set up for `<cn>`, and links already there
-  are torn down like any other undesired link). Every problem of `<cn>` is in the one message:
+  are torn down like any other undesired link). The first of these four ends the checks:
   - two or more VlanConfigs match ("one VlanConfig per cluster network per node"; all are named);
   - `<cn>` is `mgmt` (built in, takes no VlanConfigs);
   - `<cn>` is no legal cluster network name (at most 12 characters, a DNS label: `<cn>-br` must fit
     Linux's 15 characters);
   - no ClusterNetwork object `<cn>` exists (Harvester's webhook rejects such a VlanConfig);
+  otherwise every one of these is in the message, joined by "; ":
   - a malformed uplink field (below);
   - a NIC that is listed twice, that does not exist on the node, or that the agent itself manages;
   - a NIC enslaved to a master other than `<cn>-bo` ("a NIC already enslaved to another master is an
@@ -279,7 +280,7 @@ def _shared_nic_problems(
     """(cluster network, message) for every NIC that the uplinks of two cluster networks on this node list."""
     users: dict[str, list[str]] = defaultdict(list)
     for cn in sorted(uplinks):
-        for nic in uplinks[cn].nics:
+        for nic in dict.fromkeys(uplinks[cn].nics):  # a NIC listed twice in one VlanConfig is reported elsewhere
             users[nic].append(cn)
     problems = []
     for nic in sorted(users):
