@@ -103,12 +103,14 @@ class Lab:
             self.say("untagged", f"hvt-untagged on PVID 1: {', '.join(map(str, self.topology.untagged_host))}")
 
     def write_objects(self) -> None:
-        """The rendered objects, one file each, exactly as `hvnet render -o` writes them."""
+        """The rendered objects, one file each, as `hvnet render -o` writes them. Each is staged under a
+        hidden name and renamed into place, so a running agent never reads half a file."""
         for old in self.workdir.objects.glob("*.yaml"):
             old.unlink()
         for obj in self.topology.objects:
-            text = yaml.safe_dump_all([obj], sort_keys=False, default_flow_style=False)
-            (self.workdir.objects / object_file_name(obj)).write_text(text)
+            staged = self.workdir.objects / f".{object_file_name(obj)}"
+            staged.write_text(yaml.safe_dump_all([obj], sort_keys=False, default_flow_style=False))
+            staged.rename(self.workdir.objects / object_file_name(obj))
 
     def cluster_networks(self) -> list[str]:
         return [cn.name for cn in self.plan.cluster_networks]
