@@ -211,16 +211,40 @@ def _cluster_network_problems(cn: str, vcs: list[_VlanConfig], existing: set[str
     return []
 
 
-def _int_field(
-    value: Any, path: str, problems: list[str], *, default: int, valid: Iterable[range], expected: str
-) -> int:
-    """An optional integer field: `default` when missing, the value when in one of the `valid` ranges."""
-    if value is None:
-        return default
-    if isinstance(value, int) and not isinstance(value, bool) and any(value in r for r in valid):
-        return value
-    problems.append(f"{path} is {value!r}, expected {expected}")
-    return default
+@dataclass(frozen=True)
+class _IntField:
+    """An optional integer field of spec.uplink: `default` when missing, else a value in one of `valid`."""
+
+    section: str
+    default: int
+    valid: tuple[range, ...]
+    expected: str
+
+
+_UPLINK_INT_FIELDS = {
+    "miimon": _IntField("bondOptions", UNSET, (range(UNSET, 2**31),), "-1 (100 ms) or milliseconds >= 0"),
+    "mtu": _IntField(
+        "linkAttributes",
+        0,
+        (range(1), range(MIN_MTU, MAX_MTU + 1)),
+        f"0 (default {DEFAULT_MTU}) or {MIN_MTU}..{MAX_MTU}",
+    ),
+    "txQLen": _IntField("linkAttributes", UNSET, (range(UNSET, 2**32),), "-1 (leave as is) or a queue length >= 0"),
+}
+
+
+def _uplink_ints(uplink: Mapping[str, Any], where: str, problems: list[str]) -> dict[str, int]:
+    values = {}
+    for name, spec in _UPLINK_INT_FIELDS.items():
+        value = _mapping(uplink.get(spec.section)).get(name)
+        if value is None:
+            values[name] = spec.default
+        elif isinstance(value, int) and not isinstance(value, bool) and any(value in r for r in spec.valid):
+            values[name] = value
+        else:
+            problems.append(f"{where}.{spec.section}.{name} is {value!r}, expected {spec.expected}")
+            values[name] = spec.default
+    return values
 
 
 def _uplink(cn: str, vc: _VlanConfig, problems: list[str]) -> UplinkState:
@@ -233,44 +257,18 @@ def _uplink(cn: str, vc: _VlanConfig, problems: list[str]) -> UplinkState:
         nics = []
     for nic in sorted({nic for nic in nics if nics.count(nic) > 1}):
         problems.append(f"{where}.nics lists {nic} more than once")
-
-    bond_options = _mapping(uplink.get("bondOptions"))
-    mode = bond_options.get("mode") or DEFAULT_BOND_MODE
+    mode = _mapping(uplink.get("bondOptions")).get("mode") or DEFAULT_BOND_MODE
     if mode not in BOND_MODES:
         problems.append(f"{where}.bondOptions.mode is {mode!r}, expected one of {', '.join(BOND_MODES)}")
         mode = DEFAULT_BOND_MODE
-    miimon = _int_field(
-        bond_options.get("miimon"),
-        f"{where}.bondOptions.miimon",
-        problems,
-        default=UNSET,
-        valid=[range(UNSET, 2**31)],
-        expected="-1 (100 ms) or a number of milliseconds >= 0",
-    )
-    link_attributes = _mapping(uplink.get("linkAttributes"))
-    mtu = _int_field(
-        link_attributes.get("mtu"),
-        f"{where}.linkAttributes.mtu",
-        problems,
-        default=0,
-        valid=[range(0, 1), range(MIN_MTU, MAX_MTU + 1)],
-        expected=f"0 (default {DEFAULT_MTU}) or {MIN_MTU}..{MAX_MTU}",
-    )
-    txqlen = _int_field(
-        link_attributes.get("txQLen"),
-        f"{where}.linkAttributes.txQLen",
-        problems,
-        default=UNSET,
-        valid=[range(UNSET, 2**32)],
-        expected="-1 (leave as is) or a queue length >= 0",
-    )
+    ints = _uplink_ints(uplink, where, problems)
     return UplinkState(
         bond=names.bond_name(cn),
         nics=tuple(nics),
         bond_mode=mode,
-        miimon=DEFAULT_MIIMON if miimon == UNSET else miimon,
-        mtu=mtu or DEFAULT_MTU,
-        txqlen=txqlen,
+        miimon=DEFAULT_MIIMON if ints["miimon"] == UNSET else ints["miimon"],
+        mtu=ints["mtu"] or DEFAULT_MTU,
+        txqlen=ints["txQLen"],
     )
 
 

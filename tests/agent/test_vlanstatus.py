@@ -82,16 +82,21 @@ def test_ready_status_with_owner_and_local_areas() -> None:
     }
 
 
-def test_failed_status_carries_the_error_and_no_local_areas_and_no_owner_without_uid() -> None:
-    obj = vlanstatus_object(
+def status(ready: bool, message: str, local_areas: list[tuple[int, str]]) -> dict[str, Any]:
+    """A VlanStatus of cn1 on node1 from VlanConfig cn1, its uid unknown."""
+    return vlanstatus_object(
         cluster_network="cn1",
         node="node1",
         vlan_config="cn1",
-        ready=False,
-        message="NIC eth9 does not exist on node node1",
+        ready=ready,
+        message=message,
         updated_at=NOW,
-        local_areas=[(100, "")],
+        local_areas=local_areas,
     )
+
+
+def test_failed_status_carries_the_error_and_no_local_areas_and_no_owner_without_uid() -> None:
+    obj = status(False, "NIC eth9 does not exist on node node1", [(100, "")])
     assert "ownerReferences" not in obj["metadata"]
     assert obj["status"]["localAreas"] == []
     assert obj["status"]["conditions"] == [
@@ -117,15 +122,7 @@ def _undeclared(value: Any, schema: dict[str, Any], path: str) -> list[str]:
 
 
 def test_status_fits_the_vlanstatus_crd() -> None:
-    obj = vlanstatus_object(
-        cluster_network="cn1",
-        node="node1",
-        vlan_config="cn1",
-        ready=True,
-        message="",
-        updated_at=NOW,
-        local_areas=[(100, "10.0.0.0/24")],
-    )
+    obj = status(True, "", [(100, "10.0.0.0/24")])
     schema = vlan_status_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     assert _undeclared(obj, schema, "") == []
 
