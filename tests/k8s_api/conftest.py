@@ -7,6 +7,8 @@ Every object is uniquely named and removed afterwards, so the suite also runs ag
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
+
 
 import pytest
 from kubernetes import client
@@ -24,6 +26,11 @@ def api_client(k8s_api: KubeApi) -> client.ApiClient:
 @pytest.fixture
 def core(api_client: client.ApiClient) -> client.CoreV1Api:
     return client.CoreV1Api(api_client)
+
+
+@pytest.fixture
+def dynamic(k8s_api: KubeApi) -> Any:
+    return k8s_api.dynamic_client()
 
 
 @pytest.fixture

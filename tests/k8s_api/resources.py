@@ -236,7 +236,9 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
             continue
         openapi = dict((version.get("schema") or {}).get("openAPIV3Schema") or {"type": "object"})
         properties = {k: v for k, v in (openapi.get("properties") or {}).items() if k != "metadata"}
-        schema = {**openapi, "properties": {**properties, "metadata": OBJECT_META}}
+        # apiVersion, kind and metadata are always kept, whatever the schema lists.
+        implicit = {"apiVersion": _STRING, "kind": _STRING}
+        schema = {**openapi, "properties": {**implicit, **properties, "metadata": OBJECT_META}}
         served.append(
             ResourceType(
                 group=spec["group"],
