@@ -97,10 +97,10 @@ def _write_picture(lab: lab_run.Lab, report: lab_run.CheckReport | None) -> list
 def _bring_up(plan: Path, workdir: Path, console: Console) -> lab_run.Lab:
     say = _say(console)
     _kernel_banner(say)
-    removed = lab_run.teardown()
+    lab = lab_run.Lab(load_or_exit(plan), Workdir(workdir), say=say)
+    removed = lab_run.teardown(also=lab.topology.namespaces())
     if removed:
         say("cleanup", f"removed a previous lab's namespaces: {', '.join(removed)}")
-    lab = lab_run.Lab(load_or_exit(plan), Workdir(workdir), say=say)
     lab.up()
     return lab
 

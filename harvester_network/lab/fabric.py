@@ -90,10 +90,11 @@ def build_fabric(topology: Topology) -> None:
     namespaces += [UNTAGGED_HOST_NS] if topology.untagged_host else []
     ns.batch("ip", None, [("netns", "add", name) for name in namespaces])
     for name in namespaces:
+        ns.batch("ip", name, [ns.mark_lab_namespace()])
         ns.quiet_sysctls(name, ROUTER_SYSCTLS if name == ROUTER_NS else ())
     ns.batch("ip", SWITCH_NS, switch_bridge() + [c for p in topology.switch_ports for c in switch_port(p)])
     ns.batch("bridge", SWITCH_NS, [c for p in topology.switch_ports for c in switch_port_trunk(p)])
-    per_ns: dict[str, list[Command]] = {name: [("link", "set", "lo", "up")] for name in namespaces}
+    per_ns: dict[str, list[Command]] = {name: [] for name in namespaces}
     for port in topology.switch_ports:
         per_ns[port.peer_ns] += cable_end_up(port)
     for node in topology.nodes:

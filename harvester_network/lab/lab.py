@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import yaml
@@ -225,12 +225,14 @@ class Lab:
         return teardown()
 
 
-def teardown() -> list[str]:
-    """Remove every lab namespace (hvt-*), the processes in it, and so every link the lab made.
+def teardown(also: Sequence[str] = ()) -> list[str]:
+    """Remove every lab namespace, the processes in it, and so every link the lab made.
 
-    Works without any state, so it also cleans up after a crash.
+    Finds them by their mark (see netns.lab_namespaces), so it also cleans up after a crash; `also`:
+    namespace names a lab is about to use, removed even when unmarked (a crash right after creating one).
     """
-    removed = ns.lab_namespaces()
+    existing = set(ns.lab_namespaces()) | {name for name in also if (ns.NETNS_DIR / name).exists()}
+    removed = sorted(existing)
     for netns in removed:
         ns.kill_namespace_processes(netns)
     for netns in removed:

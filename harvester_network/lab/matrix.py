@@ -12,6 +12,7 @@ different subnet cannot hide a leak; ICMP ping to the gateway. All probes run in
 from __future__ import annotations
 
 import ipaddress
+import shlex
 import subprocess
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -23,7 +24,7 @@ from harvester_network.model.plan import ManualRoute, Plan
 ProbeKind = Literal["arp", "ping"]
 UNTAGGED_HOST = "untagged-host"
 PROBE_TIMEOUT_S = 1
-PROBE_ATTEMPTS = 2  # a probe passes when any attempt gets an answer; failures are retried once
+PROBE_ATTEMPTS = 2  # a probe that should reach and did not is tried once more
 
 
 @dataclass(frozen=True)
@@ -165,13 +166,30 @@ def observe(plan: Plan, topology: Topology, probes: list[Probe]) -> list[Probe]:
             target = str(dst.address.ip)
         probe.detail = target
         pending.append((probe, endpoints[probe.src].netns, _probe_argv(probe.kind, src.ifname, target)))
-    for _ in range(PROBE_ATTEMPTS):
-        todo = [p for p in pending if not p[0].observed]
-        procs = [(p, subprocess.Popen(ns.in_netns(netns, argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-                 for p, netns, argv in todo]  # fmt: skip
-        for probe, proc in procs:
-            probe.observed = proc.wait(timeout=30) == 0
+    for attempt in range(PROBE_ATTEMPTS):
+        # A reply is never spurious, so only a probe that should have had one is tried again.
+        todo = [p for p in pending if attempt == 0 or (p[0].expected and not p[0].observed)]
+        _run_in_parallel(todo)
     return probes
+
+
+def _run_in_parallel(todo: list[tuple[Probe, str, list[str]]]) -> None:
+    """All probes at once, one shell per source namespace (entering a namespace is the costly part)."""
+    by_netns: dict[str, list[tuple[Probe, list[str]]]] = {}
+    for probe, netns, argv in todo:
+        by_netns.setdefault(netns, []).append((probe, argv))
+    shells = []
+    for netns, items in by_netns.items():
+        jobs = [f"({shlex.join(argv)} >/dev/null 2>&1; echo {i} $?) &" for i, (_, argv) in enumerate(items)]
+        script = "\n".join([*jobs, "wait"])
+        shells.append(
+            (items, subprocess.Popen(ns.in_netns(netns, ["sh", "-c", script]), stdout=subprocess.PIPE, text=True))
+        )
+    for items, shell in shells:
+        out, _ = shell.communicate(timeout=60)
+        status = dict(line.split() for line in out.splitlines() if line.strip())
+        for i, (probe, _) in enumerate(items):
+            probe.observed = status.get(str(i)) == "0"
 
 
 def missing_addresses(plan: Plan) -> list[str]:

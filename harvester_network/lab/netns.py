@@ -19,6 +19,7 @@ from typing import Any
 from harvester_network.lab.topology import PREFIX
 
 NETNS_DIR = Path("/run/netns")
+LAB_MARK = "hvnet-lab"  # the ifalias of `lo` in every namespace a lab creates
 
 
 class LabError(RuntimeError):
@@ -134,15 +135,32 @@ def add_netns(netns: str, sysctls: Sequence[str] = ()) -> None:
     """A fresh namespace with lo up, IPv6 off and `sysctls` (see quiet_sysctls)."""
     _check_ns(netns)
     run(["ip", "netns", "add", netns])
-    ip(netns, "link", "set", "lo", "up")
+    ip(netns, *mark_lab_namespace())
     quiet_sysctls(netns, sysctls)
 
 
+def mark_lab_namespace() -> tuple[str, ...]:
+    """The `ip` command that brings `lo` up and marks the namespace as the lab's (see lab_namespaces)."""
+    return ("link", "set", "lo", "up", "alias", LAB_MARK)
+
+
 def lab_namespaces() -> list[str]:
-    """Every namespace the lab may have created (also after a crash): those named hvt-*."""
+    """Every namespace a lab made (also after a crash): named hvt-* and marked on its `lo`.
+
+    Other hvt-* namespaces (the netlink tests', the runner's probes) are left alone.
+    """
     if not NETNS_DIR.is_dir():
         return []
-    return sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(PREFIX))
+    names = sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(PREFIX))
+    return [name for name in names if _is_marked(name)]
+
+
+def _is_marked(netns: str) -> bool:
+    try:
+        links = json.loads(run(["ip", "-n", netns, "-j", "link", "show", "dev", "lo"]) or "[]")
+    except LabError:
+        return False  # vanished meanwhile, or not a namespace
+    return bool(links) and links[0].get("ifalias") == LAB_MARK
 
 
 def kill_namespace_processes(netns: str) -> int:

@@ -27,12 +27,12 @@ def require_vlan_kernel() -> None:
 def make_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabFactory]:
     """make_lab(plan path relative to the repo, up=True): a fresh lab; everything is removed after the module."""
     require_vlan_kernel()
-    teardown()
     labs: list[Lab] = []
 
     def factory(plan_path: str, up: bool = True) -> Lab:
         plan, _ = load_plan_file(ROOT / plan_path)
         lab = Lab(plan, Workdir(tmp_path_factory.mktemp("lab")))
+        teardown(also=lab.topology.namespaces())
         labs.append(lab)
         if up:
             lab.up()
