@@ -108,9 +108,11 @@ class Widgets:
         )
 
     def patch(self, name: str, body: Any, content_type: str, **kwargs: Any) -> dict[str, Any]:
-        return self.custom.patch_namespaced_custom_object(
+        patched: dict[str, Any] | None = self.custom.patch_namespaced_custom_object(
             WIDGET_GROUP, WIDGET_VERSION, self.namespace, "widgets", name, body, _content_type=content_type, **kwargs
         )
+        # An apply that creates answers 201 Created, for which the generated client returns None.
+        return patched if patched is not None else self.get(name)
 
     def apply(self, name: str, spec: dict[str, Any], manager: str, **kwargs: Any) -> dict[str, Any]:
         return self.patch(name, self.body(name, spec), APPLY, field_manager=manager, **kwargs)

@@ -73,6 +73,8 @@ def _flag(query: dict[str, str], key: str) -> bool:
 
 class ApiHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, each answer waits for a delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
     server: ApiHttpServer
 
     def log_message(self, format: str, *args: Any) -> None:
