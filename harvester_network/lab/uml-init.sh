@@ -54,7 +54,11 @@ stage2() {
   $BB ln -sfn /proc/self/fd /dev/fd
   $BB mount -t tmpfs tmpfs /var/tmp
   $BB mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
-  echo /sbin/modprobe > /proc/sys/kernel/modprobe
+  # The kernel starts modprobe itself with a fixed environment, without GLIBC_TUNABLES (see uml.py): a wrapper
+  # script (dash) puts it back.
+  printf '#!/bin/sh\nGLIBC_TUNABLES=%s exec /sbin/modprobe "$@"\n' "$GLIBC_TUNABLES" > /run/modprobe
+  $BB chmod 0755 /run/modprobe
+  echo /run/modprobe > /proc/sys/kernel/modprobe
   # IPv6 is a module in this kernel: load it so /proc/sys/net/ipv6 exists, as on a real node
   /sbin/modprobe -q ipv6 2>/dev/null
   $BB hostname lab-kernel
