@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException

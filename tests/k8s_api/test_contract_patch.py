@@ -1,5 +1,5 @@
 """Contract: the patch types (Kubernetes docs: "Update API Objects in Place Using kubectl patch",
-"API Concepts › Patch operations")."""
+"API Concepts > Patch operations")."""
 
 from __future__ import annotations
 

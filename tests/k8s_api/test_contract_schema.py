@@ -1,6 +1,6 @@
 """Contract: CustomResourceDefinitions — serving, structural-schema validation, pruning, defaulting,
 field validation, and the status subresource (Kubernetes docs: "Extend the Kubernetes API with
-CustomResourceDefinitions", "API Concepts › Field validation")."""
+CustomResourceDefinitions", "API Concepts > Field validation")."""
 
 from __future__ import annotations
 
