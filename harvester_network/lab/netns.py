@@ -126,9 +126,14 @@ def batch(tool: str, netns: str | None, commands: Sequence[Sequence[str]]) -> No
 
 def quiet_sysctls(netns: str, extra: Sequence[str] = ()) -> None:
     """IPv6 off (no router solicitations or MLD reports: a quiet link stays quiet, so isolation can be
-    measured by counting frames), plus `extra` key=value settings, in one process."""
-    keys = [f"net.ipv6.conf.{scope}.disable_ipv6=1" for scope in ("all", "default")] + list(extra)
-    run(["sysctl", "-qw", *keys], netns=netns, check=False)  # no IPv6 module: nothing to turn off
+    measured by counting frames), plus `extra` key=value settings; one shell writing /proc/sys (procps'
+    sysctl may be missing)."""
+    ipv6 = "/proc/sys/net/ipv6/conf"
+    lines = [f"[ ! -d {ipv6} ] || echo 1 | tee {ipv6}/all/disable_ipv6 {ipv6}/default/disable_ipv6 >/dev/null"]
+    for setting in extra:
+        key, value = setting.split("=", 1)
+        lines.append(f"echo {value} > /proc/sys/{key.replace('.', '/')}")
+    run(["sh", "-ec", "; ".join(lines)], netns=netns)
 
 
 def add_netns(netns: str, sysctls: Sequence[str] = ()) -> None:
