@@ -19,7 +19,7 @@ from harvester_network.model.plan import Plan
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
 UNTAGGED_COLOUR = "#555555"
 NODE_W, VM_W, VM_H, GAP = 260, 240, 24, 30
-TOP_Y, NODE_Y = 20, 170
+TOP_Y, SWITCH_Y, NODE_Y = 20, 100, 210
 
 
 def vlan_colours(plan: Plan) -> dict[int, str]:
@@ -65,6 +65,26 @@ def _vids_label(vids: tuple[int, ...]) -> str:
     return "PVID 1" + (" + " + ",".join(map(str, vids)) if vids else "")
 
 
+def _draw_switch_row(svg: Svg, topology: Topology) -> None:
+    """Router (left) and untagged host (right) above the switch, which spans the width."""
+    ports = {p.name: p for p in topology.switch_ports}
+    svg.box(20, SWITCH_Y, svg.width - 40, 44, fill="#eef3fb")
+    svg.text(30, SWITCH_Y + 27, f"switch {SWITCH_NS}: VLAN-filtering bridge, ports trunked from `hvnet plan`", 13)
+    if "router" in ports:
+        svg.box(20, TOP_Y, 240, 50, fill="#fff5e6")
+        svg.text(30, TOP_Y + 20, "router hvt-rtr (gateway, DHCP)", 12)
+        legs = ", ".join(f"{leg.address.ip}" for leg in topology.router_legs[:3])
+        svg.text(30, TOP_Y + 38, legs + ("…" if len(topology.router_legs) > 3 else ""), 10)
+        svg.line(140, TOP_Y + 50, 140, SWITCH_Y, width=4)
+        svg.text(146, TOP_Y + 66, _vids_label(ports["router"].tagged_vids), 9)
+    if topology.untagged_host:
+        x = svg.width - 260
+        svg.box(x, TOP_Y, 240, 50, fill="#f0f0f0")
+        svg.text(x + 10, TOP_Y + 20, "untagged host (PVID 1)", 12)
+        svg.text(x + 10, TOP_Y + 38, ", ".join(str(a.ip) for a in topology.untagged_host), 10)
+        svg.line(x + 120, TOP_Y + 50, x + 120, SWITCH_Y, UNTAGGED_COLOUR)
+
+
 def topology_svg(plan: Plan, topology: Topology, gaps: dict[str, tuple[int, ...]] | None = None) -> str:
     """The picture. `gaps`: switch port -> VLANs it lacks (drawn in red)."""
     gaps = gaps or {}
@@ -72,32 +92,14 @@ def topology_svg(plan: Plan, topology: Topology, gaps: dict[str, tuple[int, ...]
     svg = Svg()
     node_x = {node.name: 20 + i * (NODE_W + GAP) for i, node in enumerate(topology.nodes)}
     svg.width = max(20 + len(topology.nodes) * (NODE_W + GAP), 900)
-    # Switch row: router left, switch centre, untagged host right.
-    switch_x, switch_w = 200, svg.width - 400
-    svg.box(switch_x, TOP_Y, switch_w, 60, fill="#eef3fb")
-    svg.text(
-        switch_x + 10, TOP_Y + 20, f"switch {SWITCH_NS}: VLAN-filtering bridge (trunk ports from `hvnet plan`)", 13
-    )
-    port_y = TOP_Y + 60
-    ports = {p.name: p for p in topology.switch_ports}
-    if "router" in ports:
-        svg.box(20, TOP_Y, 150, 60, fill="#fff5e6")
-        svg.text(30, TOP_Y + 20, "router hvt-rtr", 13)
-        legs = ", ".join(f"{leg.address.ip}" for leg in topology.router_legs[:3])
-        svg.text(30, TOP_Y + 38, legs + ("…" if len(topology.router_legs) > 3 else ""), 10)
-        svg.line(170, TOP_Y + 30, switch_x, TOP_Y + 30)
-        svg.text(172, TOP_Y + 46, _vids_label(ports["router"].tagged_vids), 9)
-    if topology.untagged_host:
-        hx = switch_x + switch_w + 30
-        svg.box(hx, TOP_Y, 150, 60, fill="#f0f0f0")
-        svg.text(hx + 10, TOP_Y + 20, "untagged host", 13)
-        svg.text(hx + 10, TOP_Y + 38, str(topology.untagged_host[-1].ip), 10)
-        svg.line(switch_x + switch_w, TOP_Y + 30, hx, TOP_Y + 30, UNTAGGED_COLOUR)
+    _draw_switch_row(svg, topology)
+    port_y = SWITCH_Y + 44
     bottom = NODE_Y
     vms_by_node = {node.name: [vm for vm in topology.vms if vm.node == node.name] for node in topology.nodes}
     for node in topology.nodes:
         x = node_x[node.name]
         node_ports = [p for p in topology.switch_ports if p.node == node.name]
+        uplinks = {nic for cn in plan.cluster_networks for nic in cn.uplink_for(node.name).nics}
         bridges = [f"{names.bridge_name(cn.name)} over {names.bond_name(cn.name)}" for cn in plan.cluster_networks]
         height = 70 + 30 * len(bridges)
         svg.box(x, NODE_Y, NODE_W, height, fill="#f4fbf2")
@@ -107,15 +109,19 @@ def topology_svg(plan: Plan, topology: Topology, gaps: dict[str, tuple[int, ...]
             missing = gaps.get(port.name, ())
             colour = "#d62728" if missing else "#777777"
             svg.line(nic_x + 10, port_y, nic_x + 10, NODE_Y, colour, 4 if port.tagged_vids else 2)
-            svg.text(nic_x, NODE_Y + 34, port.nic or "", 11)
-            label = _vids_label(port.tagged_vids) if port.tagged_vids else "PVID 1"
+            uplink = port.nic in uplinks
+            svg.text(nic_x, NODE_Y + 34, f"{port.nic} (uplink)" if uplink else port.nic or "", 11)
+            if uplink:
+                svg.line(nic_x + 10, NODE_Y + 38, nic_x + 10, NODE_Y + 44, width=3)
+            label = _vids_label(port.tagged_vids)
             if missing:
                 label += " missing " + ",".join(map(str, missing))
-            svg.text(nic_x + 13, port_y + 40 + 12 * (i % 2), label, 9, colour)
+            svg.text(nic_x + 13, port_y + 24 + 12 * (i % 2), label, 9, colour)
         for j, bridge in enumerate(bridges):
             svg.box(x + 10, NODE_Y + 44 + 30 * j, NODE_W - 20, 24, fill="#ffffff")
             svg.text(x + 18, NODE_Y + 61 + 30 * j, f"{bridge} (made by the agent)", 11)
         vm_y = NODE_Y + height + 30
+        lane = 0  # each VM NIC's line to the bridge gets its own x
         for vm in vms_by_node[node.name]:
             rows = max(len(vm.attachments), 1)
             svg.box(x + 10, vm_y, VM_W, 20 + VM_H * rows, fill="#ffffff")
@@ -127,12 +133,14 @@ def topology_svg(plan: Plan, topology: Topology, gaps: dict[str, tuple[int, ...]
                 svg.box(x + 20, ny + 2, VM_W - 20, VM_H - 4, fill=colour, stroke=colour)
                 tag = "untagged" if untagged(vlan) else f"VLAN {vlan}"
                 svg.text(x + 26, ny + 16, f"{att.interface}: {att.network.split('/')[-1]} ({tag})", 11, "#ffffff")
-                svg.line(x + 13 + 4 * k, ny + VM_H / 2, x + 13 + 4 * k, NODE_Y + height, colour, 3)
+                svg.line(x + 13 + 4 * lane, ny + VM_H / 2, x + 13 + 4 * lane, NODE_Y + height, colour, 3)
+                lane += 1
             vm_y += 30 + VM_H * rows
         for workload in [w for w in topology.dhcp_workloads if w.node == node.name]:
             colour = colours.get(workload.net.vlan, UNTAGGED_COLOUR)
-            svg.box(x + 10, vm_y, VM_W, 28, fill=colour, stroke=colour)
-            svg.text(x + 18, vm_y + 18, f"DHCP {workload.net.name} {workload.address}", 11, "#ffffff")
+            svg.box(x + 20, vm_y, VM_W - 10, 28, fill=colour, stroke=colour)
+            svg.text(x + 28, vm_y + 18, f"DHCP server {workload.net.name} {workload.address}", 11, "#ffffff")
+            svg.line(x + 13, vm_y + 14, x + 13, NODE_Y + height, colour, 3)
             vm_y += 38
         bottom = max(bottom, vm_y)
     # Legend.
