@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 
@@ -77,6 +78,8 @@ class Lab:
 
     def __post_init__(self) -> None:
         self.topology = build_topology(self.plan)
+        # Absolute: dnsmasq and the agents do not run in our current directory.
+        self.workdir = Workdir(self.workdir.root.resolve())
 
     # -- up -------------------------------------------------------------------------------------
     def up(self) -> None:
@@ -143,7 +146,8 @@ class Lab:
         for workload in self.topology.dhcp_workloads:
             ns.add_netns(workload.netns)
             node = self.topology.node(workload.node)
-            cni.cni_add(node.netns, workload.netns, workload.netns, workload.ifname, workload.nad_config)
+            result = cni.cni_add(node.netns, workload.netns, workload.netns, workload.ifname, workload.nad_config)
+            self.track_port(workload.netns, workload.ifname, node.netns, result, workload.nad_config)
             dhcp.start_workload_dhcp(workload, self.workdir)
             self.say("dhcp", f"{workload.netns}: rendered dnsmasq.conf for {workload.net.ref} on {workload.node}")
 
@@ -161,13 +165,18 @@ class Lab:
             result = cni.cni_add(node.netns, vm.netns, vm.netns, att.pod_ifname, att.nad_config)
             # The guest NIC's MAC, as KubeVirt gives it from the VirtualMachine's macAddress.
             macs += [("link", "set", att.pod_ifname, "down"), ("link", "set", att.pod_ifname, "address", att.mac)]
-            veth = cni.host_veth(result, att.nad_config)
-            if veth is not None:
-                self.vm_ports.append(VmPort(vm.ref, att.interface, node.netns, veth, nad_vlan(att.nad_config)))
+            self.track_port(vm.ref, att.interface, node.netns, result, att.nad_config)
         ns.batch("ip", vm.netns, macs)
         nics = ", ".join(f"{a.interface}->{a.network}" for a in vm.attachments)
         skipped = f" (management NIC {', '.join(vm.management_nics)}: pod network, out of the lab's scope)"
         self.say("vm", f"{vm.ref} on {vm.node}: {nics}" + (skipped if vm.management_nics else ""))
+
+    def track_port(self, owner: str, interface: str, node_ns: str, result: dict[str, Any], config: str) -> None:
+        """Remember the bridge port the CNI plugin made, to watch the agent prune VLAN 1 from it."""
+        veth = cni.host_veth(result, config)
+        if veth is None:
+            raise ns.LabError(f"the bridge CNI plugin reported no host veth for {owner}/{interface}: {result}")
+        self.vm_ports.append(VmPort(owner, interface, node_ns, veth, nad_vlan(config)))
 
     def configure_vms(self) -> None:
         """Apply each VM's rendered networkData; DHCP clients of all VMs run in parallel."""
@@ -196,7 +205,7 @@ class Lab:
         """The agents take VLAN 1 off VM ports of tagged networks; report when they have (or have not)."""
         tagged = [p for p in self.vm_ports if p.vlan > 1]
         if agents.wait_until(lambda: not self.ports_with_vlan1(), PRUNE_TIMEOUT_S, interval=0.5):
-            self.say("agent", f"VLAN 1 pruned from {len(tagged)} tagged VM port(s)")
+            self.say("agent", f"VLAN 1 pruned from {len(tagged)} tagged VM/DHCP port(s)")
             return
         left = ", ".join(f"{p.vm}/{p.interface} ({p.host_veth})" for p in self.ports_with_vlan1())
         self.say("warning", f"VLAN 1 still on VM ports after {PRUNE_TIMEOUT_S:g} s: {left}")
