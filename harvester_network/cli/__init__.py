@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from harvester_network.cli import lab_commands, plan_commands
+from harvester_network.cli import agent_commands, lab_commands, plan_commands
 
 app = typer.Typer(
     name="hvnet",
@@ -15,5 +15,6 @@ app = typer.Typer(
 )
 plan_commands.register(app)
 lab_commands.register(app)
+agent_commands.register(app)
 
 __all__ = ["app"]

@@ -1,0 +1,123 @@
+"""One reconcile pass of the node agent: objects in, host state applied, one VlanStatus per cluster network out.
+
+    desired = desired_host_state(objects, node + link inventory)    # pure (desired.py)
+    result  = Reconciler(ipr).reconcile(desired)                    # diff + apply (netlink.py)
+    statuses = VlanStatus per cluster network matched on this node  # shaped by render/vlanstatus.py
+
+A cluster network is ready when neither planning nor applying reported a NodeError for it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from harvester_network.agent.desired import desired_host_state
+from harvester_network.agent.hoststate import HostState
+from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeIdentity
+from harvester_network.agent.netlink_apply import ApplyResult
+from harvester_network.render.vlanstatus import vlanstatus_object
+
+
+class HostNetwork(Protocol):
+    """What a pass needs from the node's kernel (netlink.py's Reconciler plus the link inventory)."""
+
+    def inventory(self) -> dict[str, LinkInfo]: ...
+
+    def reconcile(self, desired: HostState) -> ApplyResult: ...
+
+    @property
+    def writes(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class ClusterNetworkReport:
+    cluster_network: str
+    vlan_config: str
+    ready: bool
+    message: str
+    vids: tuple[int, ...] = ()
+
+
+@dataclass
+class PassReport:
+    """What one pass did: per cluster network readiness, the changes made, and the VlanStatus objects."""
+
+    cluster_networks: list[ClusterNetworkReport] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    writes: int = 0
+    warnings: list[str] = field(default_factory=list)
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def ready(self) -> bool:
+        return all(cn.ready for cn in self.cluster_networks)
+
+
+def now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cluster_network_reports(desired: HostState, applied: ApplyResult) -> list[ClusterNetworkReport]:
+    """Readiness per matched cluster network: planning errors (desired.py) and apply errors (netlink.py)."""
+    messages: dict[str, list[str]] = {}
+    vlan_configs: dict[str, str] = {}
+    for error in (*desired.errors, *applied.errors):
+        messages.setdefault(error.cluster_network, []).append(error.message)
+        if getattr(error, "vlan_config", ""):
+            vlan_configs.setdefault(error.cluster_network, error.vlan_config)
+    reports = []
+    for bridge in desired.bridges:
+        cn = bridge.cluster_network
+        problems = messages.pop(cn, [])
+        reports.append(
+            ClusterNetworkReport(
+                cn,
+                bridge.vlan_config or vlan_configs.get(cn, ""),
+                not problems,
+                "; ".join(problems),
+                tuple(sorted(bridge.vids)),
+            )
+        )
+    for cn, problems in messages.items():
+        reports.append(ClusterNetworkReport(cn, vlan_configs.get(cn, ""), False, "; ".join(problems)))
+    return sorted(reports, key=lambda r: r.cluster_network)
+
+
+def reconcile_pass(
+    objects: ClusterObjects,
+    node: NodeIdentity,
+    host: HostNetwork,
+    vlan_config_uids: dict[str, str] | None = None,
+) -> PassReport:
+    started = time.monotonic()
+    writes_before = host.writes
+    desired = desired_host_state(objects, node.with_links(host.inventory()))
+    applied = host.reconcile(desired)
+    reports = cluster_network_reports(desired, applied)
+    updated_at = now_rfc3339()
+    areas = {b.cluster_network: [(a.vid, a.cidr) for a in b.local_areas] for b in desired.bridges}
+    statuses = [
+        vlanstatus_object(
+            cluster_network=r.cluster_network,
+            node=node.name,
+            vlan_config=r.vlan_config,
+            ready=r.ready,
+            message=r.message,
+            updated_at=updated_at,
+            local_areas=areas.get(r.cluster_network, []),
+            vlan_config_uid=(vlan_config_uids or {}).get(r.vlan_config),
+        )
+        for r in reports
+    ]
+    return PassReport(
+        cluster_networks=reports,
+        changes=[c.summary() for c in applied.applied],
+        writes=host.writes - writes_before,
+        warnings=list(desired.warnings),
+        statuses=statuses,
+        duration_s=time.monotonic() - started,
+    )

@@ -1,0 +1,70 @@
+"""`hvnet agent`: the node agent (see harvester_network/agent/)."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+# Kept in sync with agent/loop.py's DEFAULT_RESYNC_S; the agent modules (and pyroute2, slow to import) load
+# only when `hvnet agent` runs, so `hvnet validate` and friends start fast.
+DEFAULT_RESYNC_S = 300.0
+
+
+def agent(
+    node: Annotated[str, typer.Option(envvar="NODE_NAME", help="This node's name (DaemonSet: downward API)")],
+    from_dir: Annotated[
+        Path | None, typer.Option(help="Read objects from this directory (e.g. `hvnet render -o DIR`), not the API")
+    ] = None,
+    node_file: Annotated[
+        Path | None, typer.Option(help="With --from-dir: YAML {name, labels} of this node (default: hostname label)")
+    ] = None,
+    status_dir: Annotated[Path | None, typer.Option(help="With --from-dir: write VlanStatus YAML files here")] = None,
+    once: Annotated[
+        bool, typer.Option(help="Reconcile once; exit 0 when every cluster network is ready, else 1")
+    ] = False,
+    resync: Annotated[float, typer.Option(help="Seconds between full resyncs")] = DEFAULT_RESYNC_S,
+    metrics_addr: Annotated[
+        str | None, typer.Option(help="Serve /metrics and /healthz on host:port, e.g. 0.0.0.0:9464")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+) -> None:
+    """Make this node's bridges, bonds and VLANs match the ClusterNetwork / VlanConfig / NAD objects, and report
+    a VlanStatus per cluster network."""
+    from pyroute2 import IPRoute
+
+    from harvester_network.agent.logs import configure_logging
+    from harvester_network.agent.loop import AgentLoop, KernelHost, ManifestDirSource
+    from harvester_network.agent.metrics import AgentMetrics, serve_metrics
+    from harvester_network.agent.netlink import LinkEventWatcher
+    from harvester_network.agent.status import DirStatusSink
+
+    configure_logging(log_level)
+    if from_dir is None:
+        raise typer.BadParameter(
+            "give --from-dir DIR (the Kubernetes API source is not built yet)", param_hint="--from-dir"
+        )
+    source = ManifestDirSource(from_dir, node, node_file)
+    sink = DirStatusSink(status_dir or from_dir.parent / "status")
+    metrics = AgentMetrics()
+    if metrics_addr:
+        serve_metrics(metrics, metrics_addr, max_age_s=max(3 * resync, 60))
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    with IPRoute() as ipr:
+        loop = AgentLoop(source, KernelHost(ipr), sink, metrics, resync_s=resync)
+        if once:
+            raise typer.Exit(loop.run_once())
+        with LinkEventWatcher(ipr) as watcher:
+            loop.run_forever(watcher, stop=lambda: stopping)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("agent")(agent)
