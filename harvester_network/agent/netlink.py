@@ -1,0 +1,412 @@
+"""The agent's real-kernel side: read the links it owns, diff them with the desired `HostState`, apply the difference.
+
+    with IPRoute() as ipr:
+        reconciler = Reconciler(ipr)
+        result = reconciler.reconcile(desired)     # read (2 dumps) + plan (pure) + apply; result.errors are NodeErrors
+        watcher = LinkEventWatcher(ipr)
+        if watcher.wait_for_link_events(timeout=30): ...   # a port joined an owned bridge, an uplink went down...
+
+Per cluster network `<cn>` (hoststate.BridgeState): bridge `<cn>-br` with VLAN filtering, bond `<cn>-bo` (mode,
+miimon, MTU, txqueuelen) as its port, the uplink NICs enslaved to the bond; the bond port carries the desired VIDs
+tagged (never 0 or 1; its PVID 1 untagged stays), stale VIDs are removed. The MTU goes to the bond (the kernel
+passes it on to the NICs) and to the bridge.
+
+Ownership: every link the agent creates gets ifalias `hvnet:<cn>`; links without it are never changed or deleted.
+A NIC that is missing, or enslaved to a master the agent does not own, or to the bond of another cluster network
+that still lists it, is a `NodeError` for that cluster network, which is then left as it is.
+
+Teardown (a bridge no longer desired): the bond's NICs are released - the bond driver gives each back the MTU and
+MAC it had before it was enslaved, so no state file is needed - and set up again; then bond and bridge are deleted.
+
+VID-1 pruning: on the owned bridges, VLAN 1 is removed from every port that is neither the bond nor a port whose
+PVID is 1. The bridge CNI plugin leaves VM ports in VLAN 1 egress-untagged, so an untagged host on the uplink's
+PVID 1 reaches VMs of any VLAN (harvester/harvester#8816).
+
+Nothing changed means no writes: the plan compares with what the kernel reports, and `Reconciler.writes` counts
+every netlink write request. Each applied change logs one line (netlink_apply.py).
+"""
+
+from __future__ import annotations
+
+import errno
+import select
+import socket
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyroute2.netlink.rtnl import RTM_DELLINK, RTMGRP_LINK
+from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+
+from harvester_network.agent.hoststate import OWNER_ALIAS_PREFIX, BridgeState, HostState, NodeError
+from harvester_network.agent.netlink_apply import (
+    AddVids,
+    Applier,
+    ApplyResult,
+    AttachToBridge,
+    Change,
+    CreateBond,
+    CreateBridge,
+    DeleteLink,
+    DelVids,
+    EnableVlanFiltering,
+    EnslaveHook,
+    EnslaveNic,
+    PruneVid1,
+    ReleaseNic,
+    SetMiimon,
+    SetMtu,
+    SetTxqlen,
+    SetUp,
+    vid_ranges,
+)
+from harvester_network.agent.netlink_read import (
+    DEFAULT_PVID,
+    KernelState,
+    LinkState,
+    PortVlan,
+    link_inventory,
+    owner_of,
+    read_kernel_state,
+    read_links,
+)
+
+__all__ = [
+    "ApplyResult",
+    "EnslaveHook",
+    "LinkEventWatcher",
+    "NotOwnedError",
+    "Plan",
+    "Reconciler",
+    "link_inventory",
+    "plan_changes",
+    "prune_default_vlan",
+]
+
+MAX_VID = 4094
+PRUNE_REASON = (
+    "its PVID is not 1, and in VLAN 1 it would receive the bridge's untagged traffic (harvester/harvester#8816)"
+)
+
+
+class NotOwnedError(ValueError):
+    """An operation was asked for on a link the agent does not own."""
+
+
+@dataclass
+class Plan:
+    """What to change, in order, and the cluster networks that cannot be set up (left as they are)."""
+
+    changes: list[Change] = field(default_factory=list)
+    errors: list[NodeError] = field(default_factory=list)
+
+
+def plan_changes(desired: HostState, current: KernelState) -> Plan:
+    """The changes that turn `current` into `desired` (pure). Releases and deletions come first, so a NIC
+    moving between cluster networks is free before it is enslaved again; then each cluster network's build."""
+    wanted = {bridge.cluster_network: bridge for bridge in desired.bridges}
+    plan = Plan()
+    releases: dict[str, ReleaseNic] = {}
+    deletions: list[Change] = []
+    for cn in sorted(current.owners() - wanted.keys()):
+        _plan_teardown(cn, current, releases, deletions)
+    builds: list[Change] = []
+    for cn in sorted(wanted):
+        _plan_cluster_network(wanted[cn], wanted, current, plan.errors, releases, deletions, builds)
+    plan.changes = [*releases.values(), *deletions, *builds]
+    return plan
+
+
+def _plan_teardown(cn: str, current: KernelState, releases: dict[str, ReleaseNic], deletions: list[Change]) -> None:
+    reason = f"cluster network {cn} is no longer wanted on this node"
+    links = sorted(current.owned_by(cn), key=_bonds_first)
+    for link in links:
+        if link.kind == "bond":
+            for nic in current.ports_of(link.name):
+                releases.setdefault(nic.name, ReleaseNic(cn, nic.name, reason, bond=link.name))
+        deletions.append(DeleteLink(cn, link.name, reason, kind=link.kind or "link"))
+
+
+def _bonds_first(link: LinkState) -> tuple[bool, str]:
+    # Deleting the bridge first would be fine too; bonds first keeps the NICs' release explicit in the log.
+    return (link.kind != "bond", link.name)
+
+
+def _ownership_problem(name: str, what: str, cn: str, link: LinkState | None) -> str | None:
+    if link is None or (link.owner == cn and link.kind == what):
+        return None
+    if link.owner is None:
+        return f"{name} exists and is not owned by hvnet (no '{OWNER_ALIAS_PREFIX}' ifalias); rename or delete it"
+    if link.owner != cn:
+        return f"{name} belongs to hvnet cluster network {link.owner}"
+    return f"{name} is a {link.kind or 'NIC'}, not a {what}"
+
+
+def _nic_problem(nic: str, bridge: BridgeState, wanted: Mapping[str, BridgeState], current: KernelState) -> str | None:
+    link = current.links.get(nic)
+    bond = bridge.uplink.bond
+    if link is None:
+        return f"NIC {nic} does not exist"
+    if link.owner is not None:
+        return f"NIC {nic} is a link hvnet made itself (cluster network {link.owner}), not a NIC"
+    if link.master in (None, bond):
+        return None
+    master = current.links.get(link.master or "")
+    master_owner = master.owner if master else None
+    if master_owner is None:
+        return f"enslave {nic} to {bond}: {nic} is already enslaved to {link.master} (not owned by hvnet)"
+    other = wanted.get(master_owner)
+    if master_owner != bridge.cluster_network and other is not None and nic in other.uplink.nics:
+        user = f"cluster network {other.cluster_network} uses it"
+        return f"enslave {nic} to {bond}: {nic} is already enslaved to {link.master} ({user})"
+    return None
+
+
+def _plan_cluster_network(
+    bridge: BridgeState,
+    wanted: Mapping[str, BridgeState],
+    current: KernelState,
+    errors: list[NodeError],
+    releases: dict[str, ReleaseNic],
+    deletions: list[Change],
+    builds: list[Change],
+) -> None:
+    cn, uplink = bridge.cluster_network, bridge.uplink
+    br, bo = current.links.get(bridge.bridge), current.links.get(uplink.bond)
+    # NICs the bond has but should not have any more are released even when the rest cannot be set up.
+    for port in current.ports_of(uplink.bond) if bo is not None and bo.owner == cn else ():
+        if port.name not in uplink.nics:
+            reason = f"{port.name} is no longer an uplink of cluster network {cn}"
+            releases.setdefault(port.name, ReleaseNic(cn, port.name, reason, bond=uplink.bond))
+    problems = [
+        problem
+        for problem in (
+            _ownership_problem(bridge.bridge, "bridge", cn, br),
+            _ownership_problem(uplink.bond, "bond", cn, bo),
+            *(_nic_problem(nic, bridge, wanted, current) for nic in uplink.nics),
+        )
+        if problem
+    ]
+    if problems:
+        errors.append(NodeError(cn, "; ".join(problems), bridge.vlan_config))
+        return
+    # NICs still enslaved to another owned master (one that gives them up) are released first.
+    for nic in uplink.nics:
+        master = current.links[nic].master
+        if master not in (None, uplink.bond):
+            reason = f"{nic} is an uplink of cluster network {cn} now"
+            releases.setdefault(nic, ReleaseNic(cn, nic, reason, bond=master or ""))
+    if bo is not None and bo.bond_mode != uplink.bond_mode:
+        reason = f"bond mode is {bo.bond_mode}, wanted {uplink.bond_mode}; a bond changes mode only without NICs"
+        for port in current.ports_of(uplink.bond):
+            releases.setdefault(port.name, ReleaseNic(cn, port.name, reason, bond=uplink.bond))
+        deletions.append(DeleteLink(cn, uplink.bond, reason, kind="bond"))
+        bo = None
+    builds += _bridge_changes(bridge, br)
+    builds += _bond_changes(bridge, bo)
+    if br is not None and uplink.mtu and br.mtu != uplink.mtu:
+        builds.append(SetMtu(cn, bridge.bridge, f"MTU is {br.mtu}, wanted {uplink.mtu}", mtu=uplink.mtu))
+    builds += _nic_changes(bridge, bo, current)
+    port_is_new = bo is None or bo.master != bridge.bridge
+    builds += _vid_changes(bridge, {} if port_is_new else current.vlans(uplink.bond))
+    if br is not None:
+        builds += _prune_changes(cn, bridge.bridge, current, uplink.bond)
+
+
+def _bridge_changes(bridge: BridgeState, br: LinkState | None) -> list[Change]:
+    cn, name = bridge.cluster_network, bridge.bridge
+    if br is None:
+        return [CreateBridge(cn, name, f"cluster network {cn} has no bridge yet", mtu=bridge.uplink.mtu)]
+    changes: list[Change] = []
+    if not br.vlan_filtering:
+        changes.append(EnableVlanFiltering(cn, name, "VLAN filtering is off"))
+    if not br.up:
+        changes.append(SetUp(cn, name, "the bridge is down"))
+    return changes
+
+
+def _bond_changes(bridge: BridgeState, bo: LinkState | None) -> list[Change]:
+    cn, uplink = bridge.cluster_network, bridge.uplink
+    name = uplink.bond
+    if bo is None:
+        reason = f"cluster network {cn} has no bond yet"
+        return [
+            CreateBond(
+                cn,
+                name,
+                reason,
+                bridge=bridge.bridge,
+                mode=uplink.bond_mode,
+                miimon=uplink.miimon,
+                mtu=uplink.mtu,
+                txqlen=uplink.txqlen,
+            )
+        ]
+    changes: list[Change] = []
+    if bo.miimon != uplink.miimon:
+        changes.append(SetMiimon(cn, name, f"miimon is {bo.miimon}, wanted {uplink.miimon}", miimon=uplink.miimon))
+    if uplink.txqlen >= 0 and bo.txqlen != uplink.txqlen:
+        reason = f"txqueuelen is {bo.txqlen}, wanted {uplink.txqlen}"
+        changes.append(SetTxqlen(cn, name, reason, txqlen=uplink.txqlen))
+    if uplink.mtu and bo.mtu != uplink.mtu:
+        changes.append(SetMtu(cn, name, f"MTU is {bo.mtu}, wanted {uplink.mtu}", mtu=uplink.mtu))
+    if bo.master != bridge.bridge:
+        reason = f"its master is {bo.master or 'none'}, wanted {bridge.bridge}"
+        changes.append(AttachToBridge(cn, name, reason, bridge=bridge.bridge))
+    if not bo.up:
+        changes.append(SetUp(cn, name, "the bond is down"))
+    return changes
+
+
+def _nic_changes(bridge: BridgeState, bo: LinkState | None, current: KernelState) -> list[Change]:
+    cn, uplink = bridge.cluster_network, bridge.uplink
+    changes: list[Change] = []
+    for nic in uplink.nics:
+        link = current.links[nic]
+        if bo is None or link.master != uplink.bond:
+            reason = f"{nic} is an uplink of cluster network {cn}"
+            changes.append(EnslaveNic(cn, nic, reason, bond=uplink.bond))
+            continue
+        if not link.up:
+            changes.append(SetUp(cn, nic, f"uplink of {uplink.bond} is down"))
+        # A bond MTU change reaches the NICs by itself; only a NIC changed behind the bond's back is fixed here.
+        if uplink.mtu and bo.mtu == uplink.mtu and link.mtu != uplink.mtu:
+            changes.append(SetMtu(cn, nic, f"MTU is {link.mtu}, its bond has {uplink.mtu}", mtu=uplink.mtu))
+    return changes
+
+
+def _vid_changes(bridge: BridgeState, vlans: Mapping[int, PortVlan]) -> list[Change]:
+    cn, bond = bridge.cluster_network, bridge.uplink.bond
+    wanted = {vid for vid in bridge.vids if DEFAULT_PVID < vid <= MAX_VID}
+    tagged = {vid for vid, flags in vlans.items() if flags.tagged}
+    stale = [vid for vid in vlans if vid not in wanted and vid != DEFAULT_PVID]
+    changes: list[Change] = []
+    if stale:
+        changes.append(
+            DelVids(cn, bond, "no network of the cluster network uses them", ranges=tuple(vid_ranges(stale)))
+        )
+    missing = wanted - tagged
+    if missing:
+        reason = "networks of the cluster network use them"
+        changes.append(AddVids(cn, bond, reason, ranges=tuple(vid_ranges(missing))))
+    return changes
+
+
+def _prune_changes(cn: str, bridge: str, current: KernelState, uplink_port: str) -> list[Change]:
+    changes: list[Change] = []
+    for port in current.ports_of(bridge):
+        entry = current.vlans(port.name).get(DEFAULT_PVID)
+        if port.name != uplink_port and entry is not None and not entry.pvid:
+            changes.append(PruneVid1(cn, port.name, PRUNE_REASON, bridge=bridge))
+    return changes
+
+
+class Reconciler:
+    """Reads, plans and applies on one IPRoute (bound to the node's network namespace)."""
+
+    def __init__(self, ipr: Any, enslave_hooks: Iterable[EnslaveHook] = ()) -> None:
+        self.ipr = ipr
+        self.applier = Applier(ipr, tuple(enslave_hooks))
+
+    @property
+    def writes(self) -> int:
+        """Netlink write requests made so far."""
+        return self.applier.writes
+
+    def read(self) -> KernelState:
+        return read_kernel_state(self.ipr)
+
+    def plan(self, desired: HostState) -> Plan:
+        return plan_changes(desired, self.read())
+
+    def _apply(self, changes: list[Change], current: KernelState) -> ApplyResult:
+        return self.applier.apply(changes, indexes={name: link.index for name, link in current.links.items()})
+
+    def reconcile(self, desired: HostState) -> ApplyResult:
+        """One pass; the result lists the applied changes and the NodeErrors (planning's and applying's)."""
+        current = self.read()
+        plan = plan_changes(desired, current)
+        result = self._apply(plan.changes, current)
+        result.errors[:0] = plan.errors
+        return result
+
+    def prune_default_vlan(self, bridge: str) -> list[str]:
+        """Remove VLAN 1 from the ports of the owned `bridge` that need it (see module docstring); their names."""
+        current = self.read()
+        link = current.links.get(bridge)
+        cn = owner_of(link.alias) if link else None
+        if link is None or cn is None or link.kind != "bridge":
+            raise NotOwnedError(f"refusing to prune the ports of {bridge}: not a bridge owned by hvnet")
+        uplinks = [port.name for port in current.ports_of(bridge) if port.owner == cn and port.kind == "bond"]
+        changes = _prune_changes(cn, bridge, current, uplinks[0] if uplinks else "")
+        result = self._apply(changes, current)
+        return [change.link for change in result.applied]
+
+
+def prune_default_vlan(ipr: Any, bridge: str) -> list[str]:
+    return Reconciler(ipr).prune_default_vlan(bridge)
+
+
+class LinkEventWatcher:
+    """Link events (RTMGRP_LINK) that concern the agent's links, so the agent loop re-checks within a second:
+    an owned link changed or went away, or a port of an owned link (a VM port joining an owned bridge, a NIC of
+    an owned bond going down) changed or changed VLANs. Create it in the namespace the agent manages."""
+
+    RECV_SIZE = 1 << 20
+
+    def __init__(self, ipr: Any) -> None:
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK, socket.NETLINK_ROUTE)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.RECV_SIZE)
+        self.sock.bind((0, RTMGRP_LINK))
+        self.marshal = MarshalRtnl()
+        # Bound before this read: whatever changes after it arrives as an event.
+        self.owned = {link.index for link in read_links(ipr).values() if link.owner is not None}
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> LinkEventWatcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def wait_for_link_events(self, timeout: float) -> bool:
+        """True as soon as a relevant event arrived (or events were lost), False after `timeout` seconds without."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            readable, _, _ = select.select([self.sock], [], [], remaining)
+            if readable and self._drain():
+                return True
+            if remaining == 0.0:
+                return False
+
+    def _drain(self) -> bool:
+        relevant = False
+        while True:
+            try:
+                data = self.sock.recv(self.RECV_SIZE)
+            except BlockingIOError:
+                return relevant
+            except OSError as error:
+                if error.errno != errno.ENOBUFS:
+                    raise
+                relevant = True  # the kernel dropped events: look again
+                continue
+            for msg in self.marshal.parse(data):
+                relevant = self._concerns_agent(msg) or relevant
+
+    def _concerns_agent(self, msg: Any) -> bool:
+        index = msg.get("index")
+        if index is None:
+            return False
+        link_removed = msg["header"]["type"] == RTM_DELLINK and msg["family"] != socket.AF_BRIDGE
+        if owner_of(msg.get("IFLA_IFALIAS")) is not None or index in self.owned:
+            if link_removed:
+                self.owned.discard(index)
+            else:
+                self.owned.add(index)
+            return True
+        return msg.get("IFLA_MASTER") in self.owned

@@ -1,0 +1,170 @@
+"""What the kernel has now: the links the agent cares about and the VLANs on bridge ports, read with two dumps.
+
+`read_kernel_state(ipr)` makes one RTM_GETLINK dump (every link: kind, master, MTU, queue length, admin state,
+ifalias, bond mode/miimon, bridge VLAN filtering) and one AF_BRIDGE dump with compressed VLAN info (every
+bridge port's VIDs as ranges). Nothing is written. `link_inventory(ipr)` is the NIC inventory `desired.py`
+checks NICs against (masters, IPv4 addresses, agent ownership).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harvester_network.agent.hoststate import OWNER_ALIAS_PREFIX
+from harvester_network.agent.inputs import LinkInfo
+
+IFF_UP = 0x1
+# include/uapi/linux/if_bridge.h
+BRIDGE_VLAN_INFO_PVID = 0x2
+BRIDGE_VLAN_INFO_UNTAGGED = 0x4
+BRIDGE_VLAN_INFO_RANGE_BEGIN = 0x8
+BRIDGE_VLAN_INFO_RANGE_END = 0x10
+RTEXT_FILTER_BRVLAN_COMPRESSED = 0x4
+# The kernel's bond mode numbers (include/uapi/linux/if_bonding.h), in order.
+BOND_MODES = ("balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb")
+DEFAULT_PVID = 1
+
+
+def owner_of(alias: str | None) -> str | None:
+    """The cluster network an agent-made link belongs to (from its ifalias), None for links it did not make."""
+    if alias and alias.startswith(OWNER_ALIAS_PREFIX):
+        return alias[len(OWNER_ALIAS_PREFIX) :]
+    return None
+
+
+def owner_alias(cluster_network: str) -> str:
+    return f"{OWNER_ALIAS_PREFIX}{cluster_network}"
+
+
+@dataclass(frozen=True)
+class PortVlan:
+    """A VID's flags on one bridge port."""
+
+    pvid: bool = False
+    untagged: bool = False
+
+    @property
+    def tagged(self) -> bool:
+        return not (self.pvid or self.untagged)
+
+
+@dataclass(frozen=True)
+class LinkState:
+    index: int
+    name: str
+    kind: str  # "" for physical NICs
+    master: str | None  # name of the master link, None when free
+    mtu: int
+    txqlen: int
+    up: bool  # administratively up (IFF_UP)
+    alias: str | None
+    bond_mode: str | None = None  # bonds only
+    miimon: int | None = None  # bonds only
+    vlan_filtering: bool | None = None  # bridges only
+
+    @property
+    def owner(self) -> str | None:
+        return owner_of(self.alias)
+
+
+@dataclass(frozen=True)
+class KernelState:
+    links: Mapping[str, LinkState] = field(default_factory=dict)
+    # {bridge port: {vid: flags}} for every port of every bridge (not the bridges themselves)
+    port_vlans: Mapping[str, Mapping[int, PortVlan]] = field(default_factory=dict)
+
+    def owned_by(self, cluster_network: str) -> list[LinkState]:
+        return [link for link in self.links.values() if link.owner == cluster_network]
+
+    def owners(self) -> set[str]:
+        """The cluster networks that have links the agent made."""
+        return {owner for owner in (link.owner for link in self.links.values()) if owner is not None}
+
+    def ports_of(self, master: str) -> list[LinkState]:
+        return [link for link in self.links.values() if link.master == master]
+
+    def vlans(self, port: str) -> Mapping[int, PortVlan]:
+        return self.port_vlans.get(port, {})
+
+
+def _linkinfo(msg: Any, key: str) -> Any:
+    return msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_DATA", key)
+
+
+def _bond_mode_name(mode: Any) -> str | None:
+    if isinstance(mode, int) and 0 <= mode < len(BOND_MODES):
+        return BOND_MODES[mode]
+    return None if mode is None else str(mode)
+
+
+def link_from_message(msg: Any, names: Mapping[int, str]) -> LinkState:
+    kind = msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") or ""
+    master = msg.get("IFLA_MASTER")
+    vlan_filtering = _linkinfo(msg, "IFLA_BR_VLAN_FILTERING") if kind == "bridge" else None
+    return LinkState(
+        index=msg["index"],
+        name=msg.get("IFLA_IFNAME"),
+        kind=kind,
+        master=names.get(master) if master else None,
+        mtu=msg.get("IFLA_MTU") or 0,
+        txqlen=msg.get("IFLA_TXQLEN") or 0,
+        up=bool(msg["flags"] & IFF_UP),
+        alias=msg.get("IFLA_IFALIAS"),
+        bond_mode=_bond_mode_name(_linkinfo(msg, "IFLA_BOND_MODE")) if kind == "bond" else None,
+        miimon=_linkinfo(msg, "IFLA_BOND_MIIMON") if kind == "bond" else None,
+        vlan_filtering=None if vlan_filtering is None else bool(vlan_filtering),
+    )
+
+
+def vlans_from_infos(infos: Iterable[Mapping[str, int]]) -> dict[int, PortVlan]:
+    """IFLA_BRIDGE_VLAN_INFO entries (single VIDs and RANGE_BEGIN/RANGE_END pairs) as {vid: flags}."""
+    vids: dict[int, PortVlan] = {}
+    begin: int | None = None
+    for info in infos:
+        flags, vid = info["flags"], info["vid"]
+        if flags & BRIDGE_VLAN_INFO_RANGE_BEGIN:
+            begin = vid
+            continue
+        first = begin if flags & BRIDGE_VLAN_INFO_RANGE_END and begin is not None else vid
+        begin = None
+        entry = PortVlan(pvid=bool(flags & BRIDGE_VLAN_INFO_PVID), untagged=bool(flags & BRIDGE_VLAN_INFO_UNTAGGED))
+        for each in range(first, vid + 1):
+            vids[each] = entry
+    return vids
+
+
+def read_port_vlans(ipr: Any, names: Mapping[int, str]) -> dict[str, dict[int, PortVlan]]:
+    """{port: {vid: flags}} for every bridge port (one AF_BRIDGE dump; bridges' own entries are left out)."""
+    ports: dict[str, dict[int, PortVlan]] = {}
+    for msg in ipr.link("dump", family=socket.AF_BRIDGE, ext_mask=RTEXT_FILTER_BRVLAN_COMPRESSED):
+        if not msg.get("IFLA_MASTER") or msg.get("IFLA_MASTER") == msg["index"]:
+            continue
+        spec = msg.get("IFLA_AF_SPEC")
+        infos = spec.get_attrs("IFLA_BRIDGE_VLAN_INFO") if spec else []
+        ports[names.get(msg["index"], msg.get("IFLA_IFNAME"))] = vlans_from_infos(infos)
+    return ports
+
+
+def read_links(ipr: Any) -> dict[str, LinkState]:
+    messages = list(ipr.link("dump"))
+    names = {msg["index"]: msg.get("IFLA_IFNAME") for msg in messages}
+    return {link.name: link for link in (link_from_message(msg, names) for msg in messages)}
+
+
+def read_kernel_state(ipr: Any) -> KernelState:
+    links = read_links(ipr)
+    names = {link.index: name for name, link in links.items()}
+    return KernelState(links=links, port_vlans=read_port_vlans(ipr, names))
+
+
+def link_inventory(ipr: Any) -> dict[str, LinkInfo]:
+    """Every link by name with its master, whether it has IPv4 addresses and its agent owner (for desired.py)."""
+    links = read_links(ipr)
+    with_ipv4 = {msg["index"] for msg in ipr.addr("dump", family=socket.AF_INET)}
+    return {
+        name: LinkInfo(master=link.master, has_ipv4=link.index in with_ipv4, owner=link.owner)
+        for name, link in links.items()
+    }

@@ -1,0 +1,412 @@
+"""The agent's netlink reconciler against a real kernel, each test in its own namespace `hvt-*`.
+
+Runs where bridge VLAN filtering, bonding, 802.1Q and dummy links exist: inside the lab kernel (`make test`
+boots it) or on a host kernel that has them. What the agent did is checked with iproute2 (`ip -j -d`,
+`bridge -j vlan`), not with the reader under test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from harvester_network.agent.hoststate import BridgeState, HostState, UplinkState
+from harvester_network.agent.netlink import (
+    LinkEventWatcher,
+    NotOwnedError,
+    Reconciler,
+    link_inventory,
+    prune_default_vlan,
+)
+from harvester_network.agent.netlink_apply import (
+    AddVids,
+    DeleteLink,
+    DelVids,
+    EnslaveNic,
+    LinkOps,
+    PruneVid1,
+    ReleaseNic,
+)
+from harvester_network.lab.uml import needs_lab_kernel
+from harvester_network.model import names
+from tests.agent.conftest import HvtNetns
+
+pytestmark = [
+    pytest.mark.netlink,
+    pytest.mark.skipif(
+        needs_lab_kernel(), reason="needs a kernel with bridge VLAN filtering: run via `make test` (lab kernel)"
+    ),
+]
+
+PVID_UNTAGGED = {"PVID", "Egress Untagged"}
+
+
+def network(
+    cn: str,
+    nics: Iterable[str],
+    vids: Iterable[int] = (),
+    mtu: int = 0,
+    txqlen: int = -1,
+    mode: str = "active-backup",
+    miimon: int = 100,
+) -> BridgeState:
+    uplink = UplinkState(names.bond_name(cn), tuple(nics), mode, miimon, mtu, txqlen)
+    return BridgeState(cn, names.bridge_name(cn), uplink, frozenset(vids))
+
+
+def state(*bridges: BridgeState) -> HostState:
+    return HostState(bridges=bridges)
+
+
+def add_dummies(ns: HvtNetns, *nics: str, mtu: int = 1500) -> None:
+    for nic in nics:
+        ns.ipr.link("add", ifname=nic, kind="dummy", mtu=mtu)
+        ns.ipr.link("set", index=ns.ipr.link_lookup(ifname=nic)[0], state="up")
+
+
+def add_vm_port(ns: HvtNetns, port: str, bridge: str, vid: int | None) -> None:
+    """A veth enslaved to `bridge` as the bridge CNI plugin leaves it: PVID `vid`, VLAN 1 still untagged."""
+    ns.run("ip", "link", "add", port, "type", "veth", "peer", "name", f"{port}p")
+    ns.run("ip", "link", "set", port, "master", bridge, "up")
+    if vid is not None:
+        ns.run("bridge", "vlan", "add", "vid", str(vid), "dev", port, "pvid", "untagged")
+
+
+def tagged(*vids: int) -> dict[int, set[str]]:
+    return {1: PVID_UNTAGGED} | {vid: set() for vid in vids}
+
+
+def error_messages(result: object) -> dict[str, str]:
+    return {error.cluster_network: error.message for error in result.errors}  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def rec(ns: HvtNetns) -> Reconciler:
+    return Reconciler(ns.ipr)
+
+
+def test_builds_bridge_bond_nics_and_vids(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1", "eth2")
+    vids = {100, *range(200, 206), 3000}
+
+    result = rec.reconcile(state(network("vlan", ["eth1", "eth2"], vids, mtu=9000, txqlen=2000)))
+
+    assert result.errors == []
+    bridge, bond = ns.link("vlan-br"), ns.link("vlan-bo")
+    assert bridge["linkinfo"]["info_kind"] == "bridge"
+    assert bridge["linkinfo"]["info_data"]["vlan_filtering"] == 1
+    assert bond["linkinfo"]["info_kind"] == "bond"
+    assert bond["linkinfo"]["info_data"]["mode"] == "active-backup"
+    assert bond["linkinfo"]["info_data"]["miimon"] == 100
+    assert bond["master"] == "vlan-br"
+    assert bond["txqlen"] == 2000
+    for link in (bridge, bond):
+        assert link["ifalias"] == "hvnet:vlan"
+        assert "UP" in link["flags"]
+    for nic in ("eth1", "eth2"):
+        assert ns.link(nic)["master"] == "vlan-bo"
+        assert "UP" in ns.link(nic)["flags"]
+    assert {name: ns.link(name)["mtu"] for name in ("vlan-br", "vlan-bo", "eth1", "eth2")} == dict.fromkeys(
+        ("vlan-br", "vlan-bo", "eth1", "eth2"), 9000
+    )
+    assert ns.bridge_vlans()["vlan-bo"] == tagged(*vids)
+    # all VIDs in one request, ranges folded with the kernel's range flags
+    vid_changes = [change for change in result.applied if isinstance(change, AddVids)]
+    assert [change.ranges for change in vid_changes] == [((100, 100), (200, 205), (3000, 3000))]
+
+
+def test_second_pass_with_nothing_changed_makes_no_writes(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1", "eth2", "eth3")
+    desired = state(
+        network("vlan", ["eth1", "eth2"], range(100, 120), mtu=9000, txqlen=1000),
+        network("storage", ["eth3"], {5, 7, 4094}, mode="balance-xor", miimon=200),
+    )
+    first = rec.reconcile(desired)
+    assert first.errors == [] and first.writes > 0
+    writes = rec.writes
+
+    second = rec.reconcile(desired)
+
+    assert second.applied == [] and second.errors == []
+    assert second.writes == 0 and rec.writes == writes
+    assert rec.plan(desired).changes == []
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (set(range(100, 200)), set(range(150, 260))),
+        (set(range(2, 62, 2)), {2, *range(3, 63, 2)}),
+    ],
+    ids=["contiguous", "scattered"],
+)
+def test_vids_follow_the_desired_set(ns: HvtNetns, rec: Reconciler, before: set[int], after: set[int]) -> None:
+    add_dummies(ns, "eth1")
+    rec.reconcile(state(network("vlan", ["eth1"], before)))
+    assert ns.bridge_vlans()["vlan-bo"] == tagged(*before)
+
+    result = rec.reconcile(state(network("vlan", ["eth1"], after)))
+
+    assert ns.bridge_vlans()["vlan-bo"] == tagged(*after)
+    assert sorted(type(change).__name__ for change in result.applied) == ["AddVids", "DelVids"]
+    assert result.writes == 2  # one request for the removals, one for the additions
+
+
+def test_vids_0_and_1_are_never_trunked_and_pvid_1_stays(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1")
+    rec.reconcile(state(network("vlan", ["eth1"], {0, 1, 10})))
+    assert ns.bridge_vlans()["vlan-bo"] == tagged(10)
+
+    rec.reconcile(state(network("vlan", ["eth1"], ())))
+
+    assert ns.bridge_vlans()["vlan-bo"] == tagged()
+
+
+def test_mtu_goes_to_bond_nics_and_bridge(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1", "eth2")
+    links = ("vlan-br", "vlan-bo", "eth1", "eth2")
+    rec.reconcile(state(network("vlan", ["eth1", "eth2"], {100}, mtu=1500)))
+    assert {link: ns.link(link)["mtu"] for link in links} == dict.fromkeys(links, 1500)
+
+    rec.reconcile(state(network("vlan", ["eth1", "eth2"], {100}, mtu=9000)))
+    assert {link: ns.link(link)["mtu"] for link in links} == dict.fromkeys(links, 9000)
+
+    rec.reconcile(state(network("vlan", ["eth1", "eth2"], {100}, mtu=1400)))
+    assert {link: ns.link(link)["mtu"] for link in links} == dict.fromkeys(links, 1400)
+
+
+def test_links_the_agent_does_not_own_are_left_alone(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1", "eth3")
+    ns.run("ip", "link", "add", "br-ex", "type", "bridge")
+    ns.run("ip", "link", "set", "eth3", "master", "br-ex")
+    ns.run("ip", "link", "add", "vlan-br", "type", "dummy")  # a name the agent would use, not made by it
+    desired = state(network("ext", ["eth3"], {10}), network("ok", ["eth1"], {20}), network("vlan", ["eth1"], {30}))
+
+    result = rec.reconcile(desired)
+
+    assert error_messages(result) == {
+        "ext": "enslave eth3 to ext-bo: eth3 is already enslaved to br-ex (not owned by hvnet)",
+        "vlan": "vlan-br exists and is not owned by hvnet (no 'hvnet:' ifalias); rename or delete it",
+    }
+    assert ns.link("eth3")["master"] == "br-ex"
+    assert ns.link("vlan-br")["linkinfo"]["info_kind"] == "dummy"
+    assert "ext-br" not in ns.links() and "ext-bo" not in ns.links()
+    assert ns.link("eth1")["master"] == "ok-bo"
+
+    result = rec.reconcile(state())  # nothing wanted: only the agent's own links go
+
+    assert result.errors == []
+    assert {"br-ex", "vlan-br", "eth3"} <= ns.links()
+    assert not {"ok-br", "ok-bo"} & ns.links()
+    assert ns.link("eth3")["master"] == "br-ex"
+
+
+def test_missing_nic_is_an_error_and_nothing_is_made(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1")
+
+    result = rec.reconcile(state(network("vlan", ["eth1", "eth9"], {100})))
+
+    assert error_messages(result) == {"vlan": "NIC eth9 does not exist"}
+    assert result.writes == 0
+    assert not {"vlan-br", "vlan-bo"} & ns.links()
+    assert "master" not in ns.link("eth1")
+
+
+def test_nic_kept_by_another_cluster_network_is_an_error(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1", "eth2")
+    rec.reconcile(state(network("a", ["eth1"], {10})))
+
+    result = rec.reconcile(state(network("a", ["eth1"], {10}), network("b", ["eth1", "eth2"], {20})))
+
+    assert error_messages(result) == {
+        "b": "enslave eth1 to b-bo: eth1 is already enslaved to a-bo (cluster network a uses it)"
+    }
+    assert ns.link("eth1")["master"] == "a-bo"
+
+
+def test_teardown_releases_nics_as_they_were(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1", mtu=1400)
+    add_dummies(ns, "eth2")
+    rec.reconcile(state(network("vlan", ["eth1", "eth2"], {100}, mtu=9000)))
+    assert ns.link("eth1")["mtu"] == 9000
+
+    result = rec.reconcile(state())
+
+    assert result.errors == []
+    assert sorted((type(c).__name__, c.link) for c in result.applied) == [
+        ("DeleteLink", "vlan-bo"),
+        ("DeleteLink", "vlan-br"),
+        ("ReleaseNic", "eth1"),
+        ("ReleaseNic", "eth2"),
+    ]
+    assert not {"vlan-br", "vlan-bo"} & ns.links()
+    for nic, mtu in (("eth1", 1400), ("eth2", 1500)):
+        link = ns.link(nic)
+        assert "master" not in link
+        assert "UP" in link["flags"]
+        assert link["mtu"] == mtu
+
+
+def test_nic_dropped_from_the_uplink_is_released(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1", "eth2")
+    rec.reconcile(state(network("vlan", ["eth1", "eth2"], {100})))
+
+    result = rec.reconcile(state(network("vlan", ["eth1"], {100})))
+
+    assert [(type(c), c.link) for c in result.applied] == [(ReleaseNic, "eth2")]
+    assert "master" not in ns.link("eth2") and "UP" in ns.link("eth2")["flags"]
+    assert ns.link("eth1")["master"] == "vlan-bo"
+
+
+def test_nic_moves_between_cluster_networks_in_one_pass(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1")
+    rec.reconcile(state(network("a", ["eth1"], {10})))
+
+    result = rec.reconcile(state(network("b", ["eth1"], {20})))
+
+    assert result.errors == []
+    assert not {"a-br", "a-bo"} & ns.links()
+    assert ns.link("eth1")["master"] == "b-bo"
+    assert ns.bridge_vlans()["b-bo"] == tagged(20)
+
+
+def test_bond_mode_change_makes_the_bond_anew(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1", "eth2")
+    rec.reconcile(state(network("vlan", ["eth1", "eth2"], {100, 101})))
+    desired = state(network("vlan", ["eth1", "eth2"], {100, 101}, mode="balance-xor", miimon=50))
+
+    result = rec.reconcile(desired)
+
+    assert result.errors == []
+    bond = ns.link("vlan-bo")
+    assert bond["linkinfo"]["info_data"]["mode"] == "balance-xor"
+    assert bond["linkinfo"]["info_data"]["miimon"] == 50
+    assert bond["master"] == "vlan-br"
+    assert [ns.link(nic)["master"] for nic in ("eth1", "eth2")] == ["vlan-bo", "vlan-bo"]
+    assert ns.bridge_vlans()["vlan-bo"] == tagged(100, 101)
+    assert rec.reconcile(desired).writes == 0
+
+
+def test_vid1_is_pruned_from_vm_ports_but_not_from_pvid1_ports(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1")
+    desired = state(network("vlan", ["eth1"], {100, 200}))
+    rec.reconcile(desired)
+    add_vm_port(ns, "vm1", "vlan-br", vid=100)
+    add_vm_port(ns, "vm2", "vlan-br", vid=None)  # an untagged VM network: its PVID is 1
+    assert ns.bridge_vlans()["vm1"] == {1: {"Egress Untagged"}, 100: PVID_UNTAGGED}
+
+    assert prune_default_vlan(ns.ipr, "vlan-br") == ["vm1"]
+
+    vlans = ns.bridge_vlans()
+    assert vlans["vm1"] == {100: PVID_UNTAGGED}
+    assert vlans["vm2"] == {1: PVID_UNTAGGED}
+    assert vlans["vlan-bo"] == tagged(100, 200)
+    assert prune_default_vlan(ns.ipr, "vlan-br") == []
+
+    add_vm_port(ns, "vm3", "vlan-br", vid=200)  # the reconcile pass prunes too
+    result = rec.reconcile(desired)
+    assert [(type(c), c.link) for c in result.applied] == [(PruneVid1, "vm3")]
+    assert ns.bridge_vlans()["vm3"] == {200: PVID_UNTAGGED}
+
+
+def test_prune_refuses_bridges_the_agent_does_not_own(ns: HvtNetns) -> None:
+    ns.run("ip", "link", "add", "br-ex", "type", "bridge", "vlan_filtering", "1")
+    add_vm_port(ns, "vm1", "br-ex", vid=100)
+
+    with pytest.raises(NotOwnedError, match="br-ex"):
+        prune_default_vlan(ns.ipr, "br-ex")
+
+    assert 1 in ns.bridge_vlans()["vm1"]
+
+
+def settle(watcher: LinkEventWatcher) -> None:
+    """Let the kernel's late events about earlier changes (operstate goes through linkwatch, ~1 s) pass."""
+    for _ in range(20):
+        if not watcher.wait_for_link_events(1.5):
+            return
+    raise AssertionError("link events about the agent's links keep coming")
+
+
+def test_link_events_wake_the_agent_for_its_links_only(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1")
+    rec.reconcile(state(network("vlan", ["eth1"], {100})))
+    with ns.inside():
+        watcher = LinkEventWatcher(ns.ipr)
+    with watcher:
+        settle(watcher)
+        add_dummies(ns, "unrelated")
+        assert watcher.wait_for_link_events(0.5) is False
+
+        add_vm_port(ns, "vm1", "vlan-br", vid=100)  # a VM port joins an owned bridge
+        assert watcher.wait_for_link_events(10) is True
+        rec.reconcile(state(network("vlan", ["eth1"], {100})))
+        settle(watcher)  # the pruning's own events
+
+        ns.run("ip", "link", "set", "eth1", "down")  # the uplink goes down
+        assert watcher.wait_for_link_events(10) is True
+
+        ns.run("ip", "link", "del", "vlan-br")  # the bridge goes away
+        assert watcher.wait_for_link_events(10) is True
+
+
+def test_failed_change_names_the_link_and_the_reason(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1")
+
+    result = rec.reconcile(state(network("vlan", ["eth1"], {100}, mtu=200_000)))
+
+    assert error_messages(result) == {"vlan": "create bridge vlan-br (VLAN filtering): Invalid argument"}
+    assert result.applied == []
+
+
+class RecordingHook:
+    """Sees each NIC just before and just after it is enslaved (where host-IP migration will plug in)."""
+
+    def __init__(self, ns: HvtNetns) -> None:
+        self.ns = ns
+        self.seen: list[tuple[str, str, str | None]] = []
+
+    def before_enslave(self, ops: LinkOps, change: EnslaveNic) -> None:
+        self.seen.append(("before", change.link, self.ns.link(change.link).get("master")))
+
+    def after_enslave(self, ops: LinkOps, change: EnslaveNic) -> None:
+        self.seen.append(("after", change.link, self.ns.link(change.link).get("master")))
+
+
+def test_enslave_hooks_run_around_each_enslave(ns: HvtNetns) -> None:
+    add_dummies(ns, "eth1", "eth2")
+    hook = RecordingHook(ns)
+
+    Reconciler(ns.ipr, enslave_hooks=[hook]).reconcile(state(network("vlan", ["eth1", "eth2"], {100})))
+
+    assert hook.seen == [
+        ("before", "eth1", None),
+        ("after", "eth1", "vlan-bo"),
+        ("before", "eth2", None),
+        ("after", "eth2", "vlan-bo"),
+    ]
+
+
+def test_link_inventory_for_desired_state(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1", "eth2")
+    ns.run("ip", "addr", "add", "192.0.2.10/24", "dev", "eth2")
+    rec.reconcile(state(network("vlan", ["eth1"], {100})))
+
+    inventory = link_inventory(ns.ipr)
+
+    assert (inventory["eth1"].master, inventory["eth1"].has_ipv4, inventory["eth1"].owner) == ("vlan-bo", False, None)
+    assert (inventory["eth2"].master, inventory["eth2"].has_ipv4) == (None, True)
+    assert (inventory["vlan-bo"].owner, inventory["vlan-br"].owner) == ("vlan", "vlan")
+
+
+def test_change_records_say_what_they_do() -> None:
+    records = [
+        AddVids("vlan", "vlan-bo", "r", ranges=((100, 199), (300, 300))),
+        DelVids("vlan", "vlan-bo", "r", ranges=((5, 5),)),
+        DeleteLink("vlan", "vlan-br", "r", kind="bridge"),
+    ]
+    assert [record.summary() for record in records] == [
+        "add tagged VIDs 100-199,300 to vlan-bo",
+        "remove VIDs 5 from vlan-bo",
+        "delete bridge vlan-br",
+    ]
