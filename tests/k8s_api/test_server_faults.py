@@ -117,8 +117,8 @@ def test_server_runs_as_a_program(tmp_path: Path) -> None:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
-        api = config.new_client_from_config(str(kubeconfig))
-        names = {c.metadata.name for c in client.ApiextensionsV1Api(api).list_custom_resource_definition().items}
+        extensions: Any = client.ApiextensionsV1Api(config.new_client_from_config(str(kubeconfig)))
+        names = {c.metadata.name for c in extensions.list_custom_resource_definition().items}
         assert "vlanconfigs.network.harvesterhci.io" in names
     finally:
         process.terminate()
