@@ -14,7 +14,9 @@ from rich.table import Table
 
 from harvester_network.model import Plan, PlanError, PlanIssue, load_plan_file
 from harvester_network.render import object_file_name, render_plan
+from harvester_network.render.agent_install import AGENT_IMAGE, agent_install_objects
 from harvester_network.render.nodeplan import ALL_NODES, node_plan, vid_ranges
+from harvester_network.render.objects import in_apply_order
 
 # Wide enough for the tables when piped (CI logs, `| less`); a terminal keeps its own width.
 out = Console(width=None if sys.stdout.isatty() else 180)
@@ -64,9 +66,18 @@ def dump_objects(objects: list[dict[str, object]]) -> str:
 def render(
     plan: PlanPath,
     output_dir: Annotated[Path | None, typer.Option("-o", "--output-dir", help="One file per object here")] = None,
+    install_agent: Annotated[
+        bool, typer.Option(help="Also the node agent for clusters without Harvester: CRDs, RBAC, DaemonSet")
+    ] = False,
+    agent_image: Annotated[str, typer.Option(help="The agent's image (with --install-agent)")] = AGENT_IMAGE,
+    nad_crd: Annotated[
+        bool, typer.Option(help="With --install-agent: include the NAD CRD (leave out where Multus installed it)")
+    ] = True,
 ) -> None:
     """Render a plan's Kubernetes objects: a YAML stream on stdout, or one file per object in a directory."""
     objects = render_plan(load_or_exit(plan))
+    if install_agent:
+        objects = in_apply_order(agent_install_objects(agent_image, include_nad_crd=nad_crd) + objects)
     if output_dir is None:
         typer.echo(dump_objects(objects), nl=False)
         return

@@ -45,6 +45,11 @@ def render_plan(plan: Plan) -> list[dict[str, Any]]:
         service = management_service_object(vm)
         if service is not None:
             objects.append(service)
+    return in_apply_order(objects)
+
+
+def in_apply_order(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stable sort by KIND_ORDER: within a kind, the order given is kept."""
     return sorted(objects, key=lambda o: KIND_ORDER.get(o["kind"], 99))
 
 
