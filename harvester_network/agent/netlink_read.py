@@ -23,6 +23,7 @@ BRIDGE_VLAN_INFO_UNTAGGED = 0x4
 BRIDGE_VLAN_INFO_RANGE_BEGIN = 0x8
 BRIDGE_VLAN_INFO_RANGE_END = 0x10
 RTEXT_FILTER_BRVLAN_COMPRESSED = 0x4
+RTEXT_FILTER_SKIP_STATS = 0x8  # the agent never reads counters, and decoding them is not free
 # The kernel's bond mode numbers (include/uapi/linux/if_bonding.h), in order.
 BOND_MODES = ("balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb")
 DEFAULT_PVID = 1
@@ -149,7 +150,7 @@ def read_port_vlans(ipr: Any, names: Mapping[int, str]) -> dict[str, dict[int, P
 
 
 def read_links(ipr: Any) -> dict[str, LinkState]:
-    messages = list(ipr.link("dump"))
+    messages = list(ipr.link("dump", ext_mask=RTEXT_FILTER_SKIP_STATS))
     names = {msg["index"]: msg.get("IFLA_IFNAME") for msg in messages}
     return {link.name: link for link in (link_from_message(msg, names) for msg in messages)}
 
