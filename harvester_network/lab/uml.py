@@ -72,7 +72,9 @@ REQUIRED_LINK_KINDS = {
 # AVX; hosts whose XSAVE area is larger (AVX-512, AMX, PKRU) refuse it with EFAULT and the guest's init dies
 # ("ptrace set fp regs failed, errno = 14"; fixed upstream in 6.9). A seccomp filter on the kernel process makes
 # that regset unavailable (EIO), so UML falls back to PTRACE_GETFPREGS/SETFPREGS (x87/SSE state), which every
-# host accepts. AVX register state is then not kept per guest thread, so the guest's glibc is told not to use AVX.
+# host accepts. AVX register state then does not survive a guest page fault, so guest programs are told not to use
+# AVX: glibc through GLIBC_TUNABLES, OpenSSL through OPENSSL_ia32cap (AVX bit off, CPUID.7 features off), Go
+# programs through GODEBUG.
 _BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_RET_K = 0x20, 0x15, 0x06
 _AUDIT_ARCH_X86_64, _NR_PTRACE = 0xC000003E, 101
 _PTRACE_GETREGSET, _PTRACE_SETREGSET, _NT_X86_XSTATE = 0x4204, 0x4205, 0x202
@@ -95,9 +97,12 @@ _NO_XSTATE_FILTER = b"".join(
         (_BPF_RET_K, 0, 0, _SECCOMP_RET_ERRNO_EIO),
     )
 )
-GUEST_GLIBC_TUNABLES = (
-    "glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD,-AVX_Fast_Unaligned_Load,-RTM"
-)
+GUEST_NO_AVX_ENV = {
+    "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD,"
+    "-AVX_Fast_Unaligned_Load,-RTM",
+    "OPENSSL_ia32cap": "~0x1000000000000000:0",
+    "GODEBUG": "cpu.avx=off,cpu.avx2=off",  # Go's runtime (e.g. the bridge CNI plugin) picks its memmove by CPUID
+}
 
 
 class _SockFprog(ctypes.Structure):
@@ -267,8 +272,8 @@ def run_in_lab_kernel(
                 f"lab.rw={rw}",
                 f"lab.run={run_dir}",
                 f"lab.mods={_no_spaces('the kernel module directory', kernel.modules)}",
-                # the kernel hands NAME=value parameters to init as environment: every guest program gets it
-                f"GLIBC_TUNABLES={GUEST_GLIBC_TUNABLES}",
+                # the kernel hands NAME=value parameters to init as environment: every guest program gets them
+                *(f"{name}={value}" for name, value in GUEST_NO_AVX_ENV.items()),
             ]
             process = subprocess.Popen(
                 command,
