@@ -99,8 +99,9 @@ def wait_converged(
     """Until the agent reports every cluster network ready on the node; raise with its status and log if not."""
 
     def done() -> bool:
-        ready = ready_cluster_networks(workdir, node.name)
-        return all(ready.get(cn, (False, ""))[0] for cn in cluster_networks) or agent.poll() not in (None, 0)
+        # The agent writes a status after each pass: a not-ready one carries the error, and is the answer.
+        reported = ready_cluster_networks(workdir, node.name)
+        return all(cn in reported for cn in cluster_networks) or agent.poll() not in (None, 0)
 
     wait_until(done, CONVERGE_TIMEOUT_S)
     ready = ready_cluster_networks(workdir, node.name)

@@ -1,5 +1,5 @@
-"""End-to-end on tests/lab/plans/mgmt-uplink.yaml: each node's only NIC, eth0, carries its host IP and is
-also the VLAN uplink. The agents are started by the tests, one node at a time."""
+"""End-to-end on tests/lab/plans/mgmt-uplink.yaml: node1's only NIC, eth0, carries its host IP and is also the
+VLAN uplink; node2 trunks over eth1. The agents are started by the tests, one node at a time."""
 
 from __future__ import annotations
 
@@ -88,8 +88,9 @@ def test_agent_killed_mid_setup_then_restarted_converges_with_nothing_half_done(
     assert killed_on, "the agent made no bond or bridge before it exited or timed out; see its log"
     mgmt.start_agent("node2")
     links = {link["ifname"] for link in ns.ip_json(node.netns, "link", "show")}
-    assert links == {"lo", "eth0", *AGENT_LINKS}, f"after the crash at '{killed_on}': {links}"
-    assert master_of(node.netns, "eth0") == "vlan-bo"
+    assert links == {"lo", "eth0", "eth1", *AGENT_LINKS}, f"after the crash at '{killed_on}': {links}"
+    assert master_of(node.netns, "eth1") == "vlan-bo"
+    assert master_of(node.netns, "eth0") is None  # the host IP's NIC, not this node's uplink
     assert master_of(node.netns, "vlan-bo") == "vlan-br"
     tagged = {vid for vid, flags in ns.bridge_vlans(node.netns)["vlan-bo"].items() if "PVID" not in flags}
     assert tagged == {100}
