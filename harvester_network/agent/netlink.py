@@ -12,6 +12,9 @@ tagged (never 0 or 1; its PVID 1 untagged stays), stale VIDs are removed. The MT
 passes it on to the NICs) and to the bridge.
 
 Ownership: every link the agent creates gets ifalias `hvnet:<cn>`; links without it are never changed or deleted.
+The kernel takes no ifalias in the request that creates a link, so the agent also gives the link its group
+(netlink_read.OWNER_LINK_GROUP) in that request: a link killed between creation and naming is still recognised
+(by group and name `<cn>-br`/`<cn>-bo`) and gets its ifalias on the next pass.
 A NIC that is missing, or enslaved to a master the agent does not own, or to the bond of another cluster network
 that still lists it, is a `NodeError` for that cluster network, which is then left as it is.
 
@@ -46,6 +49,7 @@ from harvester_network.agent.netlink_apply import (
     ApplyResult,
     AttachToBridge,
     Change,
+    ClaimLink,
     CreateBond,
     CreateBridge,
     DeleteLink,
@@ -203,6 +207,11 @@ def _plan_cluster_network(
             releases.setdefault(port.name, ReleaseNic(cn, port.name, reason, bond=uplink.bond))
         deletions.append(DeleteLink(cn, uplink.bond, reason, kind="bond"))
         bo = None
+    builds += [
+        ClaimLink(cn, link.name, "it was made by hvnet (link group), which stopped before naming its owner")
+        for link in (br, bo)
+        if link is not None and not link.alias
+    ]
     builds += _bridge_changes(bridge, br)
     builds += _bond_changes(bridge, bo)
     if br is not None and uplink.mtu and br.mtu != uplink.mtu:
@@ -335,7 +344,7 @@ class Reconciler:
         """Remove VLAN 1 from the ports of the owned `bridge` that need it (see module docstring); their names."""
         current = self.read()
         link = current.links.get(bridge)
-        cn = owner_of(link.alias) if link else None
+        cn = link.owner if link else None
         if link is None or cn is None or link.kind != "bridge":
             raise NotOwnedError(f"refusing to prune the ports of {bridge}: not a bridge owned by hvnet")
         uplinks = [port.name for port in current.ports_of(bridge) if port.owner == cn and port.kind == "bond"]
@@ -403,7 +412,8 @@ class LinkEventWatcher:
         if index is None:
             return False
         link_removed = msg["header"]["type"] == RTM_DELLINK and msg["family"] != socket.AF_BRIDGE
-        if owner_of(msg.get("IFLA_IFALIAS")) is not None or index in self.owned:
+        owner = owner_of(msg.get("IFLA_IFALIAS"), msg.get("IFLA_IFNAME") or "", msg.get("IFLA_GROUP") or 0)
+        if owner is not None or index in self.owned:
             if link_removed:
                 self.owned.discard(index)
             else:

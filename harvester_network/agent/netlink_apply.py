@@ -28,6 +28,7 @@ from harvester_network.agent.netlink_read import (
     BRIDGE_VLAN_INFO_RANGE_BEGIN,
     BRIDGE_VLAN_INFO_RANGE_END,
     DEFAULT_PVID,
+    OWNER_LINK_GROUP,
     owner_alias,
 )
 
@@ -91,7 +92,7 @@ class LinkOps:
             raise ChangeFailed(os.strerror(error.code) if error.code else str(error)) from error
 
     def add_link(self, name: str, kind: str, **attrs: Any) -> None:
-        self._write("link", "add", ifname=name, kind=kind, **attrs)
+        self._write("link", "add", ifname=name, kind=kind, group=OWNER_LINK_GROUP, **attrs)
 
     def set_link(self, name: str, **attrs: Any) -> None:
         self._write("link", "set", index=self.index(name), **attrs)
@@ -178,6 +179,17 @@ class ReleaseNic(Change):
         # The bond driver restores the NIC's MTU and MAC from before it was enslaved, and leaves it down.
         ops.set_link(self.link, master=0)
         ops.set_link(self.link, state="up")
+
+
+@dataclass(frozen=True)
+class ClaimLink(Change):
+    """Give a link the agent made (its group says so) the owner ifalias that its creation did not get to set."""
+
+    def summary(self) -> str:
+        return f"set ifalias {owner_alias(self.cluster_network)} on {self.link}"
+
+    def apply(self, ops: LinkOps) -> None:
+        ops.set_link(self.link, ifalias=owner_alias(self.cluster_network))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from harvester_network.agent.hoststate import OWNER_ALIAS_PREFIX
 from harvester_network.agent.inputs import LinkInfo
+from harvester_network.model import names
 
 IFF_UP = 0x1
 # include/uapi/linux/if_bridge.h
@@ -27,12 +28,21 @@ RTEXT_FILTER_SKIP_STATS = 0x8  # the agent never reads counters, and decoding th
 # The kernel's bond mode numbers (include/uapi/linux/if_bonding.h), in order.
 BOND_MODES = ("balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb")
 DEFAULT_PVID = 1
+# The link group ("hvnt") the agent gives a link in the request that creates it. The kernel takes no ifalias in
+# that request, so a link the agent made but was killed before naming its owner still shows it was the agent's.
+OWNER_LINK_GROUP = 0x68766E74
+AGENT_LINK_SUFFIXES = (names.bridge_name(""), names.bond_name(""))
 
 
-def owner_of(alias: str | None) -> str | None:
-    """The cluster network an agent-made link belongs to (from its ifalias), None for links it did not make."""
+def owner_of(alias: str | None, name: str = "", group: int = 0) -> str | None:
+    """The cluster network an agent-made link belongs to, None for links it did not make: from the ifalias,
+    else (a link whose creation was cut short) from the name `<cn>-br`/`<cn>-bo` when it has the agent's group."""
     if alias and alias.startswith(OWNER_ALIAS_PREFIX):
         return alias[len(OWNER_ALIAS_PREFIX) :]
+    if not alias and group == OWNER_LINK_GROUP:
+        for suffix in AGENT_LINK_SUFFIXES:
+            if name.endswith(suffix) and len(name) > len(suffix):
+                return name.removesuffix(suffix)
     return None
 
 
@@ -62,13 +72,14 @@ class LinkState:
     txqlen: int
     up: bool  # administratively up (IFF_UP)
     alias: str | None
+    group: int = 0
     bond_mode: str | None = None  # bonds only
     miimon: int | None = None  # bonds only
     vlan_filtering: bool | None = None  # bridges only
 
     @property
     def owner(self) -> str | None:
-        return owner_of(self.alias)
+        return owner_of(self.alias, self.name, self.group)
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,7 @@ def link_from_message(msg: Any, names: Mapping[int, str]) -> LinkState:
         txqlen=msg.get("IFLA_TXQLEN") or 0,
         up=bool(msg["flags"] & IFF_UP),
         alias=msg.get("IFLA_IFALIAS"),
+        group=msg.get("IFLA_GROUP") or 0,
         bond_mode=_bond_mode_name(_linkinfo(msg, "IFLA_BOND_MODE")) if kind == "bond" else None,
         miimon=_linkinfo(msg, "IFLA_BOND_MIIMON") if kind == "bond" else None,
         vlan_filtering=None if vlan_filtering is None else bool(vlan_filtering),

@@ -28,6 +28,7 @@ from harvester_network.agent.netlink_apply import (
     PruneVid1,
     ReleaseNic,
 )
+from harvester_network.agent.netlink_read import OWNER_LINK_GROUP
 from harvester_network.lab.uml import needs_lab_kernel
 from harvester_network.model import names
 from tests.agent.conftest import HvtNetns
@@ -200,6 +201,22 @@ def test_links_the_agent_does_not_own_are_left_alone(ns: HvtNetns, rec: Reconcil
     assert {"br-ex", "vlan-br", "eth3"} <= ns.links()
     assert not {"ok-br", "ok-bo"} & ns.links()
     assert ns.link("eth3")["master"] == "br-ex"
+
+
+def test_links_left_half_made_by_a_killed_agent_are_finished_or_removed(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1")
+    # what a killed agent leaves: links made (with the agent's group), ifalias not yet set
+    for name, kind in (("vlan-br", "bridge"), ("vlan-bo", "bond"), ("gone-br", "bridge")):
+        ns.ipr.link("add", ifname=name, kind=kind, group=OWNER_LINK_GROUP)
+
+    result = rec.reconcile(state(network("vlan", ["eth1"], {100})))
+
+    assert result.errors == []
+    assert ns.link("vlan-br")["ifalias"] == ns.link("vlan-bo")["ifalias"] == "hvnet:vlan"
+    assert ns.link("vlan-bo")["master"] == "vlan-br" and ns.link("eth1")["master"] == "vlan-bo"
+    assert ns.bridge_vlans()["vlan-bo"] == tagged(100)
+    assert "gone-br" not in ns.links()
+    assert rec.reconcile(state(network("vlan", ["eth1"], {100}))).writes == 0
 
 
 def test_missing_nic_is_an_error_and_nothing_is_made(ns: HvtNetns, rec: Reconciler) -> None:
