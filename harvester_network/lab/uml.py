@@ -5,9 +5,9 @@
 The guest's root is the host's `/`, read-only through hostfs, under a throw-away tmpfs overlay (the guest
 may write anywhere; the host stays untouched). DIR (default: the current directory) is shared read-write.
 CMD runs in the current directory with the caller's PATH, VIRTUAL_ENV, HOME, LANG, CI, PYTHONPATH, HVNET_*
-and PYTEST_* variables plus HVNET_IN_LAB_KERNEL=1; its stdout/stderr stream to ours and its exit status is
-ours (125: the guest gave no status, 124: timeout). Debian's `user-mode-linux` package provides the kernel
-(shared/reference/lab-kernel.md has the measurements: about 2 s to boot, syscalls 15-20x slower).
+and PYTEST_* variables plus HVNET_IN_LAB_KERNEL=1; its stdin is /dev/null, its stdout/stderr stream to ours and
+its exit status is ours (125: the guest gave no status, 124: timeout). Debian's `user-mode-linux` package
+provides the kernel (shared/reference/lab-kernel.md: about 2 s to boot, syscalls 15-20x slower).
 
 Why not a VM: /dev/kvm on these machines cannot run a stock kernel, and qemu under TCG is 5-10x slower.
 """
@@ -60,7 +60,8 @@ FORWARDED_ENV = (
 )
 FORWARDED_ENV_PREFIXES = ("HVNET_", "PYTEST_")
 
-# Link kinds the agent and its tests need from a kernel, each probed with one `ip` batch line.
+# Link kinds the agent and its tests need from a kernel, each probed with one `ip` batch line, in this order
+# (the 802.1Q probe stacks on the dummy link).
 REQUIRED_LINK_KINDS = {
     "bonding": "link add hvt-probe-bo type bond",
     "dummy links": "link add hvt-probe-d0 type dummy",
