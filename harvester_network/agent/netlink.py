@@ -194,6 +194,8 @@ def _plan_cluster_network(
     ]
     if problems:
         errors.append(NodeError(cn, "; ".join(problems), bridge.vlan_config))
+        if br is not None and br.owner == cn and br.kind == "bridge":  # its VM ports stay isolated meanwhile
+            builds += _prune_changes(cn, bridge.bridge, current, uplink.bond)
         return
     # NICs still enslaved to another owned master (one that gives them up) are released first.
     for nic in uplink.nics:
@@ -202,9 +204,8 @@ def _plan_cluster_network(
             reason = f"{nic} is an uplink of cluster network {cn} now"
             releases.setdefault(nic, ReleaseNic(cn, nic, reason, bond=master or ""))
     if bo is not None and bo.bond_mode != uplink.bond_mode:
+        # Deleting the bond releases its NICs (the kernel restores their MTUs); they are enslaved again below.
         reason = f"bond mode is {bo.bond_mode}, wanted {uplink.bond_mode}; a bond changes mode only without NICs"
-        for port in current.ports_of(uplink.bond):
-            releases.setdefault(port.name, ReleaseNic(cn, port.name, reason, bond=uplink.bond))
         deletions.append(DeleteLink(cn, uplink.bond, reason, kind="bond"))
         bo = None
     builds += [

@@ -327,6 +327,18 @@ def test_vid1_is_pruned_from_vm_ports_but_not_from_pvid1_ports(ns: HvtNetns, rec
     assert ns.bridge_vlans()["vm3"] == {200: PVID_UNTAGGED}
 
 
+def test_vid1_is_pruned_while_the_cluster_network_has_an_error(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1")
+    rec.reconcile(state(network("vlan", ["eth1"], {100})))
+    add_vm_port(ns, "vm1", "vlan-br", vid=100)
+
+    result = rec.reconcile(state(network("vlan", ["eth1", "eth9"], {100})))
+
+    assert error_messages(result) == {"vlan": "NIC eth9 does not exist"}
+    assert [(type(c), c.link) for c in result.applied] == [(PruneVid1, "vm1")]
+    assert ns.bridge_vlans()["vm1"] == {100: PVID_UNTAGGED}
+
+
 def test_prune_refuses_bridges_the_agent_does_not_own(ns: HvtNetns) -> None:
     ns.run("ip", "link", "add", "br-ex", "type", "bridge", "vlan_filtering", "1")
     add_vm_port(ns, "vm1", "br-ex", vid=100)
