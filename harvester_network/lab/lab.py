@@ -49,10 +49,11 @@ class CheckReport:
     probes: list[matrix.Probe]
     switch_gaps: list[SwitchGap]
     missing_addresses: list[str]
+    vlan1_leaks: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (matrix.mismatches(self.probes) or self.switch_gaps or self.missing_addresses)
+        return not (matrix.mismatches(self.probes) or self.switch_gaps or self.missing_addresses or self.vlan1_leaks)
 
 
 @dataclass
@@ -192,23 +193,27 @@ class Lab:
             state = "lease" if lease.ok else "NO LEASE"
             self.say("dhcp", f"{lease.netns}/{lease.ifname}: {state} {lease.detail}")
 
-    def ports_with_vlan1(self) -> list[VmPort]:
-        """VM ports of tagged networks that still carry VLAN 1 (harvester/harvester#8816)."""
-        leaking = []
-        vlans_by_ns = {ns_name: ns.bridge_vlans(ns_name) for ns_name in {p.node_ns for p in self.vm_ports}}
-        for port in self.vm_ports:
-            if port.vlan > 1 and 1 in vlans_by_ns[port.node_ns].get(port.host_veth, {}):
-                leaking.append(port)
-        return leaking
+    def vlan1_leaks(self) -> list[str]:
+        """Node bridge ports that have a PVID other than 1 yet still carry VLAN 1: a tagged VM's (or DHCP
+        workload's) port that untagged traffic reaches (harvester/harvester#8816). Read from the kernel."""
+        names = {(p.node_ns, p.host_veth): f"{p.vm}/{p.interface}" for p in self.vm_ports}
+        leaks = []
+        for node in self.topology.nodes:
+            for port, vids in ns.bridge_vlans(node.netns).items():
+                pvid = next((vid for vid, flags in vids.items() if "PVID" in flags), None)
+                if pvid not in (None, 1) and 1 in vids:
+                    leaks.append(
+                        f"{node.name} {port}" + (f" ({names[node.netns, port]})" if (node.netns, port) in names else "")
+                    )
+        return leaks
 
     def wait_vm_ports_pruned(self) -> None:
-        """The agents take VLAN 1 off VM ports of tagged networks; report when they have (or have not)."""
+        """The agents take VLAN 1 off the ports of tagged networks; report when they have (or have not)."""
         tagged = [p for p in self.vm_ports if p.vlan > 1]
-        if agents.wait_until(lambda: not self.ports_with_vlan1(), PRUNE_TIMEOUT_S, interval=0.5):
+        if agents.wait_until(lambda: not self.vlan1_leaks(), PRUNE_TIMEOUT_S, interval=0.5):
             self.say("agent", f"VLAN 1 pruned from {len(tagged)} tagged VM/DHCP port(s)")
             return
-        left = ", ".join(f"{p.vm}/{p.interface} ({p.host_veth})" for p in self.ports_with_vlan1())
-        self.say("warning", f"VLAN 1 still on VM ports after {PRUNE_TIMEOUT_S:g} s: {left}")
+        self.say("warning", f"VLAN 1 still on after {PRUNE_TIMEOUT_S:g} s: {', '.join(self.vlan1_leaks())}")
 
     def wait_reconciled(self, condition: Callable[[], bool], timeout: float = RECONCILE_TIMEOUT_S) -> bool:
         """After the objects in the workdir changed: until the running agents made `condition` true."""
@@ -225,7 +230,7 @@ class Lab:
 
     def check(self) -> CheckReport:
         probes = matrix.observe(self.plan, self.topology, matrix.expected_probes(self.plan))
-        return CheckReport(probes, self.switch_gaps(), matrix.missing_addresses(self.plan))
+        return CheckReport(probes, self.switch_gaps(), matrix.missing_addresses(self.plan), self.vlan1_leaks())
 
     # -- down -----------------------------------------------------------------------------------
     def down(self) -> list[str]:

@@ -52,6 +52,7 @@ def matrix_table(report: CheckReport) -> Table:
 def mismatch_lines(report: CheckReport) -> list[str]:
     lines = [str(gap) for gap in report.switch_gaps]
     lines += [f"{nic} got no address (networkData says it should)" for nic in report.missing_addresses]
+    lines += [f"bridge port {port} is in VLAN 1 besides its own VLAN (#8816)" for port in report.vlan1_leaks]
     for p in report.probes:
         if not p.ok:
             want = "reach" if p.expected else "be isolated from"
@@ -65,5 +66,6 @@ def report_json(report: CheckReport) -> dict[str, Any]:
         "ok": report.ok,
         "probes": as_json(report.probes),
         "missingAddresses": report.missing_addresses,
+        "vlan1Leaks": report.vlan1_leaks,
         "switchGaps": [{"port": g.port, "label": g.label, "missingVlans": list(g.missing)} for g in report.switch_gaps],
     }

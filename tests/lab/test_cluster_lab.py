@@ -35,7 +35,7 @@ def test_the_connectivity_matrix_matches_the_plan(cluster: Lab) -> None:
     result = CliRunner().invoke(app, ["lab", "check", PLAN, "--json", "--workdir", str(cluster.workdir.root)])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["ok"] and not data["switchGaps"] and not data["missingAddresses"]
+    assert data["ok"] and not data["switchGaps"] and not data["missingAddresses"] and not data["vlan1Leaks"]
     assert {(p["src"], p["dst"], p["observed"]) for p in data["probes"]} >= {
         ("web-1/nic-1", "db-1/nic-1", True),
         ("web-1/nic-1", "app-1/nic-1", False),
@@ -98,6 +98,7 @@ def test_multi_nic_vm_configured_from_network_data_with_the_default_route_on_the
 
 def test_vm_on_a_tagged_vlan_receives_nothing_from_floods_on_other_vlans(cluster: Lab) -> None:
     """harvester/harvester#8816: VM ports must not stay in VLAN 1 (the agent prunes it)."""
+    assert cluster.vlan1_leaks() == []
     victim_end, victim = vm_nic(cluster, "web-1/nic-1")  # VLAN 100 on node1
     untagged_end, untagged_vm = vm_nic(cluster, "cache-1/nic-2")  # control: untagged, node3
     vlan200_end, vlan200_vm = vm_nic(cluster, "cache-1/nic-1")  # control: VLAN 200, node3

@@ -38,11 +38,13 @@ def test_report_names_mismatches_and_switch_gaps() -> None:
         ],
         switch_gaps=[SwitchGap("node3-eth1", "node3 eth1", (200,))],
         missing_addresses=["c/nic-2"],
+        vlan1_leaks=["node1 veth0a1b2c3d (default/c/nic-1)"],
     )
     assert not report.ok
     assert mismatch_lines(report) == [
         "switch port node3-eth1 (node3 eth1) lacks VLAN 200",
         "c/nic-2 got no address (networkData says it should)",
+        "bridge port node1 veth0a1b2c3d (default/c/nic-1) is in VLAN 1 besides its own VLAN (#8816)",
         "a/nic-1 should reach b/nic-1 (arp 10.0.0.2): did not reach it",
     ]
     data = report_json(report)
