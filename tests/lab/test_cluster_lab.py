@@ -98,7 +98,6 @@ def test_multi_nic_vm_configured_from_network_data_with_the_default_route_on_the
 
 def test_vm_on_a_tagged_vlan_receives_nothing_from_floods_on_other_vlans(cluster: Lab) -> None:
     """harvester/harvester#8816: VM ports must not stay in VLAN 1 (the agent prunes it)."""
-    assert cluster.vlan1_leaks() == []
     victim_end, victim = vm_nic(cluster, "web-1/nic-1")  # VLAN 100 on node1
     untagged_end, untagged_vm = vm_nic(cluster, "cache-1/nic-2")  # control: untagged, node3
     vlan200_end, vlan200_vm = vm_nic(cluster, "cache-1/nic-1")  # control: VLAN 200, node3
@@ -122,6 +121,7 @@ def test_vm_on_a_tagged_vlan_receives_nothing_from_floods_on_other_vlans(cluster
     assert rx_packets(untagged_end.netns, untagged_vm.ifname) - before["untagged"] >= 20  # the floods happened
     assert rx_packets(vlan200_end.netns, vlan200_vm.ifname) - before["vlan200"] >= 20
     assert rx_packets(victim_end.netns, victim.ifname) - before["victim"] == 0
+    assert cluster.vlan1_leaks() == []
 
 
 def test_a_switch_port_missing_a_vlan_breaks_that_vlan_and_check_names_the_port(cluster: Lab) -> None:
