@@ -1,0 +1,105 @@
+"""HarvesterNetworking: a whole plan on one cluster, as the ClusterNetwork, VlanNetwork and VirtualMachine
+components would build it by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Unpack
+
+import pulumi
+
+from harvester_network.components.base import ClusterSettings, HarvesterComponent, dumped, validated
+from harvester_network.components.clusternetwork import ClusterNetwork
+from harvester_network.components.virtualmachine import VirtualMachine
+from harvester_network.components.vlannetwork import NetworkResources, network_resources
+from harvester_network.model import load_plan_file
+from harvester_network.model.plan import Plan
+
+
+def _plan(plan: Plan | dict[str, Any] | str | Path, source: str) -> Plan:
+    if isinstance(plan, Plan):
+        return plan
+    if isinstance(plan, str | Path):
+        return load_plan_file(plan)[0]
+    return validated(plan, source)
+
+
+class HarvesterNetworking(HarvesterComponent):
+    """Every object of a plan (a Plan, plan.yaml data, or the path of a plan file) on one cluster.
+
+    Children are named `<resource name>/<object>`, so one program can hold several clusters' plans.
+    """
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        plan: Plan | dict[str, Any] | str | Path,
+        opts: pulumi.ResourceOptions | None = None,
+        **settings: Unpack[ClusterSettings],
+    ) -> None:
+        super().__init__("HarvesterNetworking", resource_name, settings, opts)
+        self.plan = _plan(plan, f"HarvesterNetworking {resource_name}")
+        plan_ = self.plan
+        dnsmasq = any(n.dhcp_server and n.dhcp_server.backend == "dnsmasq" for n in plan_.networks)
+        # One `kubernetes` provider for every workload object of this cluster, made only when there are some.
+        child = self.child_settings(with_k8s_provider=bool(plan_.virtual_machines) or dnsmasq)
+
+        # Objects the cluster networks need first. The planned `install_agent` option puts the agent's
+        # CRDs, RBAC and DaemonSet here (render.agent_install.agent_install_objects()).
+        foundation: list[pulumi.Resource] = []
+
+        self.cluster_networks = {
+            cn.name: ClusterNetwork(
+                f"{resource_name}/{cn.name}",
+                name=cn.name,
+                description=cn.description,
+                uplink=cn.uplink,
+                node_overrides=cn.node_overrides,
+                nodes=plan_.nodes,
+                opts=self.child_opts(foundation),
+                **child,
+            )
+            for cn in plan_.cluster_networks
+        }
+        # Each network's NAD (and DHCP server) directly under this component: a component per network would
+        # double the resources of large plans (see benchmarks/RESULTS.md, "Pulumi program").
+        self.networks: dict[str, NetworkResources] = {}
+        for net in plan_.networks:
+            cluster_network = self.cluster_networks[net.cluster_network]
+            data = {**cluster_network.plan_data(), "networks": [dumped(net)], "serviceCIDR": str(plan_.service_cidr)}
+            self.networks[net.ref] = network_resources(
+                self,
+                f"{resource_name}/{net.ref}",
+                data,
+                dhcp_backend=net.dhcp_server.backend if net.dhcp_server else None,
+                depends_on=[cluster_network],
+            )
+        self.virtual_machines = {}
+        for vm in plan_.virtual_machines:
+            attached = {found.ref for nic in vm.interfaces if (found := plan_.network_for(vm, nic)) is not None}
+            self.virtual_machines[f"{vm.namespace}/{vm.name}"] = VirtualMachine(
+                f"{resource_name}/{vm.namespace}/{vm.name}",
+                name=vm.name,
+                namespace=vm.namespace,
+                interfaces=vm.interfaces,
+                cpu=vm.cpu,
+                memory=vm.memory,
+                image=vm.image,
+                user_data=vm.user_data,
+                network_data_version=vm.network_data_version,
+                management_service=vm.management_service,
+                networks=[self.networks[ref] for ref in sorted(attached)],
+                opts=self.child_opts(),
+                **child,
+            )
+
+        self.network_names = {ref: net.network_name for ref, net in self.networks.items()}
+        self.bridges = {name: cn.bridge for name, cn in self.cluster_networks.items()}
+        self.register_outputs(
+            {
+                "networkNames": self.network_names,
+                "bridges": self.bridges,
+                "matchedNodes": {name: cn.matched_nodes for name, cn in self.cluster_networks.items()},
+            }
+        )

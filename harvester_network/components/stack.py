@@ -1,0 +1,140 @@
+"""The stack program: structured stack config in, one HarvesterNetworking per cluster out.
+
+Config (namespace `harvester-network`, i.e. `harvester-network:<key>` in Pulumi.<stack>.yaml):
+- `plan`: one plan (plan.yaml form) for the stack's cluster, with optional `kubeconfig` and `context`; or
+- `clusters`: `[{name, kubeconfig?, context?, plan}]`, one cluster each, plus optional `defaults`: a partial
+  plan deep-merged under every cluster's plan.
+
+Deep merge: mappings merge key by key; lists of named items (clusterNetworks, networks, virtualMachines,
+interfaces, nodeOverrides, ports) merge item by item on their identity (`namespace`/`name`, or `node`, or
+`port`), so a cluster can change one field of a shared network or add its own; other lists and values are
+replaced by the cluster's.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from harvester_network.components.harvester import HarvesterNetworking
+
+CONFIG_NAMESPACE = "harvester-network"
+# Pulumi keeps every resource's Outputs alive until the program ends, so the cyclic garbage collector keeps
+# re-scanning a growing heap: at 3 000 resources it took a third of the program's time with the default
+# first-generation threshold (700). A program process is short-lived; collecting less often is safe.
+GC_FIRST_GENERATION_THRESHOLD = 100_000
+_IDENTITY_KEYS = ("name", "node", "port")
+
+
+class StackConfigError(ValueError):
+    """Stack config that cannot be used; the message names the key and the fix."""
+
+
+def _identity(item: Any) -> tuple[Any, ...] | None:
+    if not isinstance(item, Mapping):
+        return None
+    key = next((k for k in _IDENTITY_KEYS if k in item), None)
+    return None if key is None else (key, item.get("namespace"), item[key])
+
+
+def deep_merge(base: Any, override: Any) -> Any:
+    """`override` merged over `base` (see the module docstring); neither is changed."""
+    if isinstance(base, Mapping) and isinstance(override, Mapping):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = deep_merge(base[key], value) if key in base else value
+        return merged
+    if isinstance(base, list) and isinstance(override, list):
+        base_ids = [_identity(item) for item in base]
+        override_ids = [_identity(item) for item in override]
+        if None in base_ids or None in override_ids:
+            return list(override)
+        merged_list = list(base)
+        for identity, item in zip(override_ids, override, strict=True):
+            if identity in base_ids:
+                index = base_ids.index(identity)
+                merged_list[index] = deep_merge(base[index], item)
+            else:
+                merged_list.append(item)
+        return merged_list
+    return override
+
+
+def cluster_plans(config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each cluster's `{name, kubeconfig, context, plan}` with the defaults merged in."""
+    plan, clusters, defaults = config.get("plan"), config.get("clusters"), config.get("defaults") or {}
+    if (plan is None) == (clusters is None):
+        raise StackConfigError(
+            f"set exactly one of `{CONFIG_NAMESPACE}:plan` (one cluster) and `{CONFIG_NAMESPACE}:clusters` (several)"
+        )
+    if not isinstance(defaults, Mapping):
+        raise StackConfigError(f"`{CONFIG_NAMESPACE}:defaults` must be a mapping (a partial plan)")
+    if plan is not None:
+        clusters = [
+            {
+                "name": pulumi.get_stack(),
+                "plan": plan,
+                **{k: config[k] for k in ("kubeconfig", "context") if k in config},
+            }
+        ]
+    if not isinstance(clusters, list) or not clusters:
+        raise StackConfigError(f"`{CONFIG_NAMESPACE}:clusters` must be a non-empty list of {{name, plan}}")
+    out = []
+    names: set[str] = set()
+    for i, cluster in enumerate(clusters):
+        where = f"`{CONFIG_NAMESPACE}:clusters[{i}]`"
+        if not isinstance(cluster, Mapping) or not isinstance(cluster.get("name"), str):
+            raise StackConfigError(f"{where} needs a `name`")
+        unknown = set(cluster) - {"name", "kubeconfig", "context", "plan"}
+        if unknown:
+            raise StackConfigError(
+                f"{where} has unknown keys {sorted(unknown)} (allowed: name, kubeconfig, context, plan)"
+            )
+        if cluster["name"] in names:
+            raise StackConfigError(f"{where}: cluster name '{cluster['name']}' is used twice")
+        names.add(cluster["name"])
+        out.append(
+            {
+                "name": cluster["name"],
+                "kubeconfig": cluster.get("kubeconfig"),
+                "context": cluster.get("context"),
+                "plan": deep_merge(defaults, cluster.get("plan") or {}),
+            }
+        )
+    return out
+
+
+def _collect_garbage_less_often() -> None:
+    first, *older = gc.get_threshold()
+    gc.set_threshold(max(GC_FIRST_GENERATION_THRESHOLD, first), *older)
+
+
+def _build(name: str, plan: Any, kubeconfig: str | None, context: str | None) -> HarvesterNetworking:
+    networking = HarvesterNetworking(name, plan=plan, kubeconfig=kubeconfig, context=context)
+    pulumi.export(f"{name}.networkNames", networking.network_names)
+    pulumi.export(f"{name}.bridges", networking.bridges)
+    return networking
+
+
+def build_plan_file(path: str | Path) -> HarvesterNetworking:
+    """The program of an example: its plan file on the cluster of `harvester-network:kubeconfig`/`context`
+    (default: the current kubeconfig context), named after the file's directory."""
+    _collect_garbage_less_often()
+    config = pulumi.Config(CONFIG_NAMESPACE)
+    path = Path(path)
+    return _build(path.resolve().parent.name, path, config.get("kubeconfig"), config.get("context"))
+
+
+def build_stack(config: pulumi.Config | None = None) -> list[HarvesterNetworking]:
+    """The program of the repository's Pulumi project: read the stack config, build every cluster, export
+    each cluster's network names and bridges. Collects garbage less often (see GC_FIRST_GENERATION_THRESHOLD)."""
+    _collect_garbage_less_often()
+    config = config or pulumi.Config(CONFIG_NAMESPACE)
+    values = {key: config.get_object(key) for key in ("plan", "clusters", "defaults")}
+    values.update({key: config.get(key) for key in ("kubeconfig", "context")})
+    clusters = cluster_plans({k: v for k, v in values.items() if v is not None})
+    return [_build(c["name"], c["plan"], c["kubeconfig"], c["context"]) for c in clusters]

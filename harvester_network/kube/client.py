@@ -1,0 +1,267 @@
+"""The one Kubernetes API client hvnet uses: server-side apply, get, list, delete-and-wait, waits with timeouts.
+
+Objects are plain dicts in and out. Every failure is a `KubeError` naming the verb, the object and the API's
+reason; nothing here returns a kubernetes-client model or leaks an ApiException.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes import client
+
+from harvester_network.kube.errors import KubeError, KubeTimeout, status_error
+from harvester_network.kube.kinds import Kind, kind_named, kind_of
+from harvester_network.kube.target import KubeTarget
+
+FIELD_MANAGER = "hvnet"
+APPLY_PATCH = "application/apply-patch+yaml"
+DEFAULT_TIMEOUT = 300.0
+_PAGE_SIZE = 500
+# Polling starts fast (tests, quick controllers) and backs off to this, to go easy on the API server.
+_MAX_POLL_INTERVAL = 1.0
+T = TypeVar("T")
+
+
+def field_managers(obj: dict[str, Any]) -> set[str]:
+    """The field managers recorded on a live object (who wrote its fields)."""
+    return {entry.get("manager", "") for entry in obj.get("metadata", {}).get("managedFields") or []}
+
+
+def condition(obj: dict[str, Any], condition_type: str) -> dict[str, Any] | None:
+    """The status condition of that type (Harvester's are lowercase, e.g. `ready`)."""
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") == condition_type), None)
+
+
+def network_reference_matches(reference: str, vm_namespace: str, nad_namespace: str, nad_name: str) -> bool:
+    """A multus networkName names a NAD as `<ns>/<name>`, or as `<name>` in the VM's own namespace."""
+    if "/" in reference:
+        return reference == f"{nad_namespace}/{nad_name}"
+    return reference == nad_name and vm_namespace == nad_namespace
+
+
+def poll_until(check: Callable[[], tuple[T | None, str]], *, timeout: float, verb: str, subject: str) -> T:
+    """Call `check` until it returns a result. `check` returns (result or None, what is still pending); on timeout
+    the last pending text becomes the KubeTimeout message."""
+    deadline = time.monotonic() + timeout
+    interval = 0.05
+    while True:
+        result, pending = check()
+        if result is not None:
+            return result
+        if time.monotonic() >= deadline:
+            raise KubeTimeout(verb, subject, f"not done after {timeout:g}s: {pending}")
+        time.sleep(min(interval, max(deadline - time.monotonic(), 0.0)))
+        interval = min(interval * 2, _MAX_POLL_INTERVAL)
+
+
+class KubeClient:
+    """A connection to one API server. Cheap to make; make one per operation and close it (or use `with`)."""
+
+    def __init__(self, target: KubeTarget, *, request_timeout: float = 30.0) -> None:
+        self.target = target
+        self._request_timeout = request_timeout
+        self._api = client.ApiClient(target.configuration())
+
+    def close(self) -> None:
+        self._api.close()
+
+    def __enter__(self) -> KubeClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- reading -------------------------------------------------------------------------------------------------
+
+    def get(self, kind: Kind | str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        """The live object, or None when it does not exist."""
+        kind = kind_named(kind) if isinstance(kind, str) else kind
+        try:
+            return self._request("GET", kind.path(namespace, name), verb="get", subject=kind.subject(name, namespace))
+        except KubeError as error:
+            if error.not_found:
+                return None
+            raise
+
+    def list_objects(
+        self, kind: Kind | str, namespace: str | None = None, *, labels: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every object of a kind (in one namespace, or all), optionally only those carrying `labels`."""
+        kind = kind_named(kind) if isinstance(kind, str) else kind
+        query: dict[str, str] = {"limit": str(_PAGE_SIZE)}
+        if labels:
+            query["labelSelector"] = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        where = f"in namespace {namespace}" if namespace else "in all namespaces" if kind.namespaced else ""
+        subject = f"{kind.kind} objects {where}".strip()
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self._request("GET", kind.path(namespace), query=query, verb="list", subject=subject)
+            # A list's items carry no apiVersion/kind; give them back so callers can treat them as objects.
+            items += [{"apiVersion": kind.api_version, "kind": kind.kind, **item} for item in page.get("items") or []]
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            query["continue"] = token
+
+    # --- writing -------------------------------------------------------------------------------------------------
+
+    def apply(self, obj: dict[str, Any], *, force: bool = True) -> dict[str, Any]:
+        """Server-side apply as field manager `hvnet`. `force` takes over fields another manager set: the plan is
+        the declared owner of every field it renders."""
+        kind = kind_of(obj)
+        meta = obj["metadata"]
+        query = {"fieldManager": FIELD_MANAGER, "force": "true" if force else "false"}
+        return self._request(
+            "PATCH",
+            kind.path(meta.get("namespace"), meta["name"]),
+            query=query,
+            body=obj,
+            content_type=APPLY_PATCH,
+            verb="apply",
+            subject=kind.subject(meta["name"], meta.get("namespace")),
+        )
+
+    def delete(self, kind: Kind | str, name: str, namespace: str | None = None) -> bool:
+        """Ask for deletion (dependents go in the background). False when it was already gone."""
+        kind = kind_named(kind) if isinstance(kind, str) else kind
+        try:
+            self._request(
+                "DELETE",
+                kind.path(namespace, name),
+                body={"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"},
+                verb="delete",
+                subject=kind.subject(name, namespace),
+            )
+        except KubeError as error:
+            if error.not_found:
+                return False
+            raise
+        return True
+
+    def delete_and_wait(
+        self, kind: Kind | str, name: str, namespace: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        """Delete and wait until the object is gone (finalizers done), so its name can be reused."""
+        kind = kind_named(kind) if isinstance(kind, str) else kind
+        live = self.get(kind, name, namespace)
+        if live is None:
+            return
+        uid = live["metadata"].get("uid")
+        self.delete(kind, name, namespace)
+
+        def gone() -> tuple[bool | None, str]:
+            current = self.get(kind, name, namespace)
+            if current is None or current["metadata"].get("uid") != uid:
+                return True, ""
+            finalizers = current["metadata"].get("finalizers") or []
+            return None, f"still there, waiting for finalizers {finalizers}" if finalizers else "still there"
+
+        poll_until(gone, timeout=timeout, verb="delete", subject=kind.subject(name, namespace))
+
+    # --- waiting -------------------------------------------------------------------------------------------------
+
+    def wait_for_condition(
+        self,
+        kind: Kind | str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        condition_type: str = "ready",
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> dict[str, Any]:
+        """Wait until the object's condition is True; returns the object. The timeout names the condition's state."""
+        kind = kind_named(kind) if isinstance(kind, str) else kind
+
+        def ready() -> tuple[dict[str, Any] | None, str]:
+            live = self.get(kind, name, namespace)
+            if live is None:
+                return None, "the object does not exist"
+            found = condition(live, condition_type)
+            if found is None:
+                return None, f"it has no '{condition_type}' condition yet"
+            if found.get("status") == "True":
+                return live, ""
+            message = f": {found['message']}" if found.get("message") else ""
+            return None, f"condition '{condition_type}' is {found.get('status')}{message}"
+
+        return poll_until(ready, timeout=timeout, verb="wait for", subject=kind.subject(name, namespace))
+
+    # --- questions Harvester's webhooks ask ------------------------------------------------------------------
+
+    def vms_referencing_nad(self, namespace: str, name: str) -> list[str]:
+        """`<ns>/<vm>` of every KubeVirt VirtualMachine whose networks name this NAD. None without KubeVirt."""
+        return self._kubevirt_users("VirtualMachine", {(namespace, name)})
+
+    def running_vms_using_nads(self, nads: set[tuple[str, str]], nodes: set[str] | None = None) -> list[str]:
+        """`<ns>/<vm>` of every running VM (VirtualMachineInstance) attached to one of `nads` (namespace, name),
+        optionally only those on `nodes`."""
+        return self._kubevirt_users("VirtualMachineInstance", nads, nodes)
+
+    def _kubevirt_users(self, kind: str, nads: set[tuple[str, str]], nodes: set[str] | None = None) -> list[str]:
+        try:
+            objects = self.list_objects(kind)
+        except KubeError as error:
+            if error.not_found:  # KubeVirt is not installed: nothing can use a NAD
+                return []
+            raise
+        users = []
+        for obj in objects:
+            spec = obj.get("spec") or {}
+            # A VM's networks sit in its template; a VMI's in its own spec.
+            networks = ((spec.get("template") or {}).get("spec") or spec).get("networks") or []
+            obj_namespace = obj["metadata"].get("namespace", "")
+            references = [(n.get("multus") or {}).get("networkName", "") for n in networks]
+            uses = any(
+                network_reference_matches(ref, obj_namespace, nad_namespace, nad_name)
+                for ref in references
+                if ref
+                for nad_namespace, nad_name in nads
+            )
+            if uses and (nodes is None or (obj.get("status") or {}).get("nodeName") in nodes):
+                users.append(f"{obj_namespace}/{obj['metadata']['name']}")
+        return sorted(users)
+
+    # --- HTTP ----------------------------------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        verb: str,
+        subject: str,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        _, url, headers, body, _ = self._api.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=list((query or {}).items()),
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self._api.call_api(
+                method, url, header_params=headers, body=body, _request_timeout=self._request_timeout
+            )
+            data = response.read()
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            reason = str(getattr(exc, "reason", None) or exc)
+            raise KubeError(
+                verb, subject, "Unreachable", f"cannot reach the API server of {self.target.describe()}: {reason}"
+            ) from None
+        except client.ApiException as exc:  # TLS failures surface this way
+            raise KubeError(verb, subject, "Unreachable", f"{self.target.describe()}: {exc.reason}") from None
+        if response.status >= 400:
+            raise status_error(verb, subject, response.status, data)
+        parsed: dict[str, Any] = json.loads(data) if data else {}
+        return parsed

@@ -1,0 +1,73 @@
+"""IPPool: the DHCP pool Harvester's vm-dhcp-controller add-on serves on a VLAN network.
+
+Its name and namespace are the network's; a change of either names another object. The add-on reports
+agent conditions that depend on the add-on's deployment, not on the pool, so nothing is waited for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from harvester_network.kube import KubeClient
+from harvester_network.model import Plan
+from harvester_network.provider.base import STAND_IN_UPLINK, ObjectProvider
+from harvester_network.provider.resource import HarvesterObject, ObjectSettings
+from harvester_network.render.dhcp import ippool_object
+
+# The pool depends on the network's name, route and DHCP server, not on its cluster network or VLAN.
+STAND_IN_CLUSTER_NETWORK = "stand-in"
+
+
+class IPPoolProvider(ObjectProvider):
+    kind = "IPPool"
+    spec_inputs = ("name", "namespace", "route", "dhcpServer", "serviceCIDR")
+    replace_on = ("name", "namespace")
+    cluster_outputs = ()
+    input_paths = {"networks[0]": "", "serviceCIDR": "serviceCIDR"}
+
+    def plan_data(self, spec: dict[str, Any]) -> dict[str, Any]:
+        network: dict[str, Any] = {
+            **{key: spec[key] for key in ("name", "namespace", "route", "dhcpServer") if key in spec},
+            "clusterNetwork": STAND_IN_CLUSTER_NETWORK,
+            "vlan": 0,
+        }
+        data: dict[str, Any] = {
+            "clusterNetworks": [{"name": STAND_IN_CLUSTER_NETWORK, "uplink": STAND_IN_UPLINK}],
+            "networks": [network],
+        }
+        if "serviceCIDR" in spec:
+            data["serviceCIDR"] = spec["serviceCIDR"]
+        return data
+
+    def render(self, plan: Plan) -> dict[str, Any]:
+        return ippool_object(plan.networks[0])
+
+    def outputs(self, kube: KubeClient, plan: Plan, live: dict[str, Any]) -> dict[str, Any]:
+        return {"networkName": plan.networks[0].ref}
+
+
+class IPPool(HarvesterObject, module="harvester-network", name="IPPool"):
+    """The vm-dhcp-controller IPPool of network `namespace/name`: `dhcp_server` (plan format) within `route`."""
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        name: pulumi.Input[str],
+        route: pulumi.Input[dict[str, Any]],
+        dhcp_server: pulumi.Input[dict[str, Any]],
+        namespace: pulumi.Input[str] = "default",
+        service_cidr: pulumi.Input[str] | None = None,
+        settings: ObjectSettings | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        spec = {
+            "name": name,
+            "namespace": namespace,
+            "route": route,
+            "dhcpServer": dhcp_server,
+            "serviceCIDR": service_cidr,
+        }
+        super().__init__(IPPoolProvider(), resource_name, spec, settings, opts)

@@ -1,0 +1,72 @@
+"""The constructor every dynamic resource shares: connection and behaviour inputs, the secret kubeconfig, and
+the computed outputs declared so Pulumi exposes them as attributes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi.dynamic
+
+from harvester_network.kube import DEFAULT_TIMEOUT
+from harvester_network.provider.base import ObjectProvider
+
+
+@dataclass(frozen=True)
+class ObjectSettings:
+    """Where the object goes and how the provider treats it.
+
+    kubeconfig: contents or path (stored as a secret); None uses $KUBECONFIG / ~/.kube/config, else in-cluster.
+    adopt: take over an existing object hvnet did not create (dynamic resources cannot be `pulumi import`ed).
+    wait_for_ready: wait until Harvester reports the object working (off for clusters where nothing reports).
+    timeout: seconds to wait for readiness and for deletions.
+    """
+
+    kubeconfig: pulumi.Input[str] | None = None
+    context: pulumi.Input[str] | None = None
+    adopt: bool = False
+    wait_for_ready: bool = True
+    timeout: float = DEFAULT_TIMEOUT
+
+    def inputs(self) -> dict[str, Any]:
+        """The inputs that differ from the defaults (every input costs the program time; see
+        benchmarks/RESULTS.md): the provider reads a missing one as its default."""
+        inputs: dict[str, Any] = {}
+        if self.kubeconfig is not None:
+            inputs["kubeconfig"] = pulumi.Output.secret(self.kubeconfig)
+        if self.context is not None:
+            inputs["context"] = self.context
+        if self.adopt:
+            inputs["adopt"] = True
+        if not self.wait_for_ready:
+            inputs["waitForReady"] = False
+        if self.timeout != DEFAULT_TIMEOUT:
+            inputs["timeout"] = self.timeout
+        return inputs
+
+
+class HarvesterObject(pulumi.dynamic.Resource):
+    """Base of the per-kind dynamic resources; never used directly (each subclass has its own type name).
+
+    Besides the inputs and the kind's computed outputs, the state holds `object`: the live values of the
+    fields hvnet applies, as the last create/update/refresh saw them (what drift detection compares).
+    """
+
+    def __init__(
+        self,
+        provider: ObjectProvider,
+        resource_name: str,
+        spec: dict[str, Any],
+        settings: ObjectSettings | None,
+        opts: pulumi.ResourceOptions | None,
+    ) -> None:
+        props = {
+            **{key: value for key, value in spec.items() if value is not None},
+            **(settings or ObjectSettings()).inputs(),
+            # Declared, so Pulumi gives the resource these attributes.
+            **dict.fromkeys(provider.cluster_outputs),
+        }
+        # The engine keeps the kubeconfig secret in outputs too (the provider host hands it back in plain).
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["kubeconfig"])
+        super().__init__(provider, resource_name, props, pulumi.ResourceOptions.merge(opts, secret))
