@@ -60,11 +60,6 @@ def start_agent(node: LabNodeSpec, workdir: Workdir, once: bool = False) -> subp
     return subprocess.Popen(agent_argv(node, workdir, once), stdout=log, stderr=subprocess.STDOUT)
 
 
-def run_agent_once(node: LabNodeSpec, workdir: Workdir) -> int:
-    """One reconcile pass; returns the agent's exit status."""
-    return start_agent(node, workdir, once=True).wait(timeout=CONVERGE_TIMEOUT_S)
-
-
 def vlan_statuses(workdir: Workdir, node: str) -> list[dict[str, Any]]:
     statuses = []
     for path in sorted(workdir.status(node).glob("*.yaml")):

@@ -68,9 +68,9 @@ def run(
     return proc.stdout
 
 
-def ip(netns: str, *args: str, check: bool = True) -> str:
+def ip(netns: str, *args: str) -> str:
     _check_ns(netns)
-    return run(["ip", "-n", netns, *args], check=check)
+    return run(["ip", "-n", netns, *args])
 
 
 def bridge(netns: str, *args: str) -> str:
@@ -168,13 +168,12 @@ def _is_marked(netns: str) -> bool:
     return bool(links) and links[0].get("ifalias") == LAB_MARK
 
 
-def kill_namespace_processes(netns: str) -> int:
-    """SIGKILL every process in `netns` (agents, dnsmasq, udhcpc); returns how many."""
+def kill_namespace_processes(netns: str) -> None:
+    """SIGKILL every process in `netns` (agents, dnsmasq, udhcpc)."""
     pids = [int(p) for p in run(["ip", "netns", "pids", netns], check=False).split()]
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    return len(pids)
 
 
 def delete_netns(netns: str) -> None:
