@@ -13,6 +13,7 @@ from typing import Any, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pydantic import BaseModel
 
 from harvester_network.components.inputs import Lifted, pick
 from harvester_network.kube import DEFAULT_TIMEOUT
@@ -50,7 +51,7 @@ def validated(data: dict[str, Any], source: str) -> Plan:
 
 def dumped(model: Any) -> Any:
     """A plan model as plan.yaml data (camelCase keys, JSON types); other values pass through."""
-    if hasattr(model, "model_dump"):
+    if isinstance(model, BaseModel):
         return model.model_dump(mode="json", by_alias=True, exclude_none=True)
     if isinstance(model, list | tuple):
         return [dumped(item) for item in model]

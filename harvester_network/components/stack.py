@@ -66,7 +66,8 @@ def deep_merge(base: Any, override: Any) -> Any:
 
 def cluster_plans(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Each cluster's `{name, kubeconfig, context, plan}` with the defaults merged in."""
-    plan, clusters, defaults = config.get("plan"), config.get("clusters"), config.get("defaults") or {}
+    plan, clusters = config.get("plan"), config.get("clusters")
+    defaults = {} if config.get("defaults") is None else config["defaults"]
     if (plan is None) == (clusters is None):
         raise StackConfigError(
             f"set exactly one of `{CONFIG_NAMESPACE}:plan` (one cluster) and `{CONFIG_NAMESPACE}:clusters` (several)"
