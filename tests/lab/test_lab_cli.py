@@ -15,8 +15,13 @@ PLAN = str(Path(__file__).resolve().parents[2] / "tests/lab/plans/cluster.yaml")
 @pytest.fixture
 def no_vlan_kernel(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     booted: list[list[str]] = []
+
+    def boot(argv: list[str]) -> int:
+        booted.append(argv)
+        return 7
+
     monkeypatch.setattr(lab_commands, "_needs_lab_kernel", lambda: True)
-    monkeypatch.setattr(lab_commands, "_boot", lambda argv: booted.append(argv) or 7)
+    monkeypatch.setattr(lab_commands, "_boot", boot)
     return booted
 
 
