@@ -67,6 +67,12 @@ def test_host_ip_stays_reachable_while_the_agent_takes_over_the_management_nic(m
     assert pings(ROUTER_NS, "eth0", target)
 
 
+def node_setup(netns: str) -> dict[str, object]:
+    """What the agent sets up on a node: links with their masters, and the bond's VLANs."""
+    links = {link["ifname"]: link.get("master") for link in ns.ip_json(netns, "link", "show")}
+    return {"links": links, "vlans": ns.bridge_vlans(netns).get("vlan-bo", {})}
+
+
 def test_agent_killed_mid_setup_then_restarted_converges_with_nothing_half_done(mgmt: Lab) -> None:
     node = mgmt.topology.node("node2")
     monitor = subprocess.Popen(ns.in_netns(node.netns, ["ip", "monitor", "link"]), stdout=subprocess.PIPE, text=True)
@@ -86,7 +92,9 @@ def test_agent_killed_mid_setup_then_restarted_converges_with_nothing_half_done(
         agent.kill()
         agent.wait(timeout=10)
     assert killed_on, "the agent made no bond or bridge before it exited or timed out; see its log"
+    half_done = node_setup(node.netns)
     mgmt.start_agent("node2")
+    assert half_done != node_setup(node.netns), f"the kill came too late to be mid-setup: {half_done}"
     links = {link["ifname"] for link in ns.ip_json(node.netns, "link", "show")}
     assert links == {"lo", "eth0", "eth1", *AGENT_LINKS}, f"after the crash at '{killed_on}': {links}"
     assert master_of(node.netns, "eth1") == "vlan-bo"
