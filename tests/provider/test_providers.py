@@ -4,6 +4,7 @@ create -> read -> update -> diff -> delete, adopt vs refuse, in-use delete refus
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,12 @@ from harvester_network.render.dhcp import ippool_object
 from harvester_network.render.vlanstatus import vlanstatus_object
 from tests.k8s_api.fixtures import KubeApi, real_cluster_kubeconfig
 
-NEEDS_FAKE_NODES = pytest.mark.skipif(
-    bool(real_cluster_kubeconfig()), reason="writes Node and VlanStatus objects, only done on the test API server"
+FAKES_CONTROLLERS = pytest.mark.skipif(
+    bool(real_cluster_kubeconfig()),
+    reason="writes Node, VlanStatus and status objects that only nodes and controllers write on a real cluster",
+)
+BARE_VMS = pytest.mark.skipif(
+    bool(real_cluster_kubeconfig()), reason="writes bare KubeVirt objects that KubeVirt's webhooks reject"
 )
 ROUTE = {"mode": "manual", "cidr": "10.100.0.0/24", "gateway": "10.100.0.1"}
 
@@ -49,20 +54,32 @@ def cn_name() -> str:
     return f"t{uuid.uuid4().hex[:8]}"
 
 
+@pytest.fixture
+def cluster_network(connection: dict[str, Any], kube: KubeClient, cn_name: str) -> Iterator[str]:
+    """A ClusterNetwork for NADs to live on (Harvester refuses NADs of one that does not exist), and afterwards
+    its NADs and itself gone again."""
+    provider = ClusterNetworkProvider()
+    created = provider.create({"name": cn_name, **connection})
+    yield cn_name
+    for nad in kube.list_objects("NetworkAttachmentDefinition", labels={h.LABEL_CLUSTER_NETWORK: cn_name}):
+        kube.delete_and_wait("NetworkAttachmentDefinition", nad["metadata"]["name"], nad["metadata"]["namespace"])
+    provider.delete(created.id, created.outs or {})
+
+
 def nad_inputs(connection: dict[str, Any], namespace: str, cn: str, **changes: Any) -> dict[str, Any]:
     spec = {"name": "vlan100", "namespace": namespace, "clusterNetwork": cn, "vlan": 100, "route": ROUTE, "mtu": 0}
     return {**spec, **connection, **changes}
 
 
 def test_nad_create_read_update_diff_delete(
-    connection: dict[str, Any], kube: KubeClient, k8s_namespace: str, cn_name: str
+    connection: dict[str, Any], kube: KubeClient, k8s_namespace: str, cluster_network: str
 ) -> None:
     provider = NetworkAttachmentDefinitionProvider()
-    inputs = nad_inputs(connection, k8s_namespace, cn_name)
+    inputs = nad_inputs(connection, k8s_namespace, cluster_network)
     created = provider.create(inputs)
     assert created.id == f"NetworkAttachmentDefinition/{k8s_namespace}/vlan100"
     outs = created.outs or {}
-    assert (outs["networkName"], outs["bridge"]) == (f"{k8s_namespace}/vlan100", f"{cn_name}-br")
+    assert (outs["networkName"], outs["bridge"]) == (f"{k8s_namespace}/vlan100", f"{cluster_network}-br")
     live = kube.get("NetworkAttachmentDefinition", "vlan100", k8s_namespace)
     assert live is not None and live["spec"] == provider.desired(inputs)["spec"]
     assert outs["object"] == provider.desired(inputs)
@@ -92,10 +109,10 @@ def test_nad_create_read_update_diff_delete(
 
 
 def test_create_refuses_an_object_hvnet_did_not_create_unless_adopted(
-    connection: dict[str, Any], kube: KubeClient, k8s_api: KubeApi, k8s_namespace: str, cn_name: str
+    connection: dict[str, Any], kube: KubeClient, k8s_api: KubeApi, k8s_namespace: str, cluster_network: str
 ) -> None:
     provider = NetworkAttachmentDefinitionProvider()
-    inputs = nad_inputs(connection, k8s_namespace, cn_name)
+    inputs = nad_inputs(connection, k8s_namespace, cluster_network)
     custom: Any = client.CustomObjectsApi(k8s_api.api_client())
     custom.create_namespaced_custom_object(
         "k8s.cni.cncf.io",
@@ -117,20 +134,21 @@ def test_create_refuses_an_object_hvnet_did_not_create_unless_adopted(
 
 
 def test_create_takes_up_an_object_it_applied_before(
-    connection: dict[str, Any], kube: KubeClient, k8s_namespace: str, cn_name: str
+    connection: dict[str, Any], kube: KubeClient, k8s_namespace: str, cluster_network: str
 ) -> None:
     """A create that failed after applying (a readiness timeout) left the object: the next create goes on."""
     provider = NetworkAttachmentDefinitionProvider()
-    inputs = nad_inputs(connection, k8s_namespace, cn_name)
+    inputs = nad_inputs(connection, k8s_namespace, cluster_network)
     kube.apply(provider.desired(inputs))
     assert provider.create(inputs).id == f"NetworkAttachmentDefinition/{k8s_namespace}/vlan100"
 
 
+@BARE_VMS
 def test_nad_deletion_is_refused_while_a_vm_references_it(
-    connection: dict[str, Any], kube: KubeClient, k8s_namespace: str, cn_name: str
+    connection: dict[str, Any], kube: KubeClient, k8s_namespace: str, cluster_network: str
 ) -> None:
     provider = NetworkAttachmentDefinitionProvider()
-    created = provider.create(nad_inputs(connection, k8s_namespace, cn_name))
+    created = provider.create(nad_inputs(connection, k8s_namespace, cluster_network))
     vm = {
         "apiVersion": h.KUBEVIRT_API,
         "kind": "VirtualMachine",
@@ -187,7 +205,7 @@ def write_vlanstatus(k8s_api: KubeApi, kube: KubeClient, cn: str, node: str, rea
     )
 
 
-@NEEDS_FAKE_NODES
+@FAKES_CONTROLLERS
 def test_vlanconfig_readiness_timeout_names_each_node_and_its_vlanstatus_message(
     connection: dict[str, Any], kube: KubeClient, k8s_api: KubeApi, cn_name: str
 ) -> None:
@@ -211,7 +229,7 @@ def test_vlanconfig_readiness_timeout_names_each_node_and_its_vlanstatus_message
     assert (created.outs or {})["ready"] is True
 
 
-@NEEDS_FAKE_NODES
+@FAKES_CONTROLLERS
 def test_vlanconfig_matched_nodes_follow_harvesters_annotation_else_the_selector(
     connection: dict[str, Any], kube: KubeClient, cn_name: str
 ) -> None:
@@ -233,6 +251,7 @@ def test_vlanconfig_matched_nodes_follow_harvesters_annotation_else_the_selector
     assert read.outs is not None and read.outs["matchedNodes"] == ["n1"]
 
 
+@FAKES_CONTROLLERS
 def test_cluster_network_waits_for_ready_only_once_vlanconfigs_refer_to_it(
     connection: dict[str, Any], k8s_api: KubeApi, cn_name: str
 ) -> None:
@@ -256,10 +275,10 @@ def test_cluster_network_waits_for_ready_only_once_vlanconfigs_refer_to_it(
 
 
 def test_drift_shows_in_the_diff_after_a_refresh_and_an_update_restores_the_object(
-    connection: dict[str, Any], k8s_api: KubeApi, k8s_namespace: str, cn_name: str
+    connection: dict[str, Any], k8s_api: KubeApi, k8s_namespace: str, cluster_network: str
 ) -> None:
     provider = NetworkAttachmentDefinitionProvider()
-    inputs = nad_inputs(connection, k8s_namespace, cn_name)
+    inputs = nad_inputs(connection, k8s_namespace, cluster_network)
     created = provider.create(inputs)
     custom: Any = client.CustomObjectsApi(k8s_api.api_client())
     edited = provider.desired({**inputs, "vlan": 999})["spec"]
@@ -274,10 +293,10 @@ def test_drift_shows_in_the_diff_after_a_refresh_and_an_update_restores_the_obje
 
 
 def test_auto_route_details_harvester_writes_back_are_not_drift(
-    connection: dict[str, Any], k8s_api: KubeApi, k8s_namespace: str, cn_name: str
+    connection: dict[str, Any], k8s_api: KubeApi, k8s_namespace: str, cluster_network: str
 ) -> None:
     provider = NetworkAttachmentDefinitionProvider()
-    inputs = nad_inputs(connection, k8s_namespace, cn_name, route={"mode": "auto"})
+    inputs = nad_inputs(connection, k8s_namespace, cluster_network, route={"mode": "auto"})
     created = provider.create(inputs)
     custom: Any = client.CustomObjectsApi(k8s_api.api_client())
     found = '{"mode":"auto","cidr":"10.9.0.0/24","gateway":"10.9.0.1"}'
@@ -316,17 +335,19 @@ def test_ippool_lifecycle(connection: dict[str, Any], kube: KubeClient, k8s_name
 
 
 def test_kubeconfig_contents_reach_the_cluster_as_well_as_a_path(
-    connection: dict[str, Any], k8s_namespace: str, cn_name: str
+    connection: dict[str, Any], k8s_namespace: str, cluster_network: str
 ) -> None:
     contents = Path(connection["kubeconfig"]).read_text()
     provider = NetworkAttachmentDefinitionProvider()
-    created = provider.create(nad_inputs({**connection, "kubeconfig": contents}, k8s_namespace, cn_name))
+    created = provider.create(nad_inputs({**connection, "kubeconfig": contents}, k8s_namespace, cluster_network))
     assert created.id == f"NetworkAttachmentDefinition/{k8s_namespace}/vlan100"
 
 
-def test_numbers_arrive_as_floats_from_the_engine(connection: dict[str, Any], k8s_namespace: str, cn_name: str) -> None:
+def test_numbers_arrive_as_floats_from_the_engine(
+    connection: dict[str, Any], k8s_namespace: str, cluster_network: str
+) -> None:
     provider = NetworkAttachmentDefinitionProvider()
-    inputs = nad_inputs(connection, k8s_namespace, cn_name, vlan=100.0, mtu=1500.0)
+    inputs = nad_inputs(connection, k8s_namespace, cluster_network, vlan=100.0, mtu=1500.0)
     assert provider.check({}, inputs).failures == []
     assert '"mtu":1500' in (provider.create(inputs).outs or {})["object"]["spec"]["config"]
 
@@ -334,3 +355,36 @@ def test_numbers_arrive_as_floats_from_the_engine(connection: dict[str, Any], k8
 def test_a_read_without_inputs_is_an_import_and_is_refused(connection: dict[str, Any]) -> None:
     with pytest.raises(ProviderError, match="cannot be imported; declare it and set adopt=True"):
         NetworkAttachmentDefinitionProvider().read("NetworkAttachmentDefinition/default/x", dict(connection))
+
+
+@BARE_VMS
+@FAKES_CONTROLLERS
+def test_vlanconfig_deletion_is_refused_while_vms_on_its_nodes_use_its_cluster_networks_nads(
+    connection: dict[str, Any], kube: KubeClient, k8s_api: KubeApi, k8s_namespace: str, cluster_network: str
+) -> None:
+    kube.apply(
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "labels": {"kubernetes.io/hostname": "n1"}}}
+    )
+    provider = VlanConfigProvider()
+    inputs = {"clusterNetwork": cluster_network, "node": "n1", "uplink": {"nics": ["eth1"]}, **connection}
+    created = provider.create({**inputs, "waitForReady": False})
+    NetworkAttachmentDefinitionProvider().create(nad_inputs(connection, k8s_namespace, cluster_network))
+    instance = {
+        "apiVersion": h.KUBEVIRT_API,
+        "kind": "VirtualMachineInstance",
+        "metadata": {"name": "web", "namespace": k8s_namespace},
+        "spec": {"networks": [{"name": "n", "multus": {"networkName": f"{k8s_namespace}/vlan100"}}]},
+    }
+    kube.apply(instance)
+    custom: Any = client.CustomObjectsApi(k8s_api.api_client())
+    custom.patch_namespaced_custom_object_status(
+        "kubevirt.io", "v1", k8s_namespace, "virtualmachineinstances", "web", {"status": {"nodeName": "n1"}}
+    )
+    with pytest.raises(ProviderError) as caught:
+        provider.delete(created.id, created.outs or {})
+    assert (
+        f"  - VM {k8s_namespace}/web runs on its nodes with a network of cluster network {cluster_network}; stop it"
+        in str(caught.value)
+    )
+    kube.delete_and_wait("VirtualMachineInstance", "web", k8s_namespace, timeout=10)
+    provider.delete(created.id, created.outs or {})
