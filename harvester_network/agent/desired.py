@@ -28,8 +28,12 @@ Per cluster network `<cn>` with VlanConfigs matching this node, one of two outco
     so do we. Exception: a master the agent made itself (`LinkInfo.owner` set, e.g. the bond of a
     cluster network whose VlanConfig dropped the NIC): no other desired bond lists the NIC (that is an
     error below), so the reconciler releases it from that master before enslaving it here;
-  - a NIC that is not yet in `<cn>-bo` and carries IPv4 addresses: enslaving it would cut the host's
-    own traffic (the reference's top complaint: lost connectivity after VLANs on the management NIC);
+  - only with `host_ip_migration=False`: a NIC that is not yet in `<cn>-bo` and carries IPv4 addresses,
+    since enslaving it would cut the host's own traffic (the reference's top complaint: lost connectivity
+    after VLANs on the management NIC, #1314, #1541). The agent keeps the default, True: its
+    host-IP migration (hostip.py) moves the addresses and routes to `<cn>-br` around the enslave, checks the
+    gateway still answers and rolls back when it does not, so the seed's "management NIC as the VLAN NIC"
+    works instead of being refused. False is for a reconciler without that migration;
   - a NIC listed by the VlanConfigs of two cluster networks on this node: an error for both.
 
 Uplink fields (reference: VlanConfig; Harvester's `setUplink` and webhook):
@@ -86,8 +90,9 @@ DEFAULT_PVID = 1
 BRIDGE_CNI_TYPES = ("bridge", "")  # Harvester's IsBridgeCNI: an empty type is the bridge plugin too
 
 
-def desired_host_state(objects: ClusterObjects, node: NodeInfo) -> HostState:
-    """The bridges this node should have and the errors of the cluster networks it cannot set up."""
+def desired_host_state(objects: ClusterObjects, node: NodeInfo, host_ip_migration: bool = True) -> HostState:
+    """The bridges this node should have and the errors of the cluster networks it cannot set up.
+    `host_ip_migration`: the NIC's host addresses move to the bridge, so a NIC with IPv4 may be an uplink."""
     warnings: list[str] = []
     networks = _bridge_networks(objects.nads, warnings)
     existing = _cluster_network_names(objects.cluster_networks, warnings)
@@ -102,7 +107,7 @@ def desired_host_state(objects: ClusterObjects, node: NodeInfo) -> HostState:
     for cn, message in _shared_nic_problems(uplinks, matched):
         problems[cn].append(message)
     for cn, uplink in uplinks.items():
-        problems[cn] += _inventory_problems(uplink, node, agent_links)
+        problems[cn] += _inventory_problems(uplink, node, agent_links, host_ip_migration)
 
     bridges: list[BridgeState] = []
     errors: list[NodeError] = []
@@ -290,7 +295,9 @@ def _shared_nic_problems(
     return problems
 
 
-def _inventory_problems(uplink: UplinkState, node: NodeInfo, agent_links: set[str]) -> list[str]:
+def _inventory_problems(
+    uplink: UplinkState, node: NodeInfo, agent_links: set[str], host_ip_migration: bool
+) -> list[str]:
     """What the node's existing links say against enslaving the uplink's NICs to its bond."""
     problems = []
     for nic in uplink.nics:
@@ -301,7 +308,7 @@ def _inventory_problems(uplink: UplinkState, node: NodeInfo, agent_links: set[st
             problems.append(f"NIC {nic} does not exist on node {node.name}")
         elif link.master not in (None, uplink.bond) and not _agent_made(link.master, node):
             problems.append(f"NIC {nic} is already enslaved to {link.master}")
-        elif link.master != uplink.bond and link.has_ipv4:
+        elif link.master != uplink.bond and link.has_ipv4 and not host_ip_migration:
             problems.append(
                 f"NIC {nic} carries IPv4 addresses; enslaving it to {uplink.bond} would cut the node's own traffic "
                 "over it (move the addresses off or pick another NIC)"

@@ -6,6 +6,7 @@ Objects are built here by small helpers (not by the product's renderer), the way
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -83,8 +84,8 @@ def node(
     )
 
 
-def state(*objects: dict[str, Any], on: NodeInfo | None = None) -> HostState:
-    return desired_host_state(ClusterObjects.from_objects(objects), on or node())
+def state(*objects: dict[str, Any], on: NodeInfo | None = None, host_ip_migration: bool = True) -> HostState:
+    return desired_host_state(ClusterObjects.from_objects(objects), on or node(), host_ip_migration)
 
 
 def only_error(result: HostState, cn: str) -> str:
@@ -410,11 +411,33 @@ def test_a_missing_nic_keeps_the_cluster_network_down() -> None:
         (LinkInfo(has_ipv4=True), "NIC eth1 carries IPv4 addresses; enslaving it to cn1-bo would cut"),
     ],
 )
-def test_nic_master_and_addresses(link: LinkInfo, error: str | None) -> None:
+def test_nic_master_and_addresses_without_host_ip_migration(link: LinkInfo, error: str | None) -> None:
     links = {"eth1": link, "br0": LinkInfo(), "bond0": LinkInfo(), "old-bo": LinkInfo(owner="old")}
-    result = state(cluster_network("cn1"), vlan_config("vc1", "cn1", ["eth1"]), on=node(links=links))
+    objects = (cluster_network("cn1"), vlan_config("vc1", "cn1", ["eth1"]))
+    result = state(*objects, on=node(links=links), host_ip_migration=False)
     if error is None:
         assert result.errors == () and result.bridge_for("cn1") is not None
+    else:
+        assert only_error(result, "cn1").startswith(error)
+
+
+@pytest.mark.parametrize(
+    ("link", "error"),
+    [
+        (LinkInfo(has_ipv4=True), None),  # the agent moves the host addresses to cn1-br
+        (LinkInfo(master="cn1-bo", has_ipv4=True), None),
+        (LinkInfo(master="br0", has_ipv4=True), "NIC eth1 is already enslaved to br0"),
+        (LinkInfo(owner="cn2", has_ipv4=True), "NIC eth1 is a link the agent manages itself"),
+    ],
+)
+def test_with_host_ip_migration_a_nic_with_ipv4_is_an_uplink_and_other_problems_remain(
+    link: LinkInfo, error: str | None
+) -> None:
+    links = {"eth1": link, "eth2": LinkInfo(), "br0": LinkInfo()}
+    result = state(cluster_network("cn1"), vlan_config("vc1", "cn1", ["eth1", "eth2"]), on=node(links=links))
+    if error is None:
+        bridge = result.bridge_for("cn1")
+        assert result.errors == () and bridge is not None and bridge.uplink.nics == ("eth1", "eth2")
     else:
         assert only_error(result, "cn1").startswith(error)
 
@@ -537,8 +560,10 @@ def _matched(scenario: dict[str, Any]) -> dict[str, list[list[str]]]:
     return matched
 
 
-def _run(objects: list[dict[str, Any]], links: dict[str, LinkInfo]) -> HostState:
-    return desired_host_state(ClusterObjects.from_objects(objects), node("node1", dict(NODE_LABELS), links))
+def _run(objects: list[dict[str, Any]], links: dict[str, LinkInfo], host_ip_migration: bool = True) -> HostState:
+    return desired_host_state(
+        ClusterObjects.from_objects(objects), node("node1", dict(NODE_LABELS), links), host_ip_migration
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -595,4 +620,29 @@ def test_property_overlaps_are_errors(scenario: dict[str, Any]) -> None:
         for nic in bridge.uplink.nics:
             link = scenario["links"].get(nic)
             assert link is not None and link.master in (None, bridge.uplink.bond)
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios())
+def test_property_without_host_ip_migration_no_nic_with_ipv4_is_newly_enslaved(scenario: dict[str, Any]) -> None:
+    result = _run(scenario["objects"], scenario["links"], host_ip_migration=False)
+    for bridge in result.bridges:
+        for nic in bridge.uplink.nics:
+            link = scenario["links"][nic]
             assert link.master == bridge.uplink.bond or not link.has_ipv4
+    # ... and it differs from the default only there: cluster networks with such a NIC become errors
+    with_migration = _run(scenario["objects"], scenario["links"])
+    assert set(result.bridges) <= set(with_migration.bridges)
+    for bridge in set(with_migration.bridges) - set(result.bridges):
+        assert any(
+            scenario["links"][nic].has_ipv4 and scenario["links"][nic].master != bridge.uplink.bond
+            for nic in bridge.uplink.nics
+        )
+        assert "carries IPv4 addresses" in only_error(result, bridge.cluster_network)
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios())
+def test_property_with_host_ip_migration_ipv4_addresses_change_nothing(scenario: dict[str, Any]) -> None:
+    without_addresses = {nic: replace(link, has_ipv4=False) for nic, link in scenario["links"].items()}
+    assert _run(scenario["objects"], scenario["links"]) == _run(scenario["objects"], without_addresses)
