@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from harvester_network.agent.hostip import HostIpMigrator
 from harvester_network.agent.hoststate import HostState
 from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeIdentity
 from harvester_network.agent.metrics import AgentMetrics
@@ -44,21 +45,30 @@ class ObjectSource(Protocol):
 
 
 class KernelHost:
-    """The node's kernel, through one pyroute2 IPRoute (the agent runs in the node's network namespace)."""
+    """The node's kernel, through one pyroute2 IPRoute (the agent runs in the node's network namespace).
 
-    def __init__(self, ipr: Any, enslave_hooks: tuple[EnslaveHook, ...] = ()) -> None:
+    `host_ip` moves a NIC's host addresses to its bridge around enslaving it (desired.py lets such a NIC be an
+    uplink because of it); around each pass it finishes or undoes what a killed agent or a failed enslave left
+    half-done, and moves the addresses back to NICs that leave their bond."""
+
+    def __init__(self, ipr: Any, host_ip: HostIpMigrator, enslave_hooks: tuple[EnslaveHook, ...] = ()) -> None:
         self.ipr = ipr
-        self.reconciler = Reconciler(ipr, enslave_hooks)
+        self.host_ip = host_ip
+        self.reconciler = Reconciler(ipr, (host_ip, *enslave_hooks))
 
     def inventory(self) -> dict[str, LinkInfo]:
         return link_inventory(self.ipr)
 
     def reconcile(self, desired: HostState) -> ApplyResult:
-        return self.reconciler.reconcile(desired)
+        errors = self.host_ip.before_pass(desired)
+        result = self.reconciler.reconcile(desired)
+        errors += self.host_ip.recover()  # a migration whose enslave failed goes back to its NIC now
+        result.errors[:0] = errors
+        return result
 
     @property
     def writes(self) -> int:
-        return self.reconciler.writes
+        return self.reconciler.writes + self.host_ip.writes
 
 
 class ManifestDirSource:

@@ -11,6 +11,7 @@ import typer
 # Kept in sync with agent/loop.py's DEFAULT_RESYNC_S; the agent modules (and pyroute2, slow to import) load
 # only when `hvnet agent` runs, so `hvnet validate` and friends start fast.
 DEFAULT_RESYNC_S = 300.0
+DEFAULT_STATE_DIR = Path("/var/lib/hvnet")  # agent/hostip.py's DEFAULT_STATE_DIR
 
 
 def agent(
@@ -30,11 +31,19 @@ def agent(
         str | None, typer.Option(help="Serve /metrics and /healthz on host:port, e.g. 0.0.0.0:9464")
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+    state_dir: Annotated[
+        Path,
+        typer.Option(
+            help="Where host-IP migration keeps its records (a NIC's addresses moved to its bridge); "
+            "must survive agent restarts"
+        ),
+    ] = DEFAULT_STATE_DIR,
 ) -> None:
     """Make this node's bridges, bonds and VLANs match the ClusterNetwork / VlanConfig / NAD objects, and report
     a VlanStatus per cluster network."""
     from pyroute2 import IPRoute
 
+    from harvester_network.agent.hostip import HostIpMigrator, RecordStore, install_test_crash_point
     from harvester_network.agent.logs import configure_logging
     from harvester_network.agent.loop import AgentLoop, KernelHost, ManifestDirSource
     from harvester_network.agent.metrics import AgentMetrics, serve_metrics
@@ -42,6 +51,7 @@ def agent(
     from harvester_network.agent.status import DirStatusSink
 
     configure_logging(log_level)
+    install_test_crash_point()
     if from_dir is None:
         raise typer.BadParameter(
             "give --from-dir DIR (the Kubernetes API source is not built yet)", param_hint="--from-dir"
@@ -59,7 +69,8 @@ def agent(
 
     signal.signal(signal.SIGTERM, stop)
     with IPRoute() as ipr:
-        loop = AgentLoop(source, KernelHost(ipr), sink, metrics, resync_s=resync)
+        host = KernelHost(ipr, HostIpMigrator(ipr, RecordStore(state_dir, node)))
+        loop = AgentLoop(source, host, sink, metrics, resync_s=resync)
         if once:
             raise typer.Exit(loop.run_once())
         with LinkEventWatcher(ipr) as watcher:
