@@ -38,10 +38,10 @@ test-lab: setup system-deps
 
 test: lint test-unit test-lab
 
-demo: setup
-	$(VENV)/bin/hvnet validate examples/quickstart/plan.yaml
+# The main job: the quickstart plan in the real-kernel lab (boot, agents converge, VMs attach, DHCP, matrix, picture, down).
+demo: setup system-deps
 	$(VENV)/bin/hvnet plan examples/quickstart/plan.yaml
-	$(VENV)/bin/hvnet render examples/quickstart/plan.yaml
+	$(VENV)/bin/hvnet lab demo examples/quickstart/plan.yaml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
