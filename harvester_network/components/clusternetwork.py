@@ -75,6 +75,8 @@ class ClusterNetwork(HarvesterComponent):
             for node in node_list
         ]
 
+        # What a network on this cluster network waits for.
+        self.objects: list[pulumi.Resource] = [self.cluster_network, *self.vlan_configs]
         self.name = spec.name
         self.vlan_config_names = [names.vlanconfig_name(spec.name, node) for node in node_list]
         self.bridge = names.bridge_name(spec.name)

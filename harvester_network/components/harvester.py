@@ -73,7 +73,7 @@ class HarvesterNetworking(HarvesterComponent):
                 f"{resource_name}/{net.ref}",
                 data,
                 dhcp_backend=net.dhcp_server.backend if net.dhcp_server else None,
-                depends_on=[cluster_network],
+                depends_on=cluster_network.objects,
             )
         self.virtual_machines = {}
         for vm in plan_.virtual_machines:
@@ -94,7 +94,7 @@ class HarvesterNetworking(HarvesterComponent):
                 **child,
             )
 
-        self.network_names = {ref: net.network_name for ref, net in self.networks.items()}
+        self.network_names = {ref: net.reference for ref, net in self.networks.items()}
         self.bridges = {name: cn.bridge for name, cn in self.cluster_networks.items()}
         self.register_outputs(
             {

@@ -25,8 +25,9 @@ from harvester_network.components.harvester import HarvesterNetworking
 CONFIG_NAMESPACE = "harvester-network"
 # Pulumi keeps every resource's Outputs alive until the program ends, so the cyclic garbage collector keeps
 # re-scanning a growing heap: at 3 000 resources it took a third of the program's time with the default
-# first-generation threshold (700). A program process is short-lived; collecting less often is safe.
-GC_FIRST_GENERATION_THRESHOLD = 100_000
+# first-generation threshold (700), a tenth with 100 000, a twentieth with this (for about 10% more peak
+# memory; benchmarks/RESULTS.md). A program process is short-lived; collecting less often is safe.
+GC_FIRST_GENERATION_THRESHOLD = 1_000_000
 _IDENTITY_KEYS = ("name", "node", "port")
 
 

@@ -32,7 +32,14 @@ class NetworkResources:
     network: Lifted[Network]
     nad: provider.NetworkAttachmentDefinition
     dhcp: list[pulumi.CustomResource]
-    network_name: pulumi.Output[str]  # the NAD's: known in preview, and carries the dependency on the NAD
+
+    @property
+    def network_name(self) -> pulumi.Output[str]:
+        """The NAD's `<namespace>/<name>`: known in preview, carries the dependency on the NAD, and names this
+        network to a VirtualMachine."""
+        output = self.nad.network_name
+        _NETWORK_OF_NAME_OUTPUT[output] = self
+        return output
 
 
 # `network_name` outputs -> their network, so a VM given `vlan100.network_name` finds the network's spec.
@@ -100,17 +107,13 @@ def network_resources(
             )
             for kind in DNSMASQ_KINDS
         ]
-    network_name = nad.network_name
-    resources = NetworkResources(
+    return NetworkResources(
         reference=names.network_ref(namespace, item["name"]),
         cluster_network_name=item["clusterNetwork"],
         network=network,
         nad=nad,
         dhcp=dhcp,
-        network_name=network_name,
     )
-    _NETWORK_OF_NAME_OUTPUT[network_name] = resources
-    return resources
 
 
 def _only(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
@@ -160,7 +163,7 @@ class VlanNetwork(HarvesterComponent):
         super().__init__("VlanNetwork", resource_name, settings, opts)
         if isinstance(cluster_network, ClusterNetwork):
             data = cluster_network.plan_data()
-            waits_for: list[pulumi.Resource] = [cluster_network]
+            waits_for: list[pulumi.Resource] = cluster_network.objects
         else:
             # Made elsewhere: the NAD needs only its name (the bridge) and MTU.
             data = {"clusterNetworks": [{"name": cluster_network, "uplink": {"nics": [STAND_IN_NIC], "mtu": mtu}}]}

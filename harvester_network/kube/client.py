@@ -45,13 +45,24 @@ def network_reference_matches(reference: str, vm_namespace: str, nad_namespace: 
     return reference == nad_name and vm_namespace == nad_namespace
 
 
+def is_transient(error: KubeError) -> bool:
+    """An API hiccup worth retrying within a wait: throttling, a server error, a dropped connection."""
+    return error.reason == "Unreachable" or error.status in (429, 500, 502, 503, 504)
+
+
 def poll_until(check: Callable[[], tuple[T | None, str]], *, timeout: float, verb: str, subject: str) -> T:
     """Call `check` until it returns a result. `check` returns (result or None, what is still pending); on timeout
-    the last pending text becomes the KubeTimeout message."""
+    the last pending text becomes the KubeTimeout message. Transient API errors count as pending, not failure:
+    a wait of minutes should not end at one 503."""
     deadline = time.monotonic() + timeout
     interval = 0.05
     while True:
-        result, pending = check()
+        try:
+            result, pending = check()
+        except KubeError as error:
+            if not is_transient(error):
+                raise
+            result, pending = None, f"the last check failed: {error}"
         if result is not None:
             return result
         if time.monotonic() >= deadline:

@@ -26,7 +26,15 @@ from pulumi.dynamic import (
 )
 from pulumi.runtime.rpc import UNKNOWN
 
-from harvester_network.kube import DEFAULT_TIMEOUT, FIELD_MANAGER, KubeClient, KubeTarget, field_managers, kind_named
+from harvester_network.kube import (
+    DEFAULT_TIMEOUT,
+    FIELD_MANAGER,
+    KubeClient,
+    KubeTarget,
+    KubeTimeout,
+    field_managers,
+    kind_named,
+)
 from harvester_network.model import Plan, PlanError, PlanIssue, load_plan
 from harvester_network.render import object_key
 
@@ -154,7 +162,8 @@ class ObjectProvider(ResourceProvider, ABC):
             if live is not None:
                 self._refuse_foreign(live, props)
                 if live["metadata"].get("deletionTimestamp"):  # being deleted: let it go before reusing the name
-                    kube.delete_and_wait(self.kind, live["metadata"]["name"], live["metadata"].get("namespace"))
+                    meta = live["metadata"]
+                    kube.delete_and_wait(self.kind, meta["name"], meta.get("namespace"), timeout=_timeout(props))
             live = self._apply_and_wait(kube, obj, props)
             return CreateResult(object_key(obj), self._outputs(kube, props, plan, obj, live))
 
@@ -255,7 +264,13 @@ class ObjectProvider(ResourceProvider, ABC):
     def _apply_and_wait(self, kube: KubeClient, obj: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
         live = kube.apply(obj)
         if props.get("waitForReady", True):
-            self.wait_ready(kube, obj, _timeout(props))
+            try:
+                self.wait_ready(kube, obj, _timeout(props))
+            except KubeTimeout as timeout:
+                raise ProviderError(
+                    f"{timeout}. The object is applied: fix what is named and run `pulumi up` again (it takes the "
+                    "object up), or set waitForReady=false where nothing reports status"
+                ) from None
         return live
 
     def _outputs(

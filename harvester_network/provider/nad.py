@@ -8,6 +8,7 @@ there is nothing to wait for. Harvester refuses the deletion while VMs reference
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import pulumi
@@ -96,7 +97,9 @@ class NetworkAttachmentDefinition(HarvesterObject, module="harvester-network", n
             "mtu": mtu,
         }
         super().__init__(NetworkAttachmentDefinitionProvider(), resource_name, spec, settings, opts)
-        # `<namespace>/<name>`, as a VM's interfaces name it; from the inputs, so it is known in preview.
-        self.network_name: pulumi.Output[str] = pulumi.Output.all(self.namespace, self.name).apply(
-            lambda parts: names.network_ref(*parts)
-        )
+
+    @cached_property
+    def network_name(self) -> pulumi.Output[str]:
+        """`<namespace>/<name>`, as a VM's interfaces name it; from the inputs, so it is known in preview.
+        Made when first asked for: every Output costs a large program time."""
+        return pulumi.Output.all(self.namespace, self.name).apply(lambda parts: names.network_ref(*parts))

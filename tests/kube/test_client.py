@@ -158,3 +158,14 @@ def test_running_vms_using_nads_on_given_nodes(kube: KubeClient, k8s_api: KubeAp
         )
     assert kube.running_vms_using_nads({("default", "vlan100")}) == ["default/a", "default/b"]
     assert kube.running_vms_using_nads({("default", "vlan100")}, {"node1"}) == ["default/a"]
+
+
+def test_waits_ride_out_transient_api_errors(kube: KubeClient, k8s_faults: Any) -> None:
+    ready = {"conditions": [{"type": "ready", "status": "True"}]}
+    kube.apply({"apiVersion": h.NETWORK_API, "kind": "ClusterNetwork", "metadata": {"name": "vlan"}, "status": ready})
+    k8s_faults.fail_next(2, code=503, path="/clusternetworks/vlan")
+    assert kube.wait_for_condition("ClusterNetwork", "vlan", timeout=10)["metadata"]["name"] == "vlan"
+    k8s_faults.fail_next(1, code=403, path="/clusternetworks/vlan")
+    with pytest.raises(KubeError) as caught:  # not transient: the wait ends at once
+        kube.wait_for_condition("ClusterNetwork", "vlan", timeout=10)
+    assert caught.value.status == 403

@@ -214,13 +214,17 @@ def test_vlanconfig_readiness_timeout_names_each_node_and_its_vlanstatus_message
     write_vlanstatus(k8s_api, kube, cn_name, "node1", ready=False, message="NIC eth9 not found")
     provider = VlanConfigProvider()
     inputs = {"clusterNetwork": cn_name, "uplink": {"nics": ["eth9"]}, **connection, "timeout": 0.5}
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(ProviderError) as caught:
         provider.create(inputs)
     message = str(caught.value)
     assert message.startswith(f"wait for VlanConfig {cn_name} to be ready: not done after 0.5s: ")
     assert f"node1: VlanStatus {cn_name}-node1-" in message
     assert "ready=False: NIC eth9 not found" in message
     assert "node2: no VlanStatus yet (is the network agent running on it?)" in message
+    assert message.endswith(
+        "fix what is named and run `pulumi up` again (it takes the object up), or set "
+        "waitForReady=false where nothing reports status"
+    )
 
     write_vlanstatus(k8s_api, kube, cn_name, "node1", ready=True)
     write_vlanstatus(k8s_api, kube, cn_name, "node2", ready=True)
@@ -263,7 +267,7 @@ def test_cluster_network_waits_for_ready_only_once_vlanconfigs_refer_to_it(
         {"clusterNetwork": cn_name, "node": "n1", "uplink": {"nics": ["eth1"]}, **connection, "waitForReady": False}
     )
     with pytest.raises(
-        Exception, match=f"wait for ClusterNetwork {cn_name} to be ready: not done after 0.3s: no ready"
+        ProviderError, match=f"wait for ClusterNetwork {cn_name} to be ready: not done after 0.3s: no ready"
     ):
         provider.update(created.id, created.outs or {}, {**inputs, "description": "changed"})
     assert provider.update(created.id, created.outs or {}, {**inputs, "waitForReady": False}).outs is not None
