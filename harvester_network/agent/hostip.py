@@ -202,20 +202,26 @@ class RecordStore:
 
     def save(self, record: MigrationRecord) -> None:
         """Write, fsync and rename into place, then fsync the directory: after a crash the old or the new
-        record is there, never a torn one."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        record is there, never a torn one. A failure is a ChangeFailed: the migration stops and is undone."""
         path = self.path(record.nic)
         staged = path.with_name(f".{path.name}.tmp")
-        with staged.open("wb") as out:
-            out.write(_RECORD.dump_json(record, indent=2))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(staged, path)
-        self._sync_directory()
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with staged.open("wb") as out:
+                out.write(_RECORD.dump_json(record, indent=2))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(staged, path)
+            self._sync_directory()
+        except OSError as error:
+            raise ChangeFailed(f"cannot write the host-IP migration record {path}: {error}") from error
 
     def remove(self, nic: str) -> None:
-        self.path(nic).unlink(missing_ok=True)
-        self._sync_directory()
+        try:
+            self.path(nic).unlink(missing_ok=True)
+            self._sync_directory()
+        except OSError as error:
+            raise ChangeFailed(f"cannot remove the host-IP migration record {self.path(nic)}: {error}") from error
 
     def _sync_directory(self) -> None:
         fd = os.open(self.directory, os.O_RDONLY)
@@ -354,6 +360,13 @@ class HostIpMigrator:
             routes,
             witness=self._choose_witness(nic, nic_index, routes),
         )
+        if record.witness is None:
+            log.warning(
+                "no gateway or neighbour answers through %s, so moving its addresses to %s cannot be verified",
+                nic,
+                bridge,
+                extra=self._fields(record, "unverified"),
+            )
         self.store.save(record)
         self._step(record, "intent", f"moving {record.moved()} from {nic} to {bridge}")
         try:
