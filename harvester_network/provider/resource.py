@@ -4,10 +4,12 @@ the computed outputs declared so Pulumi exposes them as attributes."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import pulumi
 import pulumi.dynamic
+from pulumi.dynamic.dynamic import PROVIDER_KEY, serialize_provider
 
 from harvester_network.kube import DEFAULT_TIMEOUT
 from harvester_network.provider.base import ObjectProvider
@@ -67,6 +69,23 @@ class HarvesterObject(pulumi.dynamic.Resource):
             # Declared, so Pulumi gives the resource these attributes.
             **dict.fromkeys(provider.cluster_outputs),
         }
+        props[PROVIDER_KEY] = serialized_provider(type(provider))
         # The engine keeps the kubeconfig secret in outputs too (the provider host hands it back in plain).
         secret = pulumi.ResourceOptions(additional_secret_outputs=["kubeconfig"])
-        super().__init__(provider, resource_name, props, pulumi.ResourceOptions.merge(opts, secret))
+        # What pulumi.dynamic.Resource.__init__ does, with the provider pickled once per kind instead of once per
+        # resource: the SDK's pickling wraps pickle's dict writer anew on every call, which costs time and, after
+        # about a thousand resources, makes any stateful dynamic provider in the program fail with RecursionError.
+        pulumi.CustomResource.__init__(
+            self,
+            f"pulumi-python:{self._resource_type_name}",
+            resource_name,
+            props,
+            pulumi.ResourceOptions.merge(opts, secret),
+        )
+
+
+@cache
+def serialized_provider(provider_class: type[ObjectProvider]) -> str:
+    """The pickled provider the provider host loads (by reference: the class is importable, the object holds
+    no data), made once per class."""
+    return serialize_provider(provider_class())

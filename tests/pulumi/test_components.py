@@ -4,6 +4,7 @@ plan errors at the line that declared the component, DHCP servers, VM outputs.""
 from __future__ import annotations
 
 import asyncio
+import pickle
 from typing import Any
 
 import pulumi
@@ -163,3 +164,12 @@ def test_cluster_network_outputs() -> None:
     vlan = built["vlan"]
     assert (vlan.name, vlan.bridge, vlan.mtu, vlan.vlan_config_names) == ("vlan", "vlan-br", 0, ["vlan-n1", "vlan-n2"])
     assert sorted(r.name for r in recording.of_type(f"{DYNAMIC_PREFIX}VlanConfig")) == ["lab-vlan-n1", "lab-vlan-n2"]
+
+
+def test_many_resources_leave_pulumis_pickler_as_it_was() -> None:
+    """pulumi.dynamic pickles a provider with a wrapper it adds to pickle's dict writer on every call; pickling
+    once per kind keeps a large program from leaving other dynamic providers a RecursionError."""
+    run_program(lambda: VlanNetwork("warm", vlan_id=1, cluster_network="vlan"))
+    before = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
+    run_program(lambda: [VlanNetwork(f"v{i}", vlan_id=i, cluster_network="vlan") for i in range(2, 30)])
+    assert pickle._Pickler._batch_setitems is before  # type: ignore[attr-defined]
