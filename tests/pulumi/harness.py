@@ -5,6 +5,7 @@ Mocks are global state: `run_program` installs fresh ones (and the given stack c
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -137,6 +138,9 @@ def run_program(
 ) -> Recording:
     """Run `program` under fresh mocks with `config` (`{"harvester-network:plan": {...}}`, values as the stack file
     holds them) and return what it registered (nothing with record=False, which adds no work to the program)."""
+    # The SDK builds its futures on the thread's current event loop; asyncio.run() elsewhere in the same process
+    # (the gRPC host test) leaves none behind, so each program gets a loop of its own.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     recording = Recording()
     mocks = _Mocks(recording)
     monitor = _RecordingMonitor(mocks, recording) if record else MockMonitor(mocks)
