@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 import urllib3
 from kubernetes import client
+from kubernetes.client import rest
 
 from harvester_network.kube.errors import KubeError, KubeTimeout, status_error
 from harvester_network.kube.kinds import Kind, kind_named, kind_of
@@ -20,6 +21,7 @@ from harvester_network.kube.target import KubeTarget
 
 FIELD_MANAGER = "hvnet"
 APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
 DEFAULT_TIMEOUT = 300.0
 _PAGE_SIZE = 500
 # Polling starts fast (tests, quick controllers) and backs off to this, to go easy on the API server.
@@ -104,10 +106,24 @@ class KubeClient:
         self, kind: Kind | str, namespace: str | None = None, *, labels: dict[str, str] | None = None
     ) -> list[dict[str, Any]]:
         """Every object of a kind (in one namespace, or all), optionally only those carrying `labels`."""
+        label_selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items())) if labels else None
+        return self.list_with_version(kind, namespace, label_selector=label_selector)[0]
+
+    def list_with_version(
+        self,
+        kind: Kind | str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Every matching object, page by page, and the list's resourceVersion (where a watch starts from)."""
         kind = kind_named(kind) if isinstance(kind, str) else kind
         query: dict[str, str] = {"limit": str(_PAGE_SIZE)}
-        if labels:
-            query["labelSelector"] = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        if label_selector:
+            query["labelSelector"] = label_selector
+        if field_selector:
+            query["fieldSelector"] = field_selector
         where = f"in namespace {namespace}" if namespace else "in all namespaces" if kind.namespaced else ""
         subject = f"{kind.kind} objects {where}".strip()
         items: list[dict[str, Any]] = []
@@ -115,27 +131,88 @@ class KubeClient:
             page = self._request("GET", kind.path(namespace), query=query, verb="list", subject=subject)
             # A list's items carry no apiVersion/kind; give them back so callers can treat them as objects.
             items += [{"apiVersion": kind.api_version, "kind": kind.kind, **item} for item in page.get("items") or []]
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                return items
-            query["continue"] = token
+            metadata = page.get("metadata") or {}
+            if not metadata.get("continue"):
+                return items, str(metadata.get("resourceVersion") or "")
+            query["continue"] = metadata["continue"]
+
+    def watch(
+        self,
+        kind: Kind | str,
+        resource_version: str,
+        *,
+        field_selector: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> Generator[dict[str, Any], None, None]:
+        """The changes after `resource_version`, as `{type, object}` events (BOOKMARKs included), until the server
+        ends the stream after `timeout_seconds`. An in-stream ERROR event raises a KubeError with its code (410
+        when the version is too old: list again). Closing the iterator closes the connection."""
+        kind = kind_named(kind) if isinstance(kind, str) else kind
+        query = {
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        if field_selector:
+            query["fieldSelector"] = field_selector
+        subject = f"{kind.kind} objects"
+        # The read timeout outlasts the stream: the server ends it, and bookmarks keep an idle one talking.
+        response = self._send(
+            "GET", kind.path(), query=query, verb="watch", subject=subject, timeout=(10.0, timeout_seconds + 60.0)
+        )
+        stream = response.response
+        try:
+            for line in _lines(stream.stream(amt=None, decode_content=False)):
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    raise status_error("watch", subject, int(status.get("code") or 500), json.dumps(status))
+                yield event
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._unreachable("watch", subject, exc) from None
+        finally:
+            stream.release_conn()
 
     # --- writing -------------------------------------------------------------------------------------------------
 
-    def apply(self, obj: dict[str, Any], *, force: bool = True) -> dict[str, Any]:
-        """Server-side apply as field manager `hvnet`. `force` takes over fields another manager set: the plan is
-        the declared owner of every field it renders."""
+    def apply(
+        self,
+        obj: dict[str, Any],
+        *,
+        force: bool = True,
+        field_manager: str = FIELD_MANAGER,
+        subresource: str | None = None,
+    ) -> dict[str, Any]:
+        """Server-side apply as `field_manager` (default `hvnet`), to the object or its `subresource` ("status").
+        `force` takes over fields another manager set: the plan is the declared owner of every field it renders."""
         kind = kind_of(obj)
         meta = obj["metadata"]
-        query = {"fieldManager": FIELD_MANAGER, "force": "true" if force else "false"}
+        query = {"fieldManager": field_manager, "force": "true" if force else "false"}
+        path = kind.path(meta.get("namespace"), meta["name"]) + (f"/{subresource}" if subresource else "")
         return self._request(
             "PATCH",
-            kind.path(meta.get("namespace"), meta["name"]),
+            path,
             query=query,
             body=obj,
             content_type=APPLY_PATCH,
-            verb="apply",
+            verb="apply" if subresource is None else f"apply {subresource} of",
             subject=kind.subject(meta["name"], meta.get("namespace")),
+        )
+
+    def merge_patch(
+        self, kind: Kind | str, name: str, patch: dict[str, Any], namespace: str | None = None
+    ) -> dict[str, Any]:
+        """A JSON merge patch (RFC 7386): maps merge, a null removes a key. For a few keys of a shared object
+        (a node's labels) that server-side apply would make ours to keep."""
+        kind = kind_named(kind) if isinstance(kind, str) else kind
+        return self._request(
+            "PATCH",
+            kind.path(namespace, name),
+            body=patch,
+            content_type=MERGE_PATCH,
+            verb="patch",
+            subject=kind.subject(name, namespace),
         )
 
     def delete(self, kind: Kind | str, name: str, namespace: str | None = None) -> bool:
@@ -240,7 +317,17 @@ class KubeClient:
 
     # --- HTTP ----------------------------------------------------------------------------------------------------
 
-    def _request(
+    def _request(self, method: str, path: str, **send: Any) -> dict[str, Any]:
+        """The parsed JSON answer of `_send(method, path, **send)`."""
+        response = self._send(method, path, **send)
+        try:
+            data = response.read()
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._unreachable(send["verb"], send["subject"], exc) from None
+        parsed: dict[str, Any] = json.loads(data) if data else {}
+        return parsed
+
+    def _send(
         self,
         method: str,
         path: str,
@@ -250,7 +337,9 @@ class KubeClient:
         query: dict[str, str] | None = None,
         body: Any = None,
         content_type: str = "application/json",
-    ) -> dict[str, Any]:
+        timeout: float | tuple[float, float] | None = None,
+    ) -> rest.RESTResponse:
+        """The response with its body unread (a watch streams it); an error status is raised as KubeError."""
         headers = {"Accept": "application/json", "Content-Type": content_type}
         _, url, headers, body, _ = self._api.param_serialize(
             method=method,
@@ -262,17 +351,31 @@ class KubeClient:
         )
         try:
             response = self._api.call_api(
-                method, url, header_params=headers, body=body, _request_timeout=self._request_timeout
+                method, url, header_params=headers, body=body, _request_timeout=timeout or self._request_timeout
             )
-            data = response.read()
+            if response.status >= 400:
+                raise status_error(verb, subject, response.status, response.read())
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            reason = str(getattr(exc, "reason", None) or exc)
-            raise KubeError(
-                verb, subject, "Unreachable", f"cannot reach the API server of {self.target.describe()}: {reason}"
-            ) from None
+            raise self._unreachable(verb, subject, exc) from None
         except client.ApiException as exc:  # TLS failures surface this way
             raise KubeError(verb, subject, "Unreachable", f"{self.target.describe()}: {exc.reason}") from None
-        if response.status >= 400:
-            raise status_error(verb, subject, response.status, data)
-        parsed: dict[str, Any] = json.loads(data) if data else {}
-        return parsed
+        return response
+
+    def _unreachable(self, verb: str, subject: str, exc: Exception) -> KubeError:
+        reason = str(getattr(exc, "reason", None) or exc)
+        return KubeError(
+            verb, subject, "Unreachable", f"cannot reach the API server of {self.target.describe()}: {reason}"
+        )
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
+    """The newline-separated JSON documents of a watch stream, whatever the chunking."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            if line.strip():
+                yield line.decode()
+    if pending.strip():
+        yield pending.decode()

@@ -6,6 +6,8 @@ chart/crds) and Multus' NetworkAttachmentDefinition CRD, field for field. Where 
   cluster without Harvester has no webhook, so the schema is the only guard left.
 - VlanStatus has a status subresource (Harvester's has none) and so no top-level `required: [status]`:
   a create through a status subresource drops `status`, and the requirement could never be met.
+- ClusterNetwork has a status subresource too, so the node agent's role can write its `ready` condition
+  (`clusternetworks/status`) without being allowed to change the object itself.
 Pure: plain dicts, no I/O.
 """
 
@@ -101,7 +103,7 @@ def cluster_network_crd() -> dict[str, Any]:
         scope="Cluster",
         schema=schema,
         short_names=["cn", "cns"],
-        status_subresource=False,
+        status_subresource=True,
     )
 
 

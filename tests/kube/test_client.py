@@ -123,13 +123,16 @@ def test_wait_for_condition_says_what_the_condition_is(kube: KubeClient) -> None
     kube.apply(cluster_network())
     with pytest.raises(KubeTimeout, match="it has no 'ready' condition yet"):
         kube.wait_for_condition("ClusterNetwork", "vlan", timeout=0.1)
-    kube.apply(cluster_network(conditions=[{"type": "ready", "status": "False", "message": "no uplink"}]))
+    # Our ClusterNetwork CRD keeps status in a subresource (render/crds.py).
+    kube.apply(
+        cluster_network(conditions=[{"type": "ready", "status": "False", "message": "no uplink"}]), subresource="status"
+    )
     with pytest.raises(KubeTimeout) as caught:
         kube.wait_for_condition("ClusterNetwork", "vlan", timeout=0.1)
     assert str(caught.value) == (
         "wait for ClusterNetwork vlan: not done after 0.1s: condition 'ready' is False: no uplink (Timeout)"
     )
-    kube.apply(cluster_network(conditions=[{"type": "ready", "status": "True"}]))
+    kube.apply(cluster_network(conditions=[{"type": "ready", "status": "True"}]), subresource="status")
     assert kube.wait_for_condition("ClusterNetwork", "vlan", timeout=5)["metadata"]["name"] == "vlan"
 
 
@@ -170,7 +173,9 @@ def test_running_vms_using_nads_on_given_nodes(kube: KubeClient, k8s_api: KubeAp
 
 def test_waits_ride_out_transient_api_errors(kube: KubeClient, k8s_faults: Any) -> None:
     ready = {"conditions": [{"type": "ready", "status": "True"}]}
-    kube.apply({"apiVersion": h.NETWORK_API, "kind": "ClusterNetwork", "metadata": {"name": "vlan"}, "status": ready})
+    vlan = {"apiVersion": h.NETWORK_API, "kind": "ClusterNetwork", "metadata": {"name": "vlan"}}
+    kube.apply(vlan)
+    kube.apply({**vlan, "status": ready}, subresource="status")
     k8s_faults.fail_next(2, code=503, path="/clusternetworks/vlan")
     assert kube.wait_for_condition("ClusterNetwork", "vlan", timeout=10)["metadata"]["name"] == "vlan"
     k8s_faults.fail_next(1, code=403, path="/clusternetworks/vlan")

@@ -274,7 +274,7 @@ def test_cluster_network_waits_for_ready_only_once_vlanconfigs_refer_to_it(
     # Harvester's controller marks it ready (as its own field manager).
     custom: Any = client.CustomObjectsApi(k8s_api.api_client())
     ready = {"status": {"conditions": [{"type": "ready", "status": "True"}]}}
-    custom.patch_cluster_custom_object("network.harvesterhci.io", "v1beta1", "clusternetworks", cn_name, ready)
+    custom.patch_cluster_custom_object_status("network.harvesterhci.io", "v1beta1", "clusternetworks", cn_name, ready)
     assert (provider.update(created.id, created.outs or {}, inputs).outs or {})["ready"] is True
 
 

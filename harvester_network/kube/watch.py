@@ -1,0 +1,184 @@
+"""A live mirror of one kind of object: list, then watch from the list's resourceVersion, on a daemon thread.
+
+The informer pattern of client-go, kept small:
+- list every matching object and the list's resourceVersion; the mirror is replaced as a whole;
+- watch from that version with bookmarks; each event updates the mirror, each bookmark moves the version on;
+- 410 Gone (the version is older than the server keeps): list again;
+- any other API error or a dropped connection: wait (exponential backoff with jitter) and watch again from the
+  last version, so an outage costs one relist at most, and the mirror keeps its last good objects meanwhile;
+- a stream the server ends cleanly (its timeoutSeconds): watch again at once.
+`on_change` is called (on the watch thread) when what `relevant` sees of an object changed, was added or removed,
+so that status written by others (or a node's heartbeat) does not wake the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from harvester_network.kube.client import KubeClient
+from harvester_network.kube.errors import KubeError
+from harvester_network.kube.kinds import Kind
+from harvester_network.kube.target import KubeTarget
+
+log = logging.getLogger("hvnet.kube.watch")
+
+DEFAULT_WATCH_TIMEOUT_S = 300  # what client-go's reflectors ask for (5-10 min)
+GONE = 410
+
+ObjectKey = tuple[str, str]  # (namespace or "", name)
+
+
+@dataclass
+class Backoff:
+    """Exponential delays with full jitter between `initial_s` and `max_s`; `reset` after a success."""
+
+    initial_s: float = 0.5
+    max_s: float = 30.0
+    _next_s: float = 0.0
+
+    def next_delay(self) -> float:
+        self._next_s = min(self.max_s, self._next_s * 2) if self._next_s else self.initial_s
+        return random.uniform(self._next_s / 2, self._next_s)
+
+    def reset(self) -> None:
+        self._next_s = 0.0
+
+
+def object_key(obj: dict[str, Any]) -> ObjectKey:
+    metadata = obj.get("metadata") or {}
+    return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
+
+
+def _whole(obj: dict[str, Any]) -> Any:
+    return obj
+
+
+class ObjectCache:
+    """The objects of one `kind` (optionally only those matching `field_selector`), kept current by a thread."""
+
+    def __init__(
+        self,
+        target: KubeTarget,
+        kind: Kind,
+        *,
+        on_change: Callable[[], None],
+        field_selector: str | None = None,
+        relevant: Callable[[dict[str, Any]], Any] = _whole,
+        watch_timeout_s: int = DEFAULT_WATCH_TIMEOUT_S,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.target, self.kind, self.field_selector = target, kind, field_selector
+        self._on_change, self._relevant = on_change, relevant
+        self._watch_timeout_s = watch_timeout_s
+        self._backoff = backoff or Backoff()
+        self._objects: dict[ObjectKey, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._synced = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"watch-{kind.kind}", daemon=True)
+        self._version: str | None = None  # where the next watch starts; None: list first
+        self.last_error: str | None = None
+        self.lists = 0  # every list after the first is a relist (410, or after an outage)
+
+    # --- what callers use ----------------------------------------------------------------------------------------
+
+    def start(self) -> ObjectCache:
+        self._thread.start()
+        return self
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop the thread. A watch blocked on an idle stream notices at its next event or bookmark; the thread is
+        a daemon, so a process that exits does not wait for it."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def wait_synced(self, timeout: float) -> bool:
+        """True once the first list arrived (possibly earlier)."""
+        return self._synced.wait(timeout)
+
+    @property
+    def synced(self) -> bool:
+        return self._synced.is_set()
+
+    def objects(self) -> list[dict[str, Any]]:
+        """The mirrored objects, sorted by namespace and name (the caller must not modify them)."""
+        with self._lock:
+            return [self._objects[key] for key in sorted(self._objects)]
+
+    # --- the thread ----------------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        with KubeClient(self.target) as kube:
+            while not self._stop.is_set():
+                try:
+                    if self._version is None:
+                        self._list(kube)
+                    self._follow(kube)
+                except KubeError as error:
+                    if error.status == GONE:
+                        log.info("%s: watch version %s expired, listing again", self.kind.kind, self._version)
+                        self._version = None
+                        continue
+                    self.last_error = str(error)
+                    delay = self._backoff.next_delay()
+                    log.warning("%s (retrying in %.1fs)", error, delay, extra={"reason": "api"})
+                    self._stop.wait(delay)
+
+    def _list(self, kube: KubeClient) -> None:
+        items, version = kube.list_with_version(self.kind, field_selector=self.field_selector)
+        self.lists += 1
+        replacement = {object_key(obj): obj for obj in items}
+        with self._lock:
+            changed = self._views(self._objects) != self._views(replacement)
+            self._objects = replacement
+        self._version = version
+        self._succeeded()
+        self._synced.set()
+        if changed:
+            self._on_change()
+
+    def _follow(self, kube: KubeClient) -> None:
+        """Watch from the version reached until the stream ends; every event and bookmark moves the version on,
+        so a stream that breaks resumes where it broke."""
+        assert self._version is not None
+        received = False
+        events = kube.watch(
+            self.kind, self._version, field_selector=self.field_selector, timeout_seconds=self._watch_timeout_s
+        )
+        try:
+            for event in events:
+                if self._stop.is_set():
+                    break
+                received = True
+                self._succeeded()
+                obj = event.get("object") or {}
+                self._version = str((obj.get("metadata") or {}).get("resourceVersion") or self._version)
+                if event.get("type") != "BOOKMARK" and self._apply(event.get("type", ""), obj):
+                    self._on_change()
+        finally:
+            events.close()
+        if not received:  # a server that keeps ending empty streams gets the same patience as errors
+            self._stop.wait(self._backoff.next_delay())
+
+    def _apply(self, event_type: str, obj: dict[str, Any]) -> bool:
+        """Put one event into the mirror; True when what is relevant changed."""
+        key = object_key(obj)
+        with self._lock:
+            before = self._objects.get(key)
+            if event_type == "DELETED":
+                self._objects.pop(key, None)
+                return before is not None
+            self._objects[key] = obj
+        return before is None or self._relevant(before) != self._relevant(obj)
+
+    def _views(self, objects: dict[ObjectKey, dict[str, Any]]) -> dict[ObjectKey, Any]:
+        return {key: self._relevant(obj) for key, obj in objects.items()}
+
+    def _succeeded(self) -> None:
+        self.last_error = None
+        self._backoff.reset()

@@ -1,0 +1,186 @@
+"""kube/watch.py's ObjectCache against the test API server (or HVNET_TEST_KUBECONFIG's cluster): the first list,
+events, relevance, bookmarks, 410 relists and an API outage. ConfigMaps of a namespace made for the test stand
+in for any kind; on a real cluster other ConfigMaps come and go too, so assertions look at that namespace only."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from harvester_network.kube import KubeClient, KubeTarget, kind_named
+from harvester_network.kube.watch import Backoff, ObjectCache
+from tests.k8s_api.faults import Faults
+from tests.k8s_api.fixtures import KubeApi, eventually
+
+# The cache's own requests: list and watch of ConfigMaps in all namespaces (a test's writes go to a namespace).
+CACHE_PATH = "/api/v1/configmaps?"
+
+
+def configmap(name: str, namespace: str, **data: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}, "data": data}
+
+
+class Changes:
+    """Counts on_change calls, as the watch thread makes them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
+@pytest.fixture
+def kube(k8s_api: KubeApi) -> Iterator[KubeClient]:
+    with KubeClient(KubeTarget.from_kubeconfig(k8s_api.kubeconfig_path)) as connected:
+        yield connected
+
+
+@pytest.fixture
+def start(k8s_api: KubeApi) -> Iterator[Any]:
+    caches: list[ObjectCache] = []
+
+    def started(changes: Changes, **options: Any) -> ObjectCache:
+        cache = ObjectCache(
+            KubeTarget.from_kubeconfig(k8s_api.kubeconfig_path),
+            kind_named("ConfigMap"),
+            on_change=changes,
+            backoff=Backoff(initial_s=0.05, max_s=0.2),
+            **options,
+        ).start()
+        caches.append(cache)
+        assert cache.wait_synced(10), cache.last_error
+        return cache
+
+    yield started
+    for cache in caches:
+        cache.close()
+
+
+def data_in(cache: ObjectCache, namespace: str) -> dict[str, dict[str, str]]:
+    return {
+        o["metadata"]["name"]: o.get("data") or {} for o in cache.objects() if o["metadata"]["namespace"] == namespace
+    }
+
+
+def watch_versions(faults: Faults) -> list[int]:
+    """The resourceVersion of every watch the cache opened, in order."""
+    versions = []
+    for method, path in list(faults.requests):
+        query = parse_qs(urlsplit(path).query)
+        if method == "GET" and path.startswith(CACHE_PATH) and query.get("watch") == ["true"]:
+            versions.append(int(query["resourceVersion"][0]))
+    return versions
+
+
+def test_first_list_then_added_modified_deleted_events(kube: KubeClient, start: Any, k8s_namespace: str) -> None:
+    kube.apply(configmap("a", k8s_namespace, v="1"))
+    kube.apply(configmap("b", k8s_namespace, v="1"))
+    changes = Changes()
+    cache = start(changes)
+    assert data_in(cache, k8s_namespace) == {"a": {"v": "1"}, "b": {"v": "1"}}
+    assert changes.count >= 1  # the first list is a change
+    assert [o["kind"] for o in cache.objects()][:1] == ["ConfigMap"]  # list items get their kind back
+
+    kube.apply(configmap("c", k8s_namespace, v="1"))
+    kube.apply(configmap("a", k8s_namespace, v="2"))
+    kube.delete("ConfigMap", "b", k8s_namespace)
+    eventually(
+        lambda: data_in(cache, k8s_namespace) == {"a": {"v": "2"}, "c": {"v": "1"}}, timeout=10, what="the events"
+    )
+    assert cache.lists == 1  # events, not relists, carried the changes
+
+
+def test_on_change_only_when_the_relevant_view_changes(kube: KubeClient, start: Any, k8s_namespace: str) -> None:
+    kube.apply(configmap("a", k8s_namespace, v="1"))
+    changes = Changes()
+    cache = start(changes, relevant=lambda obj: obj.get("data"))
+    before = changes.count
+    labelled = configmap("a", k8s_namespace, v="1")
+    labelled["metadata"]["labels"] = {"x": "y"}
+    kube.apply(labelled)
+
+    def labels_arrived() -> bool:
+        return any((o["metadata"].get("labels") or {}) == {"x": "y"} for o in cache.objects())
+
+    eventually(labels_arrived, timeout=10, what="the label change in the mirror")
+    assert changes.count == before  # mirrored, but nothing relevant changed
+    kube.apply(configmap("a", k8s_namespace, v="2"))
+    eventually(lambda: changes.count > before, timeout=10, what="on_change for a data change")
+
+
+def test_bookmarks_move_the_watch_version_on(
+    k8s_api: KubeApi, kube: KubeClient, start: Any, k8s_faults: Faults, k8s_namespace: str
+) -> None:
+    assert k8s_api.server is not None
+    k8s_api.server.set_bookmark_interval(0.1)
+    start(Changes())
+    [first] = eventually(lambda: watch_versions(k8s_faults), timeout=10, what="the first watch")
+    # A change of another kind moves the server's version on; only a bookmark tells this watch about it.
+    node = kube.apply({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "bookmark-probe"}})
+    moved_to = int(node["metadata"]["resourceVersion"])
+    assert moved_to > first
+    threading.Event().wait(0.5)  # a few bookmark intervals
+    k8s_faults.drop_watches()
+    eventually(lambda: len(watch_versions(k8s_faults)) >= 2, timeout=10, what="the watch to reopen")
+    assert watch_versions(k8s_faults)[1] >= moved_to
+
+
+def test_an_expired_version_is_listed_again(
+    kube: KubeClient, start: Any, k8s_faults: Faults, k8s_namespace: str
+) -> None:
+    kube.apply(configmap("a", k8s_namespace))
+    cache = start(Changes())
+    k8s_faults.expire_next_watch(path=CACHE_PATH)
+    kube.apply(configmap("during", k8s_namespace))  # made while the cache relists
+    k8s_faults.drop_watches()
+    eventually(lambda: cache.lists == 2, timeout=10, what="a relist after 410")
+    eventually(lambda: set(data_in(cache, k8s_namespace)) == {"a", "during"}, timeout=10, what="the relisted objects")
+    kube.apply(configmap("after", k8s_namespace))
+    eventually(lambda: "after" in data_in(cache, k8s_namespace), timeout=10, what="events after the relist")
+
+
+def test_an_api_outage_keeps_the_last_objects_and_recovers_without_a_relist(
+    kube: KubeClient, start: Any, k8s_faults: Faults, k8s_namespace: str
+) -> None:
+    kube.apply(configmap("a", k8s_namespace))
+    changes = Changes()
+    cache = start(changes)
+    k8s_faults.fail_next(1_000_000, code=503, path=CACHE_PATH)
+    k8s_faults.drop_watches()
+    eventually(lambda: cache.last_error is not None, timeout=10, what="the outage to be seen")
+    assert "503" in (cache.last_error or "")
+    assert set(data_in(cache, k8s_namespace)) == {"a"}  # the last good objects stay
+    kube.apply(configmap("during", k8s_namespace))  # the cache cannot see this yet
+    retries = len(watch_versions(k8s_faults))
+    threading.Event().wait(0.5)
+    assert "during" not in data_in(cache, k8s_namespace)
+    k8s_faults.clear()
+    eventually(lambda: "during" in data_in(cache, k8s_namespace), timeout=10, what="recovery")
+    assert cache.last_error is None
+    assert cache.lists == 1  # the watch resumed from its version: the missed event came from the backlog
+    assert len(watch_versions(k8s_faults)) > retries  # it kept trying, with a backoff bounded by max_s
+
+
+def test_a_field_selector_mirrors_only_matching_objects(kube: KubeClient, k8s_api: KubeApi, k8s_namespace: str) -> None:
+    kube.apply(configmap("wanted", k8s_namespace))
+    kube.apply(configmap("other", k8s_namespace))
+    cache = ObjectCache(
+        KubeTarget.from_kubeconfig(k8s_api.kubeconfig_path),
+        kind_named("ConfigMap"),
+        on_change=Changes(),
+        field_selector=f"metadata.name=wanted,metadata.namespace={k8s_namespace}",
+    ).start()
+    try:
+        assert cache.wait_synced(10)
+        assert [o["metadata"]["name"] for o in cache.objects()] == ["wanted"]
+        kube.apply(configmap("wanted", k8s_namespace, v="2"))
+        eventually(lambda: data_in(cache, k8s_namespace) == {"wanted": {"v": "2"}}, timeout=10, what="the event")
+    finally:
+        cache.close()
