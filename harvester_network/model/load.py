@@ -71,8 +71,10 @@ def load_plan(data: Any, source: str = "plan") -> tuple[Plan, list[PlanIssue]]:
         plan = Plan.model_validate(data)
     except ValidationError as exc:
         field_issues = [_issue_from_pydantic(err) for err in exc.errors()]
-        partial, dropped = _valid_part(data, exc.errors())
-        issues = field_issues + (plan_issues(partial, dropped) if partial else [])
+        partial, dropped, trimmed = _valid_part(data, exc.errors())
+        # A finding about a whole section that lost items (`nodes` left empty) is about what was dropped, not the plan.
+        cross = [i for i in plan_issues(partial, dropped) if i.path not in trimmed] if partial else []
+        issues = field_issues + cross
         raise PlanError(sorted(set(issues), key=field_issues_first(field_issues)), source) from None
     issues = plan_issues(plan)
     if any(i.severity == "error" for i in issues):
@@ -85,10 +87,11 @@ def field_issues_first(field_issues: list[PlanIssue]) -> Any:
     return lambda issue: (order.get(issue, len(order)), issue.path)
 
 
-def _valid_part(data: dict[str, Any], errors: list[ErrorDetails]) -> tuple[Plan | None, frozenset[str]]:
+def _valid_part(data: dict[str, Any], errors: list[ErrorDetails]) -> tuple[Plan | None, frozenset[str], frozenset[str]]:
     """The plan without the items that failed field validation, so cross-object rules can still run.
 
-    Returns the names of the dropped items too: references to them are not reported again.
+    Returns the names of the dropped items too: references to them are not reported again; and the sections
+    that lost items.
     """
     bad_items: dict[str, set[int]] = {}
     bad_sections: set[str] = set()
@@ -112,9 +115,9 @@ def _valid_part(data: dict[str, Any], errors: list[ErrorDetails]) -> tuple[Plan 
             value = [v for i, v in enumerate(value) if i not in bad_items[key]]
         trimmed[key] = value
     try:
-        return Plan.model_validate(trimmed), frozenset(dropped)
+        return Plan.model_validate(trimmed), frozenset(dropped), frozenset(bad_items)
     except ValidationError:
-        return None, frozenset(dropped)
+        return None, frozenset(dropped), frozenset(bad_items)
 
 
 def _issue_from_pydantic(err: ErrorDetails) -> PlanIssue:

@@ -14,6 +14,9 @@ MANAGEMENT_NETWORK = "mgmt"
 IFNAME_MAX = 15
 CLUSTER_NETWORK_NAME_MAX = IFNAME_MAX - len("-br")
 HOSTNAME_LABEL = "kubernetes.io/hostname"
+DNS_LABEL_MAX = 63
+DHCP_WORKLOAD_SUFFIX = "-dhcp"
+DHCP_NAME_HASH_LEN = 10
 
 DNS_LABEL_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -33,6 +36,20 @@ def bond_name(cluster_network: str) -> str:
 def vlanconfig_name(cluster_network: str, node: str | None) -> str:
     """One VlanConfig per node when nodes are listed, else one for all nodes (see render/clusternetwork.py)."""
     return cluster_network if node is None else f"{cluster_network}-{node}"
+
+
+def dhcp_workload_name(network: str) -> str:
+    """The ConfigMap and Deployment of a network's dnsmasq DHCP server: `<network>-dhcp`.
+
+    A name over 63 characters (a network name over 58) keeps the network name's head and ends in a hash of the
+    whole name instead: cutting it off at 63 made two long names with a common head share one Deployment. A hashed
+    name ends in hex digits, never in "-dhcp", so it cannot meet an unshortened one either.
+    """
+    name = f"{network}{DHCP_WORKLOAD_SUFFIX}"
+    if len(name) <= DNS_LABEL_MAX:
+        return name
+    digest = hashlib.sha256(network.encode()).hexdigest()[:DHCP_NAME_HASH_LEN]
+    return f"{network[: DNS_LABEL_MAX - DHCP_NAME_HASH_LEN - 1].rstrip('-')}-{digest}"
 
 
 def network_ref(namespace: str, name: str) -> str:

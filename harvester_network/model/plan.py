@@ -11,7 +11,7 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 from pydantic.alias_generators import to_camel
 
 from harvester_network.model import names
@@ -61,6 +61,23 @@ def _check_unicast_mac(value: str) -> str:
     return value.lower()
 
 
+def _lease_time_from_number(value: object) -> object:
+    """YAML reads `leaseTime: 3600` as an integer: take it as seconds, kept as the string "3600" (the form the
+    string check accepts and renders as before)."""
+    if isinstance(value, bool):
+        return value  # `yes`/`true`: left to the string type's error
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError(
+                f"{value} seconds is not a lease time; give a positive number of seconds such as 3600, "
+                "or a duration such as 30m, 1h, 1d, or 'infinite'"
+            )
+        return str(value)
+    if isinstance(value, float):
+        raise ValueError(f"{value} is not a whole number of seconds; write whole seconds such as 3600, or 30m, 1h, 1d")
+    return value
+
+
 def _check_lease_time(value: str) -> str:
     if value != "infinite" and not re.fullmatch(r"[1-9][0-9]*[smhd]?", value):
         raise ValueError("must be a duration such as 3600, 30m, 1h, 1d, or 'infinite'")
@@ -86,7 +103,8 @@ ClusterNetworkName = Annotated[
     AfterValidator(_check_cluster_network_name),
 ]
 MacAddress = Annotated[str, Field(pattern=names.MAC_RE), AfterValidator(_check_unicast_mac)]
-LeaseTime = Annotated[str, AfterValidator(_check_lease_time)]
+# A string duration, or a YAML integer taken as seconds.
+LeaseTime = Annotated[str, BeforeValidator(_lease_time_from_number), AfterValidator(_check_lease_time)]
 IpMode = Annotated[str, AfterValidator(_check_ip_mode)]
 BondMode = Literal["balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"]
 NicModel = Literal["virtio", "e1000", "e1000e", "ne2k_pci", "pcnet", "rtl8139"]

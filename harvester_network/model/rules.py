@@ -47,6 +47,12 @@ def _cluster_network_issues(plan: Plan) -> Iterator[PlanIssue]:
             f"'{name}' is already declared at clusterNetworks[{j}]",
             "give each cluster network a unique name",
         )
+    if plan.nodes == []:
+        yield PlanIssue(
+            "nodes",
+            "is an empty list: VlanConfigs are rendered per listed node, so no node would get any uplink",
+            "omit `nodes` (one VlanConfig then covers every node) or list at least one node",
+        )
     for i, node, j in _duplicates(plan.nodes or []):
         yield PlanIssue(f"nodes[{i}]", f"node '{node}' is listed twice (first at nodes[{j}])", "list each node once")
     vlanconfigs: dict[str, str] = {}
@@ -65,7 +71,7 @@ def _cluster_network_issues(plan: Plan) -> Iterator[PlanIssue]:
                 "add `nodes: [...]` with every node of the cluster",
             )
         for k, override in enumerate(cn.node_overrides):
-            if plan.nodes is not None and override.node not in plan.nodes:
+            if plan.nodes and override.node not in plan.nodes:  # an empty `nodes` is reported above
                 yield PlanIssue(
                     f"clusterNetworks[{i}].nodeOverrides[{k}].node",
                     f"node '{override.node}' is not in `nodes` ({', '.join(plan.nodes)})",
@@ -137,7 +143,16 @@ def _network_issues(plan: Plan, unresolved_ok: frozenset[str]) -> Iterator[PlanI
                 severity="warning",
             )
         vids.setdefault(key, i)
-        yield from _dhcp_server_issues(plan, i, net)
+        # A VM on the network gets an on-link route for the cidr, which then takes the Service addresses it
+        # overlaps away from the management network; a DHCP server pod's own Service traffic breaks the same way.
+        if isinstance(net.route, ManualRoute) and net.route.cidr.overlaps(plan.service_cidr):
+            yield PlanIssue(
+                f"networks[{i}].route.cidr",
+                f"{net.route.cidr} overlaps the cluster's service CIDR {plan.service_cidr}: "
+                "workloads on this network would send traffic for those Service addresses onto the VLAN",
+                "use a cidr outside the service CIDR (or set serviceCIDR to the cluster's real one)",
+            )
+        yield from _dhcp_server_issues(i, net)
 
 
 def _address_role_issue(addr: ipaddress.IPv4Address, cidr: ipaddress.IPv4Network) -> str | None:
@@ -148,7 +163,7 @@ def _address_role_issue(addr: ipaddress.IPv4Address, cidr: ipaddress.IPv4Network
     return None
 
 
-def _dhcp_server_issues(plan: Plan, i: int, net: Network) -> Iterator[PlanIssue]:
+def _dhcp_server_issues(i: int, net: Network) -> Iterator[PlanIssue]:
     dhcp = net.dhcp_server
     if dhcp is None:
         return
@@ -180,12 +195,6 @@ def _dhcp_server_issues(plan: Plan, i: int, net: Network) -> Iterator[PlanIssue]
         )
     elif dhcp.range.start <= gateway <= dhcp.range.end:
         yield PlanIssue(f"{path}.range", f"the range contains the gateway {gateway}", "exclude the gateway")
-    if cidr.overlaps(plan.service_cidr):
-        yield PlanIssue(
-            f"networks[{i}].route.cidr",
-            f"{cidr} overlaps the cluster's service CIDR {plan.service_cidr}",
-            "pick a subnet outside it (or set serviceCIDR)",
-        )
 
 
 def _virtual_machine_issues(plan: Plan, unresolved_ok: frozenset[str]) -> Iterator[PlanIssue]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harvester_network.model import names
 from harvester_network.model.plan import DhcpServer, ManualRoute, Network
 from harvester_network.render import harvester as h
 from harvester_network.render.nad import compact_json
@@ -25,7 +26,7 @@ def _server(net: Network) -> tuple[DhcpServer, ManualRoute]:
 
 
 def dhcp_workload_name(net: Network) -> str:
-    return f"{net.name}-dhcp"[:63].rstrip("-")
+    return names.dhcp_workload_name(net.name)
 
 
 def server_address(net: Network) -> str:

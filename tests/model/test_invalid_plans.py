@@ -151,6 +151,7 @@ CASES = [
         "node 'node2' already has an override at nodeOverrides[0]",
     ),
     Case("node-twice", add("nodes", "node1"), "nodes[2]", "node 'node1' is listed twice (first at nodes[0])"),
+    Case("nodes-empty", put("nodes", []), "nodes", "is an empty list", "omit `nodes` (one VlanConfig then covers"),
     Case(
         "vlanconfig-name-collision",
         edits(put("clusterNetworks[1].name", "vlan-x"), put("nodes", ["node2", "x-node2"])),
@@ -268,7 +269,26 @@ CASES = [
     ),
     Case("lease-time-weeks", put(f"{DHCP}.leaseTime", "1w"), f"{DHCP}.leaseTime", "must be a duration"),
     Case("lease-time-zero", put(f"{DHCP}.leaseTime", "0"), f"{DHCP}.leaseTime", "must be a duration"),
-    Case("lease-time-unquoted", put(f"{DHCP}.leaseTime", 3600), f"{DHCP}.leaseTime", "valid string", "quote it"),
+    Case("lease-time-int-zero", put(f"{DHCP}.leaseTime", 0), f"{DHCP}.leaseTime", "0 seconds is not a lease time"),
+    Case("lease-time-int-negative", put(f"{DHCP}.leaseTime", -60), f"{DHCP}.leaseTime", "positive number of seconds"),
+    Case("lease-time-float", put(f"{DHCP}.leaseTime", 1.5), f"{DHCP}.leaseTime", "write whole seconds such as 3600"),
+    Case("lease-time-bool", put(f"{DHCP}.leaseTime", True), f"{DHCP}.leaseTime", "valid string", "quote it"),
+    Case(
+        "route-cidr-in-service-cidr",
+        put("networks[1].route", {"mode": "manual", "cidr": "10.53.7.0/24", "gateway": "10.53.7.1"}),
+        "networks[1].route.cidr",
+        "10.53.7.0/24 overlaps the cluster's service CIDR 10.53.0.0/16",
+        "use a cidr outside the service CIDR (or set serviceCIDR",
+    ),
+    Case(
+        "service-cidr-covers-a-route",
+        edits(
+            put("networks[1].route", {"mode": "manual", "cidr": "10.200.0.0/24", "gateway": "10.200.0.1"}),
+            put("serviceCIDR", "10.200.0.0/20"),
+        ),
+        "networks[1].route.cidr",
+        "overlaps the cluster's service CIDR 10.200.0.0/20",
+    ),
     Case("dhcp-dns-not-ip", put(f"{DHCP}.dns", ["dns.example"]), f"{DHCP}.dns[0]", "not a valid IPv4 address"),
     Case("dhcp-backend-kea", put(f"{DHCP}.backend", "kea"), f"{DHCP}.backend", "'dnsmasq' or 'ippool'"),
     # Static VM addresses.
@@ -492,6 +512,47 @@ def test_every_independent_error_is_reported_at_once(tmp_path: Path) -> None:
     assert "6 error(s)" in result.stderr
 
 
+def test_an_empty_nodes_list_is_the_only_error_even_with_overrides() -> None:
+    """`nodes: []` would render no VlanConfig at all; the override naming node2 is not reported a second time."""
+    data = valid_plan()
+    edits(put("nodes", []), drop("lab"))(data)
+    with pytest.raises(PlanError) as raised:
+        load_plan(data)
+    assert [(i.path, i.message, i.fix) for i in raised.value.issues] == [
+        (
+            "nodes",
+            "is an empty list: VlanConfigs are rendered per listed node, so no node would get any uplink",
+            "omit `nodes` (one VlanConfig then covers every node) or list at least one node",
+        )
+    ]
+
+
+def test_an_empty_nodes_list_is_rejected_without_overrides() -> None:
+    data = valid_plan()
+    edits(put("nodes", []), drop("lab"), drop("clusterNetworks[0].nodeOverrides"))(data)
+    with pytest.raises(PlanError) as raised:
+        load_plan(data)
+    assert [i.path for i in raised.value.issues] == ["nodes"]
+
+
+def test_nodes_left_empty_by_a_bad_node_name_report_only_the_name() -> None:
+    """Rules run on the valid part of a plan; `nodes: [Node_1]` is empty there, but the user wrote a node."""
+    data = valid_plan()
+    edits(put("nodes", ["Node_1"]), drop("lab"))(data)
+    with pytest.raises(PlanError) as raised:
+        load_plan(data)
+    assert [i.path for i in raised.value.issues] == ["nodes[0]"]
+    assert "pattern" in raised.value.issues[0].message
+
+
+def test_a_route_in_the_service_cidr_is_reported_once_with_a_dhcp_server() -> None:
+    data = valid_plan()
+    put("serviceCIDR", "10.100.0.0/16")(data)
+    with pytest.raises(PlanError) as raised:
+        load_plan(data)
+    assert [i.path for i in raised.value.issues] == [f"{NET0}.route.cidr"]
+
+
 def test_a_duplicate_vlan_on_one_cluster_network_is_only_a_warning(tmp_path: Path) -> None:
     plan_file = write_plan(tmp_path, put("networks[1].vlan", 100))
     _, warnings = load_plan_file(plan_file)
@@ -520,6 +581,10 @@ def test_a_duplicate_vlan_on_one_cluster_network_is_only_a_warning(tmp_path: Pat
         put("networks[1].route", {"mode": "manual", "cidr": "10.200.0.0/31", "gateway": "10.200.0.0"}),
         put("networks[1].route", {"mode": "auto"}),
         put(f"{DHCP}.leaseTime", "infinite"),
+        put(f"{DHCP}.leaseTime", 1),
+        put("networks[1].route", {"mode": "manual", "cidr": "10.52.255.0/24", "gateway": "10.52.255.1"}),
+        put("networks[1].route", {"mode": "manual", "cidr": "10.54.0.0/24", "gateway": "10.54.0.1"}),
+        edits(put("nodes", ["node2"]), drop("lab")),
         put(f"{DHCP}.range.end", "10.100.0.254"),
         add("networks", {"name": "vlan200", "namespace": "prod", "clusterNetwork": "storage", "vlan": 200}),
         add("virtualMachines", {"name": "db-1", "namespace": "prod", "interfaces": [{"name": "n", "network": "mgmt"}]}),
@@ -545,6 +610,10 @@ def test_a_duplicate_vlan_on_one_cluster_network_is_only_a_warning(tmp_path: Pat
         "route-slash-31",
         "route-auto",
         "lease-infinite",
+        "lease-int-1-second",
+        "route-just-below-service-cidr",
+        "route-just-above-service-cidr",
+        "nodes-one",
         "dhcp-end-next-to-broadcast",
         "same-network-name-other-namespace",
         "same-vm-name-other-namespace",
