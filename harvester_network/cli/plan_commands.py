@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import secrets
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from harvester_network.model import Plan, PlanError, PlanIssue, load_plan_file
-from harvester_network.render import object_file_name, render_plan
+from harvester_network.render import harvester as h
+from harvester_network.render import object_file_name, object_key, render_plan
 from harvester_network.render.agent_install import AGENT_IMAGE, agent_install_objects
 from harvester_network.render.nodeplan import ALL_NODES, node_plan, vid_ranges
 from harvester_network.render.objects import in_apply_order
@@ -81,10 +85,84 @@ def render(
     if output_dir is None:
         typer.echo(dump_objects(objects), nl=False)
         return
-    output_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, dict[str, object]] = {}
     for obj in objects:
-        (output_dir / object_file_name(obj)).write_text(dump_objects([obj]))
-    err.print(f"wrote {len(objects)} object(s) to {output_dir}", highlight=False)
+        other = files.setdefault(object_file_name(obj), obj)
+        if other is not obj:
+            err.print(
+                f"[red]{object_key(other)} and {object_key(obj)} would both be written to {object_file_name(obj)}; "
+                "nothing was written[/] (fix: rename one of them, or render to stdout)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1)
+    removed = write_object_files(output_dir, {name: dump_objects([obj]) for name, obj in files.items()})
+    stale = f"; removed {len(removed)} stale file(s): {', '.join(removed)}" if removed else ""
+    err.print(f"wrote {len(objects)} object(s) to {output_dir}{stale}", highlight=False, soft_wrap=True)
+
+
+# What object_file_name() makes: "<rank>-<kind>[-<namespace>]-<name>.yaml"; a cheap filter before reading a file.
+_OBJECT_FILE_NAME = re.compile(r"[0-9]{2}-[a-z0-9.-]+\.yaml")
+
+
+def write_object_files(output_dir: Path, files: dict[str, str]) -> list[str]:
+    """Write `files` (name -> text) into `output_dir`, and remove the files an earlier render wrote there for
+    objects that are gone, so `hvnet agent --from-dir` stops seeing them. Returns the removed names.
+
+    New files go in before stale ones go, so a watching agent never sees a moment with neither the old nor the
+    new object (a network torn down and set up again). A file is only removed when it is one of ours: its name
+    is the object_file_name() of the one object it holds, and that object carries our managed-by label.
+    """
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        write_atomically(output_dir / name, text)
+    removed = []
+    for path in sorted(output_dir.iterdir()):
+        if path.name not in files and _rendered_by_us(path):
+            path.unlink()
+            removed.append(path.name)
+    return removed
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Stage under a hidden name in the same directory (the agent skips dot files), then rename into place, so
+    a reader sees the old file or the new one, never half of one. An unchanged file is left as it is."""
+    try:
+        if not path.is_symlink() and path.read_text() == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    staged = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with staged.open("x") as f:
+            f.write(text)
+        os.replace(staged, path)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+
+
+def _rendered_by_us(path: Path) -> bool:
+    if not _OBJECT_FILE_NAME.fullmatch(path.name) or path.is_symlink() or not path.is_file():
+        return False
+    try:
+        documents = list(yaml.safe_load_all(path.read_text()))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    if len(documents) != 1 or not isinstance(documents[0], dict):
+        return False
+    obj = documents[0]
+    meta = obj.get("metadata")
+    if not (isinstance(meta, dict) and isinstance(obj.get("kind"), str) and isinstance(meta.get("name"), str)):
+        return False
+    labels = meta.get("labels")
+    namespace = meta.get("namespace")
+    return (
+        isinstance(labels, dict)
+        and labels.get(h.LABEL_MANAGED_BY) == h.MANAGED_BY
+        and (namespace is None or isinstance(namespace, str))
+        and object_file_name(obj) == path.name
+    )
 
 
 def plan_command(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,116 @@ def test_render_of_an_invalid_plan_leaves_an_existing_directory_alone(tmp_path: 
     assert result.exit_code == 1
     assert [p.name for p in out_dir.iterdir()] == ["keep.yaml"]
     assert result.stdout == ""
+
+
+def smaller_quickstart(tmp_path: Path) -> Path:
+    """The quickstart without node3, the untagged network, cache-1 and web-1's management Service."""
+    data = yaml.safe_load(QUICKSTART.read_text())
+    data["nodes"].remove("node3")
+    data["networks"] = [n for n in data["networks"] if n["name"] != "untagged"]
+    data["virtualMachines"] = [vm for vm in data["virtualMachines"] if vm["name"] != "cache-1"]
+    del data["virtualMachines"][0]["managementService"]
+    del data["lab"]
+    plan_file = tmp_path / "smaller.yaml"
+    plan_file.write_text(yaml.safe_dump(data))
+    return plan_file
+
+
+def test_render_to_a_directory_removes_the_files_it_wrote_for_objects_that_are_gone(tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    assert hvnet("render", QUICKSTART, "-o", out_dir).exit_code == 0
+    nad = yaml.safe_load((out_dir / "30-networkattachmentdefinition-default-vlan100.yaml").read_text())
+    hand_made = {**nad, "metadata": {"name": "handmade", "namespace": "default"}}
+    foreign = {
+        "keep.yaml": "kept: true\n",
+        # Named as we name files, but not labelled as ours.
+        "30-networkattachmentdefinition-default-handmade.yaml": yaml.safe_dump(hand_made),
+        # Ours, but copied to a name we would not give it.
+        "my-copy.yaml": yaml.safe_dump(nad),
+        "30-networkattachmentdefinition-default-other.yaml": yaml.safe_dump(nad),
+        # Named and labelled like ours, but two objects: not a file we wrote.
+        "30-networkattachmentdefinition-default-two.yaml": yaml.safe_dump_all(
+            [{**nad, "metadata": {**nad["metadata"], "name": "two"}}, nad]
+        ),
+        "30-networkattachmentdefinition-default-broken.yaml": "{not yaml: [\n",
+    }
+    for name, text in foreign.items():
+        (out_dir / name).write_text(text)
+
+    result = hvnet("render", smaller_quickstart(tmp_path), "-o", out_dir)
+    assert result.exit_code == 0, result.stderr
+    plan, _ = load_plan_file(smaller_quickstart(tmp_path))
+    wanted = {object_file_name(o) for o in render_plan(plan)}
+    assert {p.name for p in out_dir.iterdir()} == wanted | set(foreign)
+    for name, text in foreign.items():
+        assert (out_dir / name).read_text() == text
+    gone = [
+        "20-vlanconfig-vlan-node3.yaml",
+        "30-networkattachmentdefinition-default-untagged.yaml",
+        "50-virtualmachine-default-cache-1.yaml",
+        "60-service-default-web-1.yaml",
+    ]
+    assert f"removed 4 stale file(s): {', '.join(gone)}" in result.stderr
+
+
+def test_render_to_a_directory_writes_through_hidden_files_and_leaves_unchanged_files_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent watches the directory and skips dot files: it must never see a half-written object."""
+    out_dir = tmp_path / "out"
+    renames: list[tuple[Path, Path]] = []
+    replace = os.replace
+
+    def recording_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        renames.append((Path(src), Path(dst)))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
+    assert hvnet("render", QUICKSTART, "-o", out_dir).exit_code == 0
+    files = sorted(p.name for p in out_dir.iterdir())
+    assert sorted(dst.name for _, dst in renames) == files
+    for src, dst in renames:
+        assert src.parent == dst.parent == out_dir
+        assert src.name.startswith(f".{dst.name}.")
+
+    renames.clear()
+    before = {name: (out_dir / name).stat().st_ino for name in files}
+    assert hvnet("render", QUICKSTART, "-o", out_dir).exit_code == 0
+    assert renames == []
+    assert {name: (out_dir / name).stat().st_ino for name in files} == before
+
+    data = yaml.safe_load(QUICKSTART.read_text())
+    data["networks"][0]["vlan"] = 101
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(data))
+    assert hvnet("render", changed, "-o", out_dir).exit_code == 0
+    assert [dst.name for _, dst in renames] == ["30-networkattachmentdefinition-default-vlan100.yaml"]
+    assert sorted(p.name for p in out_dir.iterdir()) == files
+
+
+def test_render_to_a_directory_refuses_two_objects_with_one_file_name(tmp_path: Path) -> None:
+    """`a`/`b-c` and `a-b`/`c` both make ...-a-b-c.yaml: one object would silently overwrite the other."""
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text(
+        yaml.safe_dump(
+            {
+                "clusterNetworks": [{"name": "vlan", "uplink": {"nics": ["eth1"]}}],
+                "networks": [
+                    {"name": "b-c", "namespace": "a", "clusterNetwork": "vlan", "vlan": 1},
+                    {"name": "c", "namespace": "a-b", "clusterNetwork": "vlan", "vlan": 2},
+                ],
+            }
+        )
+    )
+    out_dir = tmp_path / "out"
+    result = hvnet("render", plan_file, "-o", out_dir)
+    assert result.exit_code == 1
+    assert (
+        "NetworkAttachmentDefinition/a/b-c and NetworkAttachmentDefinition/a-b/c would both be written to "
+        "30-networkattachmentdefinition-a-b-c.yaml" in result.stderr
+    )
+    assert not out_dir.exists()
+    assert hvnet("render", plan_file).exit_code == 0
 
 
 def test_plan_table_shows_the_override_and_the_switch_checklist() -> None:
