@@ -17,7 +17,7 @@ from harvester_network.agent.hostip import HostIpMigrator
 from harvester_network.agent.hoststate import HostState
 from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeIdentity
 from harvester_network.agent.metrics import AgentMetrics
-from harvester_network.agent.netlink import LinkEventWatcher, Reconciler
+from harvester_network.agent.netlink import Reconciler
 from harvester_network.agent.netlink_apply import ApplyResult, EnslaveHook
 from harvester_network.agent.netlink_read import link_inventory
 from harvester_network.agent.reconcile import PassReport, reconcile_pass
@@ -28,6 +28,8 @@ from harvester_network.model import names
 log = logging.getLogger("hvnet.agent")
 
 DEFAULT_RESYNC_S = 300.0  # hvnet agent --resync (cli/agent_commands.py repeats it)
+# After status could not be published (the API is down), the next pass comes this soon, not at the resync.
+STATUS_RETRY_S = 5.0
 # How often the loop looks at the source between netlink events; also the bound on reacting to a new VM port.
 TICK_S = 1.0
 
@@ -42,6 +44,13 @@ class ObjectSource(Protocol):
         """True once after the objects or node changed since the last `load`."""
 
     def close(self) -> None: ...
+
+
+class LinkEvents(Protocol):
+    """Netlink link events on owned links (netlink.py's LinkEventWatcher)."""
+
+    def wait_for_link_events(self, timeout: float) -> bool:
+        """True when an event came within `timeout` seconds."""
 
 
 class KernelHost:
@@ -107,6 +116,8 @@ class AgentLoop:
     metrics: AgentMetrics
     resync_s: float = DEFAULT_RESYNC_S
     on_pass: Callable[[PassReport], None] | None = None
+    status_retry_s: float = STATUS_RETRY_S
+    status_published: bool = True
 
     def run_pass(
         self, last_good: tuple[ClusterObjects, NodeIdentity] | None
@@ -119,7 +130,14 @@ class AgentLoop:
                 return None, None
         objects, node = last_good
         report = reconcile_pass(objects, node, self.host)
-        self.sink.publish(node.name, report.statuses)
+        try:
+            self.sink.publish(node.name, report.statuses)
+            self.status_published = True
+        except Exception as error:  # the host is reconciled; the status follows when the sink is back
+            self.status_published = False
+            log.error(
+                "cannot publish status, retrying in %gs: %s", self.status_retry_s, error, extra={"reason": "status"}
+            )
         self.metrics.observe(report)
         for warning in report.warnings:
             log.warning("%s", warning, extra={"reason": "objects"})
@@ -139,13 +157,14 @@ class AgentLoop:
 
     def run_once(self) -> int:
         report, _ = self.run_pass(None)
-        return 0 if report is not None and report.ready else 1
+        return 0 if report is not None and report.ready and self.status_published else 1
 
-    def run_forever(self, watcher: LinkEventWatcher, stop: Callable[[], bool] = lambda: False) -> None:
+    def run_forever(self, watcher: LinkEvents, stop: Callable[[], bool] = lambda: False) -> None:
         last_good: tuple[ClusterObjects, NodeIdentity] | None = None
         while not stop():
             _, last_good = self.run_pass(last_good)
-            resync_at = time.monotonic() + self.resync_s
+            wait_s = self.resync_s if self.status_published else min(self.resync_s, self.status_retry_s)
+            resync_at = time.monotonic() + wait_s
             while not stop():
                 remaining = resync_at - time.monotonic()
                 if remaining <= 0:

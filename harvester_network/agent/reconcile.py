@@ -91,7 +91,6 @@ def reconcile_pass(
     objects: ClusterObjects,
     node: NodeIdentity,
     host: HostNetwork,
-    vlan_config_uids: dict[str, str] | None = None,
 ) -> PassReport:
     started = time.monotonic()
     writes_before = host.writes
@@ -99,6 +98,8 @@ def reconcile_pass(
     applied = host.reconcile(desired)
     reports = cluster_network_reports(desired, applied)
     updated_at = now_rfc3339()
+    # The API gives objects a uid (the VlanStatus' owner reference needs it); rendered manifests have none.
+    uids = {meta.get("name"): meta.get("uid") for meta in (vc.get("metadata") or {} for vc in objects.vlan_configs)}
     areas = {b.cluster_network: [(a.vid, a.cidr) for a in b.local_areas] for b in desired.bridges}
     statuses = [
         vlanstatus_object(
@@ -109,7 +110,7 @@ def reconcile_pass(
             message=r.message,
             updated_at=updated_at,
             local_areas=areas.get(r.cluster_network, []),
-            vlan_config_uid=(vlan_config_uids or {}).get(r.vlan_config),
+            vlan_config_uid=uids.get(r.vlan_config),
         )
         for r in reports
     ]

@@ -1,4 +1,15 @@
-"""Where VlanStatus objects go: a directory (manifest-directory mode) or the Kubernetes API (kube_source.py)."""
+"""Where VlanStatus objects go: a directory (manifest-directory mode) or the Kubernetes API.
+
+In the API, per pass (KubeStatusSink):
+- each VlanStatus of this node by server-side apply, as this node's own field manager `hvnet-agent@<node>`:
+  labels and owner to the object, the rest to its status subresource; only those that changed;
+- this node's VlanStatuses of cluster networks no longer set up here are deleted;
+- the node label `network.harvesterhci.io/<cn>: "true"` is added once `<cn>` is ready here and removed when it
+  is torn down (a failed setup leaves it as it was, as Harvester does), by server-side apply of those labels
+  only: a label the agent stops applying goes, and no other label is touched;
+- a ClusterNetwork gets its `ready` condition once one node has it ready (Harvester's controller does this
+  where Harvester runs); the agent never sets it back to False, since other nodes may still carry it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +19,10 @@ from typing import Any, Protocol
 
 import yaml
 
+from harvester_network.agent.reconcile import now_rfc3339
+from harvester_network.kube import KubeClient, KubeError, KubeTarget, condition
 from harvester_network.render import harvester as h
+from harvester_network.render.vlanstatus import node_labels
 
 
 class StatusSink(Protocol):
@@ -17,10 +31,11 @@ class StatusSink(Protocol):
 
 
 def _without_timestamps(status: dict[str, Any]) -> Any:
-    """The status minus lastUpdateTime, to write only what really changed."""
-    body = dict(status.get("status", {}))
+    """What a VlanStatus says, minus lastUpdateTime and the API's bookkeeping, to write only what really changed."""
+    body = dict(status.get("status") or {})
     body["conditions"] = [{k: v for k, v in c.items() if k != "lastUpdateTime"} for c in body.get("conditions", [])]
-    return {**status, "status": body}
+    metadata = status.get("metadata") or {}
+    return (metadata.get("name"), metadata.get("labels"), metadata.get("ownerReferences"), body)
 
 
 class DirStatusSink:
@@ -56,3 +71,83 @@ class DirStatusSink:
             os.replace(tmp, path)
         for path in stale.values():
             path.unlink(missing_ok=True)
+
+
+def agent_field_manager(node: str) -> str:
+    """Each node's agent writes as its own field manager, so the API shows which node wrote what."""
+    return f"hvnet-agent@{node}"
+
+
+class KubeStatusSink:
+    """VlanStatuses, node labels and ClusterNetwork readiness in the API (see the module docstring)."""
+
+    def __init__(self, target: KubeTarget) -> None:
+        self.target = target
+
+    def publish(self, node: str, statuses: list[dict[str, Any]]) -> None:
+        """Raises KubeError when the API refuses or is unreachable; the caller publishes again soon."""
+        manager = agent_field_manager(node)
+        with KubeClient(self.target) as kube:
+            live = {
+                obj["metadata"]["name"]: obj for obj in kube.list_objects("VlanStatus", labels={h.LABEL_NODE: node})
+            }
+            for status in statuses:
+                before = live.pop(status["metadata"]["name"], None)
+                if before is None or _without_timestamps(before) != _without_timestamps(status):
+                    self._apply_status(kube, status, manager)
+            for name in live:
+                kube.delete("VlanStatus", name)
+            ready = {s["status"]["clusterNetwork"] for s in statuses if _is_ready(s)}
+            failed = {s["status"]["clusterNetwork"] for s in statuses} - ready
+            self._label_node(kube, node, ready, failed, manager)
+            for cluster_network in sorted(ready):
+                self._mark_ready(kube, cluster_network, manager)
+
+    @staticmethod
+    def _apply_status(kube: KubeClient, status: dict[str, Any], manager: str) -> None:
+        head = {key: status[key] for key in ("apiVersion", "kind", "metadata")}
+        kube.apply(head, field_manager=manager)
+        body = {**head, "metadata": {"name": status["metadata"]["name"]}, "status": status["status"]}
+        kube.apply(body, field_manager=manager, subresource="status")
+
+    @staticmethod
+    def _label_node(kube: KubeClient, node: str, ready: set[str], failed: set[str], manager: str) -> None:
+        live = kube.get("Node", node)
+        if live is None:
+            return
+        current = live["metadata"].get("labels") or {}
+        labels = node_labels(ready, failed, current)
+        owned = _applied_label_keys(live, manager)
+        if owned != set(labels) or any(current.get(key) != value for key, value in labels.items()):
+            kube.apply(
+                {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node, "labels": labels}},
+                field_manager=manager,
+            )
+
+    @staticmethod
+    def _mark_ready(kube: KubeClient, cluster_network: str, manager: str) -> None:
+        live = kube.get("ClusterNetwork", cluster_network)
+        if live is None or (condition(live, "ready") or {}).get("status") == "True":
+            return
+        ready = {"type": "ready", "status": "True", "lastUpdateTime": now_rfc3339()}
+        body = {"apiVersion": h.NETWORK_API, "kind": "ClusterNetwork", "metadata": {"name": cluster_network}}
+        try:
+            kube.apply({**body, "status": {"conditions": [ready]}}, field_manager=manager, subresource="status")
+        except KubeError as error:
+            if not error.not_found:
+                raise
+            # A ClusterNetwork CRD without a status subresource (Harvester's own): its controller marks it.
+
+
+def _is_ready(status: dict[str, Any]) -> bool:
+    return any(c.get("type") == "ready" and c.get("status") == "True" for c in status["status"]["conditions"])
+
+
+def _applied_label_keys(obj: dict[str, Any], manager: str) -> set[str]:
+    """The labels `manager` owns by server-side apply (its managedFields entry, `f:metadata.f:labels`)."""
+    keys: set[str] = set()
+    for entry in obj["metadata"].get("managedFields") or []:
+        if entry.get("manager") == manager and entry.get("operation") == "Apply" and not entry.get("subresource"):
+            labels = ((entry.get("fieldsV1") or {}).get("f:metadata") or {}).get("f:labels") or {}
+            keys |= {key.removeprefix("f:") for key in labels}
+    return keys

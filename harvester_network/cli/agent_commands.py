@@ -19,6 +19,14 @@ def agent(
     from_dir: Annotated[
         Path | None, typer.Option(help="Read objects from this directory (e.g. `hvnet render -o DIR`), not the API")
     ] = None,
+    kubeconfig: Annotated[
+        str | None,
+        typer.Option(
+            envvar="KUBECONFIG",
+            help="Without --from-dir: the API of this kubeconfig (default: ~/.kube/config, else in-cluster)",
+        ),
+    ] = None,
+    context: Annotated[str | None, typer.Option(help="With --kubeconfig: this context, not the current one")] = None,
     node_file: Annotated[
         Path | None, typer.Option(help="With --from-dir: YAML {name, labels} of this node (default: hostname label)")
     ] = None,
@@ -45,19 +53,30 @@ def agent(
 
     from harvester_network.agent.hostip import HostIpMigrator, RecordStore, install_test_crash_point
     from harvester_network.agent.logs import configure_logging
-    from harvester_network.agent.loop import AgentLoop, KernelHost, ManifestDirSource
+    from harvester_network.agent.loop import AgentLoop, KernelHost, ManifestDirSource, ObjectSource
     from harvester_network.agent.metrics import AgentMetrics, serve_metrics
     from harvester_network.agent.netlink import LinkEventWatcher
-    from harvester_network.agent.status import DirStatusSink
+    from harvester_network.agent.status import DirStatusSink, KubeStatusSink, StatusSink
 
     configure_logging(log_level)
     install_test_crash_point()
-    if from_dir is None:
-        raise typer.BadParameter(
-            "give --from-dir DIR (the Kubernetes API source is not built yet)", param_hint="--from-dir"
-        )
-    source = ManifestDirSource(from_dir, node, node_file)
-    sink = DirStatusSink(status_dir or from_dir.parent / "status")
+    source: ObjectSource
+    sink: StatusSink
+    if from_dir is not None:
+        if kubeconfig or context:
+            raise typer.BadParameter(
+                "--from-dir reads no API: leave out --kubeconfig/--context", param_hint="--from-dir"
+            )
+        source = ManifestDirSource(from_dir, node, node_file)
+        sink = DirStatusSink(status_dir or from_dir.parent / "status")
+    else:
+        if node_file or status_dir:
+            raise typer.BadParameter("--node-file and --status-dir go with --from-dir", param_hint="--from-dir")
+        from harvester_network.agent.kube_source import KubeSource
+        from harvester_network.kube import KubeTarget
+
+        target = KubeTarget.from_kubeconfig(kubeconfig, context)
+        source, sink = KubeSource(target, node), KubeStatusSink(target)
     metrics = AgentMetrics()
     if metrics_addr:
         serve_metrics(metrics, metrics_addr, max_age_s=max(3 * resync, 60))
@@ -71,10 +90,13 @@ def agent(
     with IPRoute() as ipr:
         host = KernelHost(ipr, HostIpMigrator(ipr, RecordStore(state_dir, node)))
         loop = AgentLoop(source, host, sink, metrics, resync_s=resync)
-        if once:
-            raise typer.Exit(loop.run_once())
-        with LinkEventWatcher(ipr) as watcher:
-            loop.run_forever(watcher, stop=lambda: stopping)
+        try:
+            if once:
+                raise typer.Exit(loop.run_once())
+            with LinkEventWatcher(ipr) as watcher:
+                loop.run_forever(watcher, stop=lambda: stopping)
+        finally:
+            source.close()
 
 
 def register(app: typer.Typer) -> None:

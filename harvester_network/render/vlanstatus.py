@@ -1,4 +1,4 @@
-"""The VlanStatus a node agent writes per (cluster network, node), and its node label patch.
+"""The VlanStatus a node agent writes per (cluster network, node), and its node labels.
 
 Shaped as network-controller-harvester's agent does it (shared/reference/harvester-objects.md, "VlanStatus"):
 - name `utils.Name("", cn, node)`: `<cn>-<node>`, cut to 54 characters, then `-` and the CRC-32 (IEEE) of the
@@ -13,7 +13,7 @@ Pure: the caller passes the update time.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from harvester_network.render import harvester as h
@@ -77,11 +77,16 @@ def vlanstatus_object(
     }
 
 
-def node_label_patch(set_up: Iterable[str], torn_down: Iterable[str] = ()) -> dict[str, str | None]:
-    """A merge-patch of node labels: `network.harvesterhci.io/<cn>: "true"` for each cluster network set up
-    on the node, and null (remove) for each torn down. Harvester adds the label only after a successful setup
-    and removes it on teardown; a failed setup leaves it as it was.
+def node_labels(ready: Iterable[str], failed: Iterable[str], current: Mapping[str, str]) -> dict[str, str]:
+    """The cluster-network labels a node agent applies to its node: `network.harvesterhci.io/<cn>: "true"` for each
+    cluster network set up there. Harvester adds the label only after a successful setup and removes it on
+    teardown; a failed setup leaves it as it was, so a failed one keeps the label the node has now. Applied with
+    server-side apply, a label the agent no longer applies (a teardown) is removed, and labels it never applied
+    (another controller's) are left alone.
     """
-    patch: dict[str, str | None] = {h.node_cluster_network_label(cn): None for cn in torn_down}
-    patch.update({h.node_cluster_network_label(cn): LABEL_TRUE for cn in set_up})
-    return patch
+    labels = {h.node_cluster_network_label(cn): LABEL_TRUE for cn in ready}
+    for cn in failed:
+        key = h.node_cluster_network_label(cn)
+        if key in current:
+            labels[key] = current[key]
+    return labels

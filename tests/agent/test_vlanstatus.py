@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harvester_network.render.crds import vlan_status_crd
-from harvester_network.render.vlanstatus import node_label_patch, vlanstatus_name, vlanstatus_object
+from harvester_network.render.vlanstatus import node_labels, vlanstatus_name, vlanstatus_object
 
 NOW = "2024-05-01T10:00:00Z"
 
@@ -127,11 +127,11 @@ def test_status_fits_the_vlanstatus_crd() -> None:
     assert _undeclared(obj, schema, "") == []
 
 
-def test_node_label_patch_sets_and_removes_cluster_network_labels() -> None:
-    assert node_label_patch(["cn1", "cn2"], ["old"]) == {
+def test_node_labels_for_ready_cluster_networks_and_failed_ones_keep_what_the_node_has() -> None:
+    current = {"network.harvesterhci.io/broken": "true", "network.harvesterhci.io/mgmt": "true", "zone": "a"}
+    assert node_labels(["cn1", "cn2"], ["broken", "never-up"], current) == {
         "network.harvesterhci.io/cn1": "true",
         "network.harvesterhci.io/cn2": "true",
-        "network.harvesterhci.io/old": None,
-    }
-    assert node_label_patch([], []) == {}
-    assert node_label_patch(["cn1"], ["cn1"]) == {"network.harvesterhci.io/cn1": "true"}  # set up again wins
+        "network.harvesterhci.io/broken": "true",  # a failed setup leaves the label as it was
+    }  # a failed one without a label gets none; other labels are not the agent's to apply
+    assert node_labels([], [], current) == {}

@@ -1,0 +1,103 @@
+"""Where the agent's objects come from. This part: the Kubernetes API (`hvnet agent` without `--from-dir`).
+
+Four live mirrors (kube/watch.py): every ClusterNetwork, VlanConfig and NAD, and this node's own Node object.
+The agent reads them; it never adds finalizers to these shared objects (teardown follows from a VlanConfig
+that is gone or no longer matches, and a restarted agent sees the same thing).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from harvester_network.agent.inputs import ClusterObjects, NodeIdentity
+from harvester_network.kube import KubeTarget, kind_named
+from harvester_network.kube.watch import DEFAULT_WATCH_TIMEOUT_S, Backoff, ObjectCache
+
+# How long a load waits for the first lists before it reports the source unavailable.
+FIRST_SYNC_WAIT_S = 30.0
+
+
+class SourceUnavailable(Exception):
+    """The API has not answered the first list yet, or this node has no Node object; the message says which."""
+
+
+def without_status(obj: dict[str, Any]) -> Any:
+    """What the agent acts on: labels, annotations and spec/config, not status (often written by the agents
+    themselves) or bookkeeping metadata."""
+    metadata = obj.get("metadata") or {}
+    return (
+        metadata.get("labels"),
+        metadata.get("annotations"),
+        {key: value for key, value in obj.items() if key not in ("metadata", "status")},
+    )
+
+
+def node_labels(obj: dict[str, Any]) -> Any:
+    """A Node changes every few seconds (heartbeats, conditions); only its labels matter to VlanConfig selectors."""
+    return (obj.get("metadata") or {}).get("labels")
+
+
+class KubeSource:
+    """The ObjectSource of an agent on a Kubernetes node (agent/loop.py)."""
+
+    def __init__(
+        self,
+        target: KubeTarget,
+        node_name: str,
+        *,
+        watch_timeout_s: int = DEFAULT_WATCH_TIMEOUT_S,
+        backoff_max_s: float = 30.0,
+        first_sync_wait_s: float = FIRST_SYNC_WAIT_S,
+    ) -> None:
+        self.target, self.node_name = target, node_name
+        self._first_sync_wait_s = first_sync_wait_s
+        self._changed = threading.Event()
+
+        def cache(kind: str, relevant: Any = without_status, field_selector: str | None = None) -> ObjectCache:
+            return ObjectCache(
+                target,
+                kind_named(kind),
+                on_change=self._changed.set,
+                relevant=relevant,
+                field_selector=field_selector,
+                watch_timeout_s=watch_timeout_s,
+                backoff=Backoff(max_s=backoff_max_s),
+            )
+
+        self.caches = {
+            "ClusterNetwork": cache("ClusterNetwork"),
+            "VlanConfig": cache("VlanConfig"),
+            "NetworkAttachmentDefinition": cache("NetworkAttachmentDefinition"),
+            "Node": cache("Node", node_labels, f"metadata.name={node_name}"),
+        }
+        for each in self.caches.values():
+            each.start()
+
+    def load(self) -> tuple[ClusterObjects, NodeIdentity]:
+        """The mirrored objects: the last ones the API gave, also while it is unreachable (the watch threads keep
+        retrying). Raises SourceUnavailable before the first lists or when the Node is missing."""
+        deadline = time.monotonic() + self._first_sync_wait_s
+        for kind, cache in self.caches.items():
+            if not cache.wait_synced(max(0.0, deadline - time.monotonic())):
+                why = cache.last_error or "no answer yet"
+                raise SourceUnavailable(f"no {kind} list from {self.target.describe()} yet: {why}")
+        self._changed.clear()  # what changes from here on is not in this load
+        nodes = self.caches["Node"].objects()
+        if not nodes:
+            raise SourceUnavailable(f"Node {self.node_name} does not exist in {self.target.describe()}")
+        labels = (nodes[0].get("metadata") or {}).get("labels") or {}
+        objects = ClusterObjects(
+            cluster_networks=tuple(self.caches["ClusterNetwork"].objects()),
+            vlan_configs=tuple(self.caches["VlanConfig"].objects()),
+            nads=tuple(self.caches["NetworkAttachmentDefinition"].objects()),
+        )
+        return objects, NodeIdentity(self.node_name, dict(labels))
+
+    def changed(self) -> bool:
+        return self._changed.is_set()
+
+    def close(self) -> None:
+        for cache in self.caches.values():
+            cache.close()

@@ -1,0 +1,274 @@
+"""The agent in Kubernetes mode against the test API server: KubeSource (list+watch of its objects and its Node),
+KubeStatusSink (VlanStatus by server-side apply as the node's field manager, node labels, ClusterNetwork ready)
+and the loop around them (events, 410 relists, an API outage and recovery), with a fake kernel."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harvester_network.agent.inputs import LinkInfo
+from harvester_network.agent.kube_source import KubeSource, SourceUnavailable
+from harvester_network.agent.loop import AgentLoop
+from harvester_network.agent.metrics import AgentMetrics
+from harvester_network.agent.status import KubeStatusSink, agent_field_manager
+from harvester_network.kube import KubeClient, KubeTarget, condition, field_managers
+from harvester_network.model import load_plan_file
+from harvester_network.render import harvester as h
+from harvester_network.render import render_plan
+from harvester_network.render.vlanstatus import vlanstatus_name
+from tests.agent.test_reconcile import FakeHost
+from tests.k8s_api.faults import Faults
+from tests.k8s_api.fixtures import KubeApi, eventually, real_cluster_kubeconfig
+
+pytestmark = pytest.mark.skipif(
+    bool(real_cluster_kubeconfig()), reason="writes Nodes, VlanConfigs and agent status a real cluster's own agents own"
+)
+
+QUICKSTART = Path(__file__).parents[2] / "examples" / "quickstart" / "plan.yaml"
+AGENT_KINDS = {"ClusterNetwork", "VlanConfig", "NetworkAttachmentDefinition"}
+NODE_LABEL = h.node_cluster_network_label("vlan")
+STATUS = vlanstatus_name("vlan", "node1")
+NODE1_LABELS = {"kubernetes.io/hostname": "node1", "zone": "a"}  # the kubelet sets the hostname label
+
+
+@pytest.fixture
+def target(k8s_api: KubeApi) -> KubeTarget:
+    k8s_api.install_crds()
+    return KubeTarget.from_kubeconfig(k8s_api.kubeconfig_path)
+
+
+@pytest.fixture
+def kube(target: KubeTarget) -> Iterator[KubeClient]:
+    with KubeClient(target) as connected:
+        connected.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
+        for obj in render_plan(load_plan_file(QUICKSTART)[0]):
+            if obj["kind"] in AGENT_KINDS:
+                connected.apply(obj)
+        connected.apply({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node1", "labels": NODE1_LABELS}})
+        yield connected
+
+
+@pytest.fixture
+def source(target: KubeTarget, kube: KubeClient) -> Iterator[KubeSource]:
+    made = KubeSource(target, "node1", backoff_max_s=0.2, first_sync_wait_s=10)
+    yield made
+    made.close()
+
+
+def nad(vid: int) -> dict[str, Any]:
+    config = {"cniVersion": "0.3.1", "name": f"vlan{vid}", "type": "bridge", "bridge": "vlan-br", "vlan": vid}
+    return {
+        "apiVersion": h.NAD_API,
+        "kind": "NetworkAttachmentDefinition",
+        "metadata": {"name": f"vlan{vid}", "namespace": "default", "labels": {h.LABEL_CLUSTER_NETWORK: "vlan"}},
+        "spec": {"config": json.dumps(config)},
+    }
+
+
+def local_vids(kube: KubeClient) -> list[int] | None:
+    live = kube.get("VlanStatus", STATUS)
+    if live is None or "status" not in live:  # not there, or made and its status not yet applied
+        return None
+    return [area["vlanID"] for area in live["status"]["localAreas"]]
+
+
+# --- the source ----------------------------------------------------------------------------------------------
+
+
+def test_load_gives_the_objects_and_this_nodes_labels(source: KubeSource) -> None:
+    objects, node = source.load()
+    assert [o["metadata"]["name"] for o in objects.cluster_networks] == ["vlan"]
+    assert sorted(o["metadata"]["name"] for o in objects.vlan_configs) == ["vlan-node1", "vlan-node2", "vlan-node3"]
+    assert sorted(o["metadata"]["name"] for o in objects.nads) == ["untagged", "vlan100", "vlan200"]
+    assert all(o["metadata"].get("uid") for o in objects.vlan_configs)  # API objects, with their uid
+    assert (node.name, node.labels) == ("node1", NODE1_LABELS)
+    assert not source.changed()
+
+
+def test_changed_after_a_spec_or_label_change_but_not_after_status(source: KubeSource, kube: KubeClient) -> None:
+    source.load()
+    node_status = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node1"}}
+    kube.apply({**node_status, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}, subresource="status")
+    cache = source.caches["Node"]
+
+    def heartbeat_mirrored() -> bool:
+        return any((o.get("status") or {}).get("conditions") for o in cache.objects())
+
+    eventually(heartbeat_mirrored, timeout=10, what="the Node status change in the mirror")
+    threading.Event().wait(0.1)
+    assert not source.changed()  # a heartbeat is no reason to reconcile
+    kube.merge_patch("Node", "node1", {"metadata": {"labels": {"zone": "b"}}})
+    eventually(source.changed, timeout=10, what="a node label change")
+    assert source.load()[1].labels["zone"] == "b"
+    kube.apply(nad(300))
+    eventually(source.changed, timeout=10, what="a new NAD")
+    assert "vlan300" in [o["metadata"]["name"] for o in source.load()[0].nads]
+
+
+def test_no_node_object_is_an_error_that_names_the_node(target: KubeTarget, kube: KubeClient) -> None:
+    source = KubeSource(target, "node9", first_sync_wait_s=10)
+    try:
+        with pytest.raises(SourceUnavailable, match="Node node9 does not exist"):
+            source.load()
+    finally:
+        source.close()
+
+
+def test_an_unreachable_api_is_an_error_that_says_so() -> None:
+    source = KubeSource(KubeTarget(kubeconfig=UNREACHABLE_KUBECONFIG), "node1", backoff_max_s=0.1, first_sync_wait_s=1)
+    try:
+        with pytest.raises(
+            SourceUnavailable, match=r"no ClusterNetwork list from .* yet: .*cannot reach the API server"
+        ):
+            source.load()
+    finally:
+        source.close()
+
+
+UNREACHABLE_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "http://127.0.0.1:9"}}]
+users: [{name: u, user: {}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+"""
+
+
+# --- the status sink -----------------------------------------------------------------------------------------
+
+
+def statuses_of(source: KubeSource, host: FakeHost) -> list[dict[str, Any]]:
+    from harvester_network.agent.reconcile import reconcile_pass
+
+    objects, node = source.load()
+    return reconcile_pass(objects, node, host).statuses
+
+
+def test_status_is_applied_as_the_nodes_field_manager_with_owner_label_and_ready(
+    source: KubeSource, kube: KubeClient, target: KubeTarget
+) -> None:
+    KubeStatusSink(target).publish("node1", statuses_of(source, FakeHost({"eth1": LinkInfo()})))
+    live = kube.get("VlanStatus", STATUS)
+    assert live is not None
+    assert field_managers(live) == {agent_field_manager("node1")}
+    assert {e.get("subresource", "") for e in live["metadata"]["managedFields"]} == {"", "status"}
+    vlan_config = kube.get("VlanConfig", "vlan-node1")
+    assert vlan_config is not None
+    assert live["metadata"]["ownerReferences"][0]["uid"] == vlan_config["metadata"]["uid"]
+    assert live["metadata"]["labels"][h.LABEL_NODE] == "node1"
+    assert [a["vlanID"] for a in live["status"]["localAreas"]] == [100, 200]
+    assert condition(live, "ready") == {**condition(live, "ready"), "status": "True", "message": ""}  # type: ignore[dict-item]
+    node = kube.get("Node", "node1")
+    assert node is not None and node["metadata"]["labels"] == {**NODE1_LABELS, NODE_LABEL: "true"}
+    cluster_network = kube.get("ClusterNetwork", "vlan")
+    assert cluster_network is not None and (condition(cluster_network, "ready") or {}).get("status") == "True"
+
+
+def test_an_unchanged_status_is_not_written_again(
+    source: KubeSource, kube: KubeClient, target: KubeTarget, k8s_faults: Faults
+) -> None:
+    sink = KubeStatusSink(target)
+    host = FakeHost({"eth1": LinkInfo()})
+    sink.publish("node1", statuses_of(source, host))
+    before = copy.deepcopy(k8s_faults.requests)
+    threading.Event().wait(1.1)  # a new lastUpdateTime, to the second
+    sink.publish("node1", statuses_of(source, host))
+    writes = [r for r in k8s_faults.requests[len(before) :] if r[0] in ("PATCH", "PUT", "POST", "DELETE")]
+    assert writes == []
+
+
+def test_a_failed_setup_keeps_the_label_and_a_teardown_removes_status_and_label(
+    source: KubeSource, kube: KubeClient, target: KubeTarget
+) -> None:
+    sink = KubeStatusSink(target)
+    sink.publish("node1", statuses_of(source, FakeHost({"eth1": LinkInfo()})))
+    sink.publish("node1", statuses_of(source, FakeHost({"eth1": LinkInfo()}, fail={"vlan": "eth1 is down"})))
+    failed = kube.get("VlanStatus", STATUS)
+    assert failed is not None and condition(failed, "ready") is not None
+    assert (condition(failed, "ready") or {})["message"] == "eth1 is down" and failed["status"]["localAreas"] == []
+    node = kube.get("Node", "node1")
+    assert node is not None and node["metadata"]["labels"].get(NODE_LABEL) == "true"  # as Harvester leaves it
+    sink.publish("node1", [])  # no VlanConfig matches this node any more
+    assert kube.get("VlanStatus", STATUS) is None
+    node = kube.get("Node", "node1")
+    assert node is not None and node["metadata"]["labels"] == NODE1_LABELS
+    other = kube.get("VlanStatus", vlanstatus_name("vlan", "node2"))
+    assert other is None  # and nothing of other nodes was touched (there was none to begin with)
+
+
+# --- the loop ------------------------------------------------------------------------------------------------
+
+
+class LinkEventsByHand:
+    """The fake kernel's link events: `kick()` is a link event."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def kick(self) -> None:
+        self.event.set()
+
+    def wait_for_link_events(self, timeout: float) -> bool:
+        fired = self.event.wait(timeout)
+        self.event.clear()
+        return fired
+
+
+@pytest.fixture
+def running_agent(source: KubeSource, target: KubeTarget) -> Iterator[tuple[FakeHost, LinkEventsByHand]]:
+    host = FakeHost({"eth1": LinkInfo()})
+    events = LinkEventsByHand()
+    loop = AgentLoop(source, host, KubeStatusSink(target), AgentMetrics(), resync_s=300, status_retry_s=0.2)  # type: ignore[arg-type]
+    stopping = threading.Event()
+    thread = threading.Thread(target=loop.run_forever, args=(events, stopping.is_set), daemon=True)
+    thread.start()
+    yield host, events
+    stopping.set()
+    thread.join(5)
+
+
+def test_the_loop_follows_the_api_through_events_a_relist_and_an_outage(
+    running_agent: tuple[FakeHost, LinkEventsByHand], kube: KubeClient, k8s_faults: Faults
+) -> None:
+    host, events = running_agent
+    eventually(lambda: local_vids(kube) == [100, 200], timeout=10, what="the first status")
+
+    kube.apply(nad(300))  # an event, long before the 300 s resync
+    eventually(lambda: local_vids(kube) == [100, 200, 300], timeout=10, what="VID 300 from a watch event")
+
+    k8s_faults.expire_next_watch(path="/network-attachment-definitions?")
+    k8s_faults.drop_watches()
+    kube.delete("NetworkAttachmentDefinition", "vlan300", "default")
+    eventually(lambda: local_vids(kube) == [100, 200], timeout=10, what="the delete, seen through a relist")
+
+    # The API goes away: the host keeps its state, the failure is reconciled, and its status waits for the API.
+    k8s_faults.refuse_next(1_000_000)
+    k8s_faults.drop_watches()
+    passes = len(host.applied)
+    host.fail = {"vlan": "eth1 lost its carrier"}
+    events.kick()
+    eventually(lambda: len(host.applied) > passes, timeout=10, what="a pass on the link event during the outage")
+    k8s_faults.clear()
+    eventually(lambda: local_vids(kube) == [], timeout=10, what="the status written after the outage")
+    failed = kube.get("VlanStatus", STATUS)
+    assert failed is not None and (condition(failed, "ready") or {}).get("message") == "eth1 lost its carrier"
+
+    host.fail = {}
+    kube.apply(nad(400))  # the watches are back
+    eventually(lambda: local_vids(kube) == [100, 200, 400], timeout=10, what="events after the outage")
+
+    kube.delete("VlanConfig", "vlan-node1")  # its VlanStatus goes with it (owner reference)
+
+    def torn_down() -> bool:
+        node = kube.get("Node", "node1") or {}
+        return host.applied[-1].bridges == () and NODE_LABEL not in node["metadata"]["labels"]
+
+    eventually(torn_down, timeout=10, what="teardown on the host and of the node label")
+    assert kube.get("VlanStatus", STATUS) is None
