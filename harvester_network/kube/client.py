@@ -21,7 +21,6 @@ from harvester_network.kube.target import KubeTarget
 
 FIELD_MANAGER = "hvnet"
 APPLY_PATCH = "application/apply-patch+yaml"
-MERGE_PATCH = "application/merge-patch+json"
 DEFAULT_TIMEOUT = 300.0
 _PAGE_SIZE = 500
 # Polling starts fast (tests, quick controllers) and backs off to this, to go easy on the API server.
@@ -198,21 +197,6 @@ class KubeClient:
             content_type=APPLY_PATCH,
             verb="apply" if subresource is None else f"apply {subresource} of",
             subject=kind.subject(meta["name"], meta.get("namespace")),
-        )
-
-    def merge_patch(
-        self, kind: Kind | str, name: str, patch: dict[str, Any], namespace: str | None = None
-    ) -> dict[str, Any]:
-        """A JSON merge patch (RFC 7386): maps merge, a null removes a key. For a few keys of a shared object
-        (a node's labels) that server-side apply would make ours to keep."""
-        kind = kind_named(kind) if isinstance(kind, str) else kind
-        return self._request(
-            "PATCH",
-            kind.path(namespace, name),
-            body=patch,
-            content_type=MERGE_PATCH,
-            verb="patch",
-            subject=kind.subject(name, namespace),
         )
 
     def delete(self, kind: Kind | str, name: str, namespace: str | None = None) -> bool:

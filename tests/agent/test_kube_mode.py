@@ -104,7 +104,7 @@ def test_changed_after_a_spec_or_label_change_but_not_after_status(source: KubeS
     eventually(heartbeat_mirrored, timeout=10, what="the Node status change in the mirror")
     threading.Event().wait(0.1)
     assert not source.changed()  # a heartbeat is no reason to reconcile
-    kube.merge_patch("Node", "node1", {"metadata": {"labels": {"zone": "b"}}})
+    kube.apply({**node_status, "metadata": {"name": "node1", "labels": {**NODE1_LABELS, "zone": "b"}}})
     eventually(source.changed, timeout=10, what="a node label change")
     assert source.load()[1].labels["zone"] == "b"
     kube.apply(nad(300))
