@@ -100,4 +100,6 @@ class KubeSource:
 
     def close(self) -> None:
         for cache in self.caches.values():
+            cache.stop()  # all at once, then wait
+        for cache in self.caches.values():
             cache.close()

@@ -6,7 +6,8 @@ In the API, per pass (KubeStatusSink):
 - this node's VlanStatuses of cluster networks no longer set up here are deleted;
 - the node label `network.harvesterhci.io/<cn>: "true"` is added once `<cn>` is ready here and removed when it
   is torn down (a failed setup leaves it as it was, as Harvester does), by server-side apply of those labels
-  only: a label the agent stops applying goes, and no other label is touched;
+  only: a label the agent stops applying goes (and if another manager also set it, a merge patch removes
+  it), and no other label is touched;
 - a ClusterNetwork gets its `ready` condition once one node has it ready (Harvester's controller does this
   where Harvester runs); the agent never sets it back to False, since other nodes may still carry it.
 """
@@ -105,10 +106,14 @@ class KubeStatusSink:
 
     @staticmethod
     def _apply_status(kube: KubeClient, status: dict[str, Any], manager: str) -> None:
-        head = {key: status[key] for key in ("apiVersion", "kind", "metadata")}
-        kube.apply(head, field_manager=manager)
-        body = {**head, "metadata": {"name": status["metadata"]["name"]}, "status": status["status"]}
-        kube.apply(body, field_manager=manager, subresource="status")
+        kube.apply(status, field_manager=manager)
+        body = {**status, "metadata": {"name": status["metadata"]["name"]}}
+        try:
+            kube.apply(body, field_manager=manager, subresource="status")
+        except KubeError as error:
+            if not error.not_found:
+                raise
+            # No status subresource (Harvester's CRD): the first apply wrote the status.
 
     @staticmethod
     def _label_node(kube: KubeClient, node: str, ready: set[str], failed: set[str], manager: str) -> None:
@@ -119,10 +124,14 @@ class KubeStatusSink:
         labels = node_labels(ready, failed, current)
         owned = _applied_label_keys(live, manager)
         if owned != set(labels) or any(current.get(key) != value for key, value in labels.items()):
-            kube.apply(
+            live = kube.apply(
                 {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node, "labels": labels}},
                 field_manager=manager,
             )
+        # Server-side apply keeps a label another manager also set (kubectl label, an earlier agent): remove it.
+        left = (owned - set(labels)) & set(live["metadata"].get("labels") or {})
+        if left:
+            kube.merge_patch("Node", node, {"metadata": {"labels": dict.fromkeys(sorted(left))}})
 
     @staticmethod
     def _mark_ready(kube: KubeClient, cluster_network: str, manager: str) -> None:

@@ -22,8 +22,7 @@ def agent(
     kubeconfig: Annotated[
         str | None,
         typer.Option(
-            envvar="KUBECONFIG",
-            help="Without --from-dir: the API of this kubeconfig (default: ~/.kube/config, else in-cluster)",
+            help="Without --from-dir: the API of this kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)"
         ),
     ] = None,
     context: Annotated[str | None, typer.Option(help="With --kubeconfig: this context, not the current one")] = None,
@@ -73,9 +72,15 @@ def agent(
         if node_file or status_dir:
             raise typer.BadParameter("--node-file and --status-dir go with --from-dir", param_hint="--from-dir")
         from harvester_network.agent.kube_source import KubeSource
-        from harvester_network.kube import KubeTarget
+        from harvester_network.kube import KubeError, KubeTarget
 
         target = KubeTarget.from_kubeconfig(kubeconfig, context)
+        if target.in_cluster and context:
+            raise typer.BadParameter("no kubeconfig to take a context from (in-cluster)", param_hint="--context")
+        try:
+            target.configuration()  # a kubeconfig that cannot work is an error now, not a retry loop
+        except KubeError as error:
+            raise typer.BadParameter(str(error), param_hint="--kubeconfig") from None
         source, sink = KubeSource(target, node), KubeStatusSink(target)
     metrics = AgentMetrics()
     if metrics_addr:

@@ -6,9 +6,10 @@ reason; nothing here returns a kubernetes-client model or leaks an ApiException.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import urllib3
@@ -21,7 +22,11 @@ from harvester_network.kube.target import KubeTarget
 
 FIELD_MANAGER = "hvnet"
 APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
 DEFAULT_TIMEOUT = 300.0
+# A watch stream silent this long is presumed dead (a real API server sends a bookmark about every minute), so a
+# connection lost without a reset (the node's addresses moved under it) is noticed in two minutes, not at its end.
+WATCH_READ_TIMEOUT_S = 120.0
 _PAGE_SIZE = 500
 # Polling starts fast (tests, quick controllers) and backs off to this, to go easy on the API server.
 _MAX_POLL_INTERVAL = 1.0
@@ -142,10 +147,9 @@ class KubeClient:
         *,
         field_selector: str | None = None,
         timeout_seconds: int = 300,
-    ) -> Generator[dict[str, Any], None, None]:
-        """The changes after `resource_version`, as `{type, object}` events (BOOKMARKs included), until the server
-        ends the stream after `timeout_seconds`. An in-stream ERROR event raises a KubeError with its code (410
-        when the version is too old: list again). Closing the iterator closes the connection."""
+    ) -> WatchStream:
+        """Open a watch of the changes after `resource_version` (bookmarks on); the server ends it after
+        `timeout_seconds`. Iterate `.events()`; `.close()` ends it from any thread."""
         kind = kind_named(kind) if isinstance(kind, str) else kind
         query = {
             "watch": "true",
@@ -156,22 +160,10 @@ class KubeClient:
         if field_selector:
             query["fieldSelector"] = field_selector
         subject = f"{kind.kind} objects"
-        # The read timeout outlasts the stream: the server ends it, and bookmarks keep an idle one talking.
         response = self._send(
-            "GET", kind.path(), query=query, verb="watch", subject=subject, timeout=(10.0, timeout_seconds + 60.0)
+            "GET", kind.path(), query=query, verb="watch", subject=subject, timeout=(10.0, WATCH_READ_TIMEOUT_S)
         )
-        stream = response.response
-        try:
-            for line in _lines(stream.stream(amt=None, decode_content=False)):
-                event = json.loads(line)
-                if event.get("type") == "ERROR":
-                    status = event.get("object") or {}
-                    raise status_error("watch", subject, int(status.get("code") or 500), json.dumps(status))
-                yield event
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._unreachable("watch", subject, exc) from None
-        finally:
-            stream.release_conn()
+        return WatchStream(response.response, subject, self._unreachable)
 
     # --- writing -------------------------------------------------------------------------------------------------
 
@@ -197,6 +189,20 @@ class KubeClient:
             content_type=APPLY_PATCH,
             verb="apply" if subresource is None else f"apply {subresource} of",
             subject=kind.subject(meta["name"], meta.get("namespace")),
+        )
+
+    def merge_patch(
+        self, kind: Kind | str, name: str, patch: dict[str, Any], namespace: str | None = None
+    ) -> dict[str, Any]:
+        """A JSON merge patch (RFC 7386): maps merge, a null removes the key."""
+        kind = kind_named(kind) if isinstance(kind, str) else kind
+        return self._request(
+            "PATCH",
+            kind.path(namespace, name),
+            body=patch,
+            content_type=MERGE_PATCH,
+            verb="patch",
+            subject=kind.subject(name, namespace),
         )
 
     def delete(self, kind: Kind | str, name: str, namespace: str | None = None) -> bool:
@@ -308,7 +314,12 @@ class KubeClient:
             data = response.read()
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._unreachable(send["verb"], send["subject"], exc) from None
-        parsed: dict[str, Any] = json.loads(data) if data else {}
+        try:
+            parsed = json.loads(data) if data else {}
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise _bad_response(send["verb"], send["subject"], data)
         return parsed
 
     def _send(
@@ -352,7 +363,58 @@ class KubeClient:
         )
 
 
-def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
+class WatchStream:
+    """One open watch. `events()` gives `{type, object}` dicts, BOOKMARKs included, until the server ends the
+    stream; an in-stream ERROR event raises a KubeError with its code (410: the version is too old, list again).
+    `close()`, from any thread, ends the stream at once (`events()` then just stops)."""
+
+    def __init__(
+        self, stream: urllib3.BaseHTTPResponse, subject: str, unreachable: Callable[[str, str, Exception], KubeError]
+    ) -> None:
+        self._stream, self._subject, self._unreachable = stream, subject, unreachable
+        self._closed = False
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        try:
+            for line in _lines(self._stream.stream(amt=None, decode_content=False)):
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    event = None
+                if not isinstance(event, dict):
+                    raise _bad_response("watch", self._subject, line)
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    raise status_error("watch", self._subject, int(status.get("code") or 500), json.dumps(status))
+                yield event
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            if not self._closed:
+                raise self._unreachable("watch", self._subject, exc) from None
+        finally:
+            if self._closed:
+                self._stream.close()  # its socket was shut down: not one for the pool
+            else:
+                self._stream.release_conn()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        # Shutting the socket down unblocks a read waiting on a quiet stream; a stream that already ended and gave
+        # its connection back to the pool has nothing to unblock.
+        with contextlib.suppress(ValueError, RuntimeError, OSError):
+            self._stream.shutdown()
+        self._stream.close()
+
+
+def _bad_response(verb: str, subject: str, data: bytes | str) -> KubeError:
+    text = data.decode(errors="replace") if isinstance(data, bytes) else data
+    return KubeError(
+        verb, subject, "BadResponse", f"the API server answered something that is not JSON: {text[:200]!r}"
+    )
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
     """The newline-separated JSON documents of a watch stream, whatever the chunking."""
     pending = b""
     for chunk in chunks:
@@ -360,6 +422,6 @@ def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
         *complete, pending = pending.split(b"\n")
         for line in complete:
             if line.strip():
-                yield line.decode()
+                yield line
     if pending.strip():
-        yield pending.decode()
+        yield pending

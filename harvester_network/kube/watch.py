@@ -4,9 +4,11 @@ The informer pattern of client-go, kept small:
 - list every matching object and the list's resourceVersion; the mirror is replaced as a whole;
 - watch from that version with bookmarks; each event updates the mirror, each bookmark moves the version on;
 - 410 Gone (the version is older than the server keeps): list again;
-- any other API error or a dropped connection: wait (exponential backoff with jitter) and watch again from the
-  last version, so an outage costs one relist at most, and the mirror keeps its last good objects meanwhile;
-- a stream the server ends cleanly (its timeoutSeconds): watch again at once.
+- any other API error, a dropped connection or an answer that makes no sense: wait (exponential backoff) and
+  watch again from the last version, so an outage costs one relist at most, and the mirror keeps its last
+  good objects meanwhile; `last_error` says what is wrong until the next success;
+- a stream the server ends cleanly (its timeoutSeconds): watch again at once; after a backoff when it brought
+  nothing, and likewise a 410 right after a list, so a misbehaving server is not hammered.
 `on_change` is called (on the watch thread) when what `relevant` sees of an object changed, was added or removed,
 so that status written by others (or a node's heartbeat) does not wake the caller.
 """
@@ -20,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harvester_network.kube.client import KubeClient
+from harvester_network.kube.client import KubeClient, WatchStream
 from harvester_network.kube.errors import KubeError
 from harvester_network.kube.kinds import Kind
 from harvester_network.kube.target import KubeTarget
@@ -35,7 +37,8 @@ ObjectKey = tuple[str, str]  # (namespace or "", name)
 
 @dataclass
 class Backoff:
-    """Exponential delays with full jitter between `initial_s` and `max_s`; `reset` after a success."""
+    """Exponential delays from `initial_s` to `max_s`, each drawn from its upper half ("equal jitter", so
+    agents restarted together spread out); `reset` after a success."""
 
     initial_s: float = 0.5
     max_s: float = 30.0
@@ -82,6 +85,8 @@ class ObjectCache:
         self._synced = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"watch-{kind.kind}", daemon=True)
         self._version: str | None = None  # where the next watch starts; None: list first
+        self._listed_and_followed = False  # an event came since the last list (a 410 right after a list waits)
+        self._stream: WatchStream | None = None
         self.last_error: str | None = None
         self.lists = 0  # every list after the first is a relist (410, or after an outage)
 
@@ -91,11 +96,20 @@ class ObjectCache:
         self._thread.start()
         return self
 
-    def close(self, timeout: float = 1.0) -> None:
-        """Stop the thread. A watch blocked on an idle stream notices at its next event or bookmark; the thread is
-        a daemon, so a process that exits does not wait for it."""
+    def stop(self) -> None:
+        """Ask the thread to stop and end its open watch; `close` waits for it."""
         self._stop.set()
+        stream = self._stream
+        if stream is not None:
+            stream.close()
+
+    def close(self, timeout: float = 2.0) -> None:
+        self.stop()
         self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def wait_synced(self, timeout: float) -> bool:
         """True once the first list arrived (possibly earlier)."""
@@ -113,21 +127,35 @@ class ObjectCache:
     # --- the thread ----------------------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        with KubeClient(self.target) as kube:
-            while not self._stop.is_set():
-                try:
-                    if self._version is None:
-                        self._list(kube)
-                    self._follow(kube)
-                except KubeError as error:
-                    if error.status == GONE:
-                        log.info("%s: watch version %s expired, listing again", self.kind.kind, self._version)
-                        self._version = None
-                        continue
-                    self.last_error = str(error)
-                    delay = self._backoff.next_delay()
-                    log.warning("%s (retrying in %.1fs)", error, delay, extra={"reason": "api"})
-                    self._stop.wait(delay)
+        kube: KubeClient | None = None
+        while not self._stop.is_set():
+            try:
+                kube = kube or KubeClient(self.target)  # inside the loop: a kubeconfig that fails is retried too
+                if self._version is None:
+                    self._list(kube)
+                self._follow(kube)
+            except KubeError as error:
+                if error.status == GONE:
+                    log.info("%s: watch version %s expired, listing again", self.kind.kind, self._version)
+                    self._version = None
+                    if not self._listed_and_followed:
+                        self._stop.wait(self._backoff.next_delay())
+                    continue
+                self._failed(str(error))
+            except Exception as error:  # a bug or a broken client must not leave a silently frozen mirror
+                log.exception("%s: watch failed", self.kind.kind, extra={"reason": "api"})
+                self._failed(f"{type(error).__name__}: {error}")
+                if kube is not None:
+                    kube.close()
+                kube = None
+        if kube is not None:
+            kube.close()
+
+    def _failed(self, message: str) -> None:
+        self.last_error = message
+        delay = self._backoff.next_delay()
+        log.warning("%s (retrying in %.1fs)", message, delay, extra={"reason": "api"})
+        self._stop.wait(delay)
 
     def _list(self, kube: KubeClient) -> None:
         items, version = kube.list_with_version(self.kind, field_selector=self.field_selector)
@@ -137,6 +165,7 @@ class ObjectCache:
             changed = self._views(self._objects) != self._views(replacement)
             self._objects = replacement
         self._version = version
+        self._listed_and_followed = False
         self._succeeded()
         self._synced.set()
         if changed:
@@ -147,22 +176,23 @@ class ObjectCache:
         so a stream that breaks resumes where it broke."""
         assert self._version is not None
         received = False
-        events = kube.watch(
+        self._stream = kube.watch(
             self.kind, self._version, field_selector=self.field_selector, timeout_seconds=self._watch_timeout_s
         )
         try:
-            for event in events:
-                if self._stop.is_set():
-                    break
-                received = True
+            if self._stop.is_set():  # stop() came while the watch was being opened
+                return
+            for event in self._stream.events():
+                received = self._listed_and_followed = True
                 self._succeeded()
                 obj = event.get("object") or {}
                 self._version = str((obj.get("metadata") or {}).get("resourceVersion") or self._version)
                 if event.get("type") != "BOOKMARK" and self._apply(event.get("type", ""), obj):
                     self._on_change()
         finally:
-            events.close()
-        if not received:  # a server that keeps ending empty streams gets the same patience as errors
+            self._stream.close()
+            self._stream = None
+        if not received and not self._stop.is_set():
             self._stop.wait(self._backoff.next_delay())
 
     def _apply(self, event_type: str, obj: dict[str, Any]) -> bool:

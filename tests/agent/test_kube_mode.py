@@ -22,10 +22,11 @@ from harvester_network.kube import KubeClient, KubeTarget, condition, field_mana
 from harvester_network.model import load_plan_file
 from harvester_network.render import harvester as h
 from harvester_network.render import render_plan
+from harvester_network.render.crds import custom_resource_definitions
 from harvester_network.render.vlanstatus import vlanstatus_name
 from tests.agent.test_reconcile import FakeHost
 from tests.k8s_api.faults import Faults
-from tests.k8s_api.fixtures import KubeApi, eventually, real_cluster_kubeconfig
+from tests.k8s_api.fixtures import KubeApi, apply_crds, eventually, real_cluster_kubeconfig
 
 pytestmark = pytest.mark.skipif(
     bool(real_cluster_kubeconfig()), reason="writes Nodes, VlanConfigs and agent status a real cluster's own agents own"
@@ -188,6 +189,13 @@ def test_a_failed_setup_keeps_the_label_and_a_teardown_removes_status_and_label(
     source: KubeSource, kube: KubeClient, target: KubeTarget
 ) -> None:
     sink = KubeStatusSink(target)
+    node2_labels = {"kubernetes.io/hostname": "node2", "zone": "b"}
+    kube.apply({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node2", "labels": node2_labels}})
+    node2 = KubeSource(target, "node2", first_sync_wait_s=10)
+    try:
+        sink.publish("node2", statuses_of(node2, FakeHost({"eno2": LinkInfo()})))  # another node's agent
+    finally:
+        node2.close()
     sink.publish("node1", statuses_of(source, FakeHost({"eth1": LinkInfo()})))
     sink.publish("node1", statuses_of(source, FakeHost({"eth1": LinkInfo()}, fail={"vlan": "eth1 is down"})))
     failed = kube.get("VlanStatus", STATUS)
@@ -200,7 +208,47 @@ def test_a_failed_setup_keeps_the_label_and_a_teardown_removes_status_and_label(
     node = kube.get("Node", "node1")
     assert node is not None and node["metadata"]["labels"] == NODE1_LABELS
     other = kube.get("VlanStatus", vlanstatus_name("vlan", "node2"))
-    assert other is None  # and nothing of other nodes was touched (there was none to begin with)
+    assert other is not None and other["status"]["node"] == "node2"  # other nodes' status is not this agent's
+    assert (kube.get("Node", "node2") or {})["metadata"]["labels"] == {**node2_labels, NODE_LABEL: "true"}
+
+
+def test_a_label_another_manager_also_set_still_goes_at_teardown(
+    source: KubeSource, kube: KubeClient, target: KubeTarget
+) -> None:
+    sink = KubeStatusSink(target)
+    kube.merge_patch("Node", "node1", {"metadata": {"labels": {NODE_LABEL: "true"}}})  # e.g. `kubectl label`
+    sink.publish("node1", statuses_of(source, FakeHost({"eth1": LinkInfo()})))
+    sink.publish("node1", [])
+    node = kube.get("Node", "node1")
+    assert node is not None and node["metadata"]["labels"] == NODE1_LABELS
+
+
+def harvester_shaped(crd: dict[str, Any]) -> dict[str, Any]:
+    """Harvester's own CRD of the kind: no status subresource, and `status` required."""
+    shaped = copy.deepcopy(crd)
+    version = shaped["spec"]["versions"][0]
+    version["subresources"] = {}
+    version["schema"]["openAPIV3Schema"]["required"] = ["status"]
+    return shaped
+
+
+def test_status_works_with_harvesters_crds_too(k8s_api: KubeApi) -> None:
+    crds = [
+        harvester_shaped(c) if c["spec"]["names"]["kind"] == "VlanStatus" else c for c in custom_resource_definitions()
+    ]
+    apply_crds(k8s_api.api_client(), crds)
+    target = KubeTarget.from_kubeconfig(k8s_api.kubeconfig_path)
+    with KubeClient(target) as kube:
+        kube.apply({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node1", "labels": NODE1_LABELS}})
+        for obj in render_plan(load_plan_file(QUICKSTART)[0]):
+            if obj["kind"] in AGENT_KINDS:
+                kube.apply(obj)
+        source = KubeSource(target, "node1", first_sync_wait_s=10)
+        try:
+            KubeStatusSink(target).publish("node1", statuses_of(source, FakeHost({"eth1": LinkInfo()})))
+        finally:
+            source.close()
+        assert local_vids(kube) == [100, 200]
 
 
 # --- the loop ------------------------------------------------------------------------------------------------
@@ -272,3 +320,27 @@ def test_the_loop_follows_the_api_through_events_a_relist_and_an_outage(
 
     eventually(torn_down, timeout=10, what="teardown on the host and of the node label")
     assert kube.get("VlanStatus", STATUS) is None
+
+
+# --- the command line ----------------------------------------------------------------------------------------
+# Only refusals: they come before the agent touches any link (a run that got further would change this host).
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["--kubeconfig", "/nonexistent/kubeconfig"], {}, "Invalid value for --kubeconfig: load kubeconfig"),
+        (["--context", "other"], {"HOME": "/nonexistent"}, "Invalid value for --context: no kubeconfig to take"),
+        (["--from-dir", ".", "--kubeconfig", "k"], {}, "--from-dir reads no API: leave out --kubeconfig/--context"),
+        (["--status-dir", "s"], {}, "--node-file and --status-dir go with --from-dir"),
+    ],
+)
+def test_agent_refuses_options_that_cannot_work(argv: list[str], env: dict[str, str], message: str) -> None:
+    from typer.testing import CliRunner
+
+    from harvester_network.cli import app
+
+    env = {"KUBECONFIG": "", **env}
+    result = CliRunner().invoke(app, ["agent", "--node", "node1", *argv], env=env)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.replace("│", " ").split())

@@ -11,7 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from harvester_network.kube import KubeClient, KubeTarget, kind_named
+from harvester_network.kube import KubeClient, KubeError, KubeTarget, kind_named
+from harvester_network.kube.client import WatchStream
 from harvester_network.kube.watch import Backoff, ObjectCache
 from tests.k8s_api.faults import Faults
 from tests.k8s_api.fixtures import KubeApi, eventually
@@ -132,18 +133,36 @@ def test_bookmarks_move_the_watch_version_on(
     assert watch_versions(k8s_faults)[1] >= moved_to
 
 
-def test_an_expired_version_is_listed_again(
-    kube: KubeClient, start: Any, k8s_faults: Faults, k8s_namespace: str
+def test_an_expired_version_is_listed_again_and_drops_what_was_deleted_meanwhile(
+    kube: KubeClient, start: Any, k8s_faults: Faults, k8s_api: KubeApi, k8s_namespace: str
 ) -> None:
     kube.apply(configmap("a", k8s_namespace))
+    kube.apply(configmap("gone", k8s_namespace))
     cache = start(Changes())
-    k8s_faults.expire_next_watch(path=CACHE_PATH)
-    kube.apply(configmap("during", k8s_namespace))  # made while the cache relists
+    # The watch is blocked; meanwhile "gone" is deleted and "during" made, and the server keeps too few events
+    # to replay them: only a relist can tell the cache.
+    k8s_faults.fail_next(1_000_000, code=503, path=CACHE_PATH)
     k8s_faults.drop_watches()
+    eventually(lambda: "HTTP 503" in (cache.last_error or ""), timeout=10, what="the blocked watch")
+    assert k8s_api.server is not None
+    k8s_api.server.cluster.store.event_window = 1
+    kube.delete("ConfigMap", "gone", k8s_namespace)
+    kube.apply(configmap("during", k8s_namespace))
+    kube.apply(configmap("filler", k8s_namespace))
+    k8s_faults.clear()
     eventually(lambda: cache.lists == 2, timeout=10, what="a relist after 410")
-    eventually(lambda: set(data_in(cache, k8s_namespace)) == {"a", "during"}, timeout=10, what="the relisted objects")
+    eventually(
+        lambda: set(data_in(cache, k8s_namespace)) == {"a", "during", "filler"}, timeout=10, what="the relisted objects"
+    )
     kube.apply(configmap("after", k8s_namespace))
     eventually(lambda: "after" in data_in(cache, k8s_namespace), timeout=10, what="events after the relist")
+
+
+def test_an_in_stream_410_relists(kube: KubeClient, start: Any, k8s_faults: Faults, k8s_namespace: str) -> None:
+    cache = start(Changes())
+    k8s_faults.expire_next_watch(path=CACHE_PATH)
+    k8s_faults.drop_watches()
+    eventually(lambda: cache.lists == 2, timeout=10, what="a relist after the in-stream 410")
 
 
 def test_an_api_outage_keeps_the_last_objects_and_recovers_without_a_relist(
@@ -184,3 +203,64 @@ def test_a_field_selector_mirrors_only_matching_objects(kube: KubeClient, k8s_ap
         eventually(lambda: data_in(cache, k8s_namespace) == {"wanted": {"v": "2"}}, timeout=10, what="the event")
     finally:
         cache.close()
+
+
+def test_an_unexpected_failure_is_reported_and_retried_not_fatal(
+    kube: KubeClient, start: Any, k8s_namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_watch = KubeClient.watch
+    failures = iter([ValueError("a bug in the watch path")])
+
+    def failing_once(self: KubeClient, *args: Any, **kwargs: Any) -> Any:
+        for failure in failures:
+            raise failure
+        return real_watch(self, *args, **kwargs)
+
+    monkeypatch.setattr(KubeClient, "watch", failing_once)
+    cache = start(Changes())
+    eventually(lambda: "ValueError: a bug in the watch path" in (cache.last_error or ""), timeout=10, what="error")
+    kube.apply(configmap("later", k8s_namespace))
+    eventually(lambda: "later" in data_in(cache, k8s_namespace), timeout=10, what="the mirror to go on")
+    assert cache.running and cache.last_error is None
+
+
+def test_close_ends_a_quiet_watch_at_once(k8s_api: KubeApi, start: Any) -> None:
+    if k8s_api.server is not None:
+        k8s_api.server.set_bookmark_interval(60)  # nothing will wake the stream by itself
+    cache = start(Changes())
+    eventually(lambda: cache._stream is not None, timeout=10, what="the watch to be open")
+    cache.close(timeout=5)
+    assert not cache.running
+
+
+class _Stream:
+    """What WatchStream reads: chunks, cut anywhere."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks, self.released = chunks, False
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield from self.chunks
+
+    def release_conn(self) -> None:
+        self.released = True
+
+
+def _unreachable(verb: str, subject: str, exc: Exception) -> KubeError:
+    return KubeError(verb, subject, "Unreachable", str(exc))
+
+
+def test_watch_events_are_whole_lines_whatever_the_chunks() -> None:
+    stream = _Stream(b'{"type": "ADDED", "object": {"a"', b': 1}}\n{"type": "BOOK', b'MARK", "object": {}}\n')
+    events = list(WatchStream(stream, "ConfigMap objects", _unreachable).events())  # type: ignore[arg-type]
+    assert events == [{"type": "ADDED", "object": {"a": 1}}, {"type": "BOOKMARK", "object": {}}]
+    assert stream.released
+
+
+@pytest.mark.parametrize("line", [b"<html>proxy error</html>\n", b"[1, 2]\n", b'{"type": "ADDED", "obj\n'])
+def test_a_line_that_is_not_an_event_is_a_kube_error(line: bytes) -> None:
+    stream = _Stream(b'{"type": "ADDED", "object": {}}\n', line)
+    events = WatchStream(stream, "ConfigMap objects", _unreachable).events()  # type: ignore[arg-type]
+    assert next(events)["type"] == "ADDED"
+    with pytest.raises(KubeError, match="watch ConfigMap objects: the API server answered something that is not JSON"):
+        next(events)
