@@ -71,9 +71,9 @@ def load_plan(data: Any, source: str = "plan") -> tuple[Plan, list[PlanIssue]]:
         plan = Plan.model_validate(data)
     except ValidationError as exc:
         field_issues = [_issue_from_pydantic(err) for err in exc.errors()]
-        partial, dropped, trimmed = _valid_part(data, exc.errors())
+        partial, dropped, origins = _valid_part(data, exc.errors())
         # A finding about a whole section that lost items (`nodes` left empty) is about what was dropped, not the plan.
-        cross = [i for i in plan_issues(partial, dropped) if i.path not in trimmed] if partial else []
+        cross = [i for i in plan_issues(partial, dropped, origins) if i.path not in origins] if partial else []
         issues = field_issues + cross
         raise PlanError(sorted(set(issues), key=field_issues_first(field_issues)), source) from None
     issues = plan_issues(plan)
@@ -83,15 +83,20 @@ def load_plan(data: Any, source: str = "plan") -> tuple[Plan, list[PlanIssue]]:
 
 
 def field_issues_first(field_issues: list[PlanIssue]) -> Any:
+    """Field errors in pydantic's order, then the others by path (and message: a set's order is not stable)."""
     order = {issue: n for n, issue in enumerate(field_issues)}
-    return lambda issue: (order.get(issue, len(order)), issue.path)
+    return lambda issue: (order.get(issue, len(order)), issue)
 
 
-def _valid_part(data: dict[str, Any], errors: list[ErrorDetails]) -> tuple[Plan | None, frozenset[str], frozenset[str]]:
+def _valid_part(
+    data: dict[str, Any], errors: list[ErrorDetails]
+) -> tuple[Plan | None, frozenset[str], dict[str, list[int]]]:
     """The plan without the items that failed field validation, so cross-object rules can still run.
 
-    Returns the names of the dropped items too: references to them are not reported again; and the sections
-    that lost items.
+    Only whole top-level items are dropped (a bad interface drops its VM): an item missing a part would be judged
+    on what it does not have. Returns the names of the dropped items too: references to them are not reported
+    again; and, for each section that lost items, the index in `data` of every item kept ("networks" -> [1, 2]),
+    so issues name the user's indexes.
     """
     bad_items: dict[str, set[int]] = {}
     bad_sections: set[str] = set()
@@ -103,6 +108,7 @@ def _valid_part(data: dict[str, Any], errors: list[ErrorDetails]) -> tuple[Plan 
             bad_sections.add(loc[0])
     dropped: set[str] = set()
     trimmed: dict[str, Any] = {}
+    origins: dict[str, list[int]] = {}
     for key, value in data.items():
         if key in bad_sections:
             continue
@@ -112,12 +118,13 @@ def _valid_part(data: dict[str, Any], errors: list[ErrorDetails]) -> tuple[Plan 
                 if isinstance(item, dict) and isinstance(item.get("name"), str):
                     ns = item.get("namespace") if isinstance(item.get("namespace"), str) else "default"
                     dropped.update({item["name"], f"{ns}/{item['name']}"})
-            value = [v for i, v in enumerate(value) if i not in bad_items[key]]
+            origins[key] = [i for i in range(len(value)) if i not in bad_items[key]]
+            value = [value[i] for i in origins[key]]
         trimmed[key] = value
     try:
-        return Plan.model_validate(trimmed), frozenset(dropped), frozenset(bad_items)
+        return Plan.model_validate(trimmed), frozenset(dropped), origins
     except ValidationError:
-        return None, frozenset(dropped), frozenset(bad_items)
+        return None, frozenset(dropped), origins
 
 
 def _issue_from_pydantic(err: ErrorDetails) -> PlanIssue:

@@ -2,13 +2,15 @@
 
 Each rule returns `PlanIssue`s with the camelCase field path, what is wrong and the fix. The
 rules run on a plan whose fields are valid; `load.py` runs them even when some items failed
-field validation (those items are left out), so a user sees every error in one pass.
+field validation (those items are left out), so a user sees every error in one pass. Items are
+named through `_Items`, which counts the left-out ones, so paths are those of the user's file.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from harvester_network.model import names
 from harvester_network.model.issues import PlanIssue
@@ -18,15 +20,34 @@ from harvester_network.model.plan import ManagementService, ManualRoute, Network
 _ANY_OTHER_NODE = "*"
 
 
-def plan_issues(plan: Plan, unresolved_ok: frozenset[str] = frozenset()) -> list[PlanIssue]:
+@dataclass(frozen=True)
+class _Items:
+    """Names a top-level list item (`networks[4]`) by its index in the user's file.
+
+    `origins`: for a section that lost items to field errors, the file index of each item the plan kept
+    ("networks" -> [1, 2, 4]). Only whole top-level items are dropped, so nested indexes need no mapping.
+    """
+
+    origins: Mapping[str, Sequence[int]]
+
+    def __call__(self, section: str, index: int) -> str:
+        kept = self.origins.get(section)
+        return f"{section}[{index if kept is None else kept[index]}]"
+
+
+def plan_issues(
+    plan: Plan, unresolved_ok: frozenset[str] = frozenset(), origins: Mapping[str, Sequence[int]] | None = None
+) -> list[PlanIssue]:
     """Every cross-object problem of `plan`. `unresolved_ok`: names of items dropped for field errors,
-    whose references must not be reported a second time."""
+    whose references must not be reported a second time. `origins`: where the items of lists that lost
+    items stand in the user's file (see `_Items`), so paths and messages name the user's indexes."""
+    at = _Items(origins or {})
     return [
-        *_cluster_network_issues(plan),
-        *_uplink_nic_conflicts(plan),
-        *_network_issues(plan, unresolved_ok),
-        *_virtual_machine_issues(plan, unresolved_ok),
-        *_lab_issues(plan, unresolved_ok),
+        *_cluster_network_issues(plan, at),
+        *_uplink_nic_conflicts(plan, at),
+        *_network_issues(plan, unresolved_ok, at),
+        *_virtual_machine_issues(plan, unresolved_ok, at),
+        *_lab_issues(plan, unresolved_ok, at),
     ]
 
 
@@ -40,11 +61,11 @@ def _duplicates(keys: list[str]) -> Iterator[tuple[int, str, int]]:
             first[key] = i
 
 
-def _cluster_network_issues(plan: Plan) -> Iterator[PlanIssue]:
+def _cluster_network_issues(plan: Plan, at: _Items) -> Iterator[PlanIssue]:
     for i, name, j in _duplicates([cn.name for cn in plan.cluster_networks]):
         yield PlanIssue(
-            f"clusterNetworks[{i}].name",
-            f"'{name}' is already declared at clusterNetworks[{j}]",
+            f"{at('clusterNetworks', i)}.name",
+            f"'{name}' is already declared at {at('clusterNetworks', j)}",
             "give each cluster network a unique name",
         )
     if plan.nodes == []:
@@ -54,18 +75,21 @@ def _cluster_network_issues(plan: Plan) -> Iterator[PlanIssue]:
             "omit `nodes` (one VlanConfig then covers every node) or list at least one node",
         )
     for i, node, j in _duplicates(plan.nodes or []):
-        yield PlanIssue(f"nodes[{i}]", f"node '{node}' is listed twice (first at nodes[{j}])", "list each node once")
+        yield PlanIssue(
+            at("nodes", i), f"node '{node}' is listed twice (first at {at('nodes', j)})", "list each node once"
+        )
     vlanconfigs: dict[str, str] = {}
     for i, cn in enumerate(plan.cluster_networks):
+        cn_path = at("clusterNetworks", i)
         for k, node, first in _duplicates([o.node for o in cn.node_overrides]):
             yield PlanIssue(
-                f"clusterNetworks[{i}].nodeOverrides[{k}].node",
+                f"{cn_path}.nodeOverrides[{k}].node",
                 f"node '{node}' already has an override at nodeOverrides[{first}]",
                 "keep one override per node",
             )
         if cn.node_overrides and plan.nodes is None:
             yield PlanIssue(
-                f"clusterNetworks[{i}].nodeOverrides",
+                f"{cn_path}.nodeOverrides",
                 "per-node overrides need the plan's `nodes` list: Harvester's nodeSelector cannot say "
                 "'every node except these', so the default uplink is rendered per listed node",
                 "add `nodes: [...]` with every node of the cluster",
@@ -73,7 +97,7 @@ def _cluster_network_issues(plan: Plan) -> Iterator[PlanIssue]:
         for k, override in enumerate(cn.node_overrides):
             if plan.nodes and override.node not in plan.nodes:  # an empty `nodes` is reported above
                 yield PlanIssue(
-                    f"clusterNetworks[{i}].nodeOverrides[{k}].node",
+                    f"{cn_path}.nodeOverrides[{k}].node",
                     f"node '{override.node}' is not in `nodes` ({', '.join(plan.nodes)})",
                     "fix the node name or add it to `nodes`",
                 )
@@ -85,7 +109,7 @@ def _cluster_network_issues(plan: Plan) -> Iterator[PlanIssue]:
             # The same owner twice is a duplicate cluster network or node, reported above.
             if vc in vlanconfigs and vlanconfigs[vc] != owner:
                 yield PlanIssue(
-                    f"clusterNetworks[{i}].name",
+                    f"{cn_path}.name",
                     f"VlanConfig name '{vc}' of {owner} collides with the one of {vlanconfigs[vc]}",
                     "rename the cluster network so that '<clusterNetwork>-<node>' names stay unique",
                 )
@@ -99,7 +123,7 @@ def _nodes_to_check(plan: Plan) -> list[str]:
     return [*sorted(overridden), _ANY_OTHER_NODE]
 
 
-def _uplink_nic_conflicts(plan: Plan) -> Iterator[PlanIssue]:
+def _uplink_nic_conflicts(plan: Plan, at: _Items) -> Iterator[PlanIssue]:
     """A NIC can be enslaved to one bond only, so two cluster networks cannot share it on a node."""
     for node in _nodes_to_check(plan):
         owner: dict[str, int] = {}
@@ -109,26 +133,27 @@ def _uplink_nic_conflicts(plan: Plan) -> Iterator[PlanIssue]:
                     other = plan.cluster_networks[owner[nic]].name
                     on = "every node" if node == _ANY_OTHER_NODE else f"node '{node}'"
                     yield PlanIssue(
-                        f"clusterNetworks[{i}].uplink.nics",
+                        f"{at('clusterNetworks', i)}.uplink.nics",
                         f"NIC '{nic}' is already the uplink of cluster network '{other}' on {on}",
                         "give each cluster network its own NICs, or a node override",
                     )
                 owner.setdefault(nic, i)
 
 
-def _network_issues(plan: Plan, unresolved_ok: frozenset[str]) -> Iterator[PlanIssue]:
+def _network_issues(plan: Plan, unresolved_ok: frozenset[str], at: _Items) -> Iterator[PlanIssue]:
     for i, ref, j in _duplicates([n.ref for n in plan.networks]):
         yield PlanIssue(
-            f"networks[{i}].name",
-            f"network '{ref}' is already declared at networks[{j}]",
+            f"{at('networks', i)}.name",
+            f"network '{ref}' is already declared at {at('networks', j)}",
             "give each network a unique name within its namespace",
         )
     vids: dict[tuple[str, int], int] = {}
     for i, net in enumerate(plan.networks):
+        base = at("networks", i)
         if plan.cluster_network(net.cluster_network) is None and net.cluster_network not in unresolved_ok:
             known = ", ".join(cn.name for cn in plan.cluster_networks) or "none declared"
             yield PlanIssue(
-                f"networks[{i}].clusterNetwork",
+                f"{base}.clusterNetwork",
                 f"cluster network '{net.cluster_network}' is not in the plan (known: {known})",
                 "name one of clusterNetworks[].name",
             )
@@ -136,7 +161,7 @@ def _network_issues(plan: Plan, unresolved_ok: frozenset[str]) -> Iterator[PlanI
         if net.vlan and key in vids:
             first = plan.networks[vids[key]]
             yield PlanIssue(
-                f"networks[{i}].vlan",
+                f"{base}.vlan",
                 f"VLAN {net.vlan} is also used by network '{first.ref}' on cluster network "
                 f"'{net.cluster_network}'; both join one L2 segment",
                 "allowed (as in Harvester), but make sure that is intended",
@@ -147,12 +172,12 @@ def _network_issues(plan: Plan, unresolved_ok: frozenset[str]) -> Iterator[PlanI
         # overlaps away from the management network; a DHCP server pod's own Service traffic breaks the same way.
         if isinstance(net.route, ManualRoute) and net.route.cidr.overlaps(plan.service_cidr):
             yield PlanIssue(
-                f"networks[{i}].route.cidr",
+                f"{base}.route.cidr",
                 f"{net.route.cidr} overlaps the cluster's service CIDR {plan.service_cidr}: "
                 "workloads on this network would send traffic for those Service addresses onto the VLAN",
                 "use a cidr outside the service CIDR (or set serviceCIDR to the cluster's real one)",
             )
-        yield from _dhcp_server_issues(i, net)
+        yield from _dhcp_server_issues(base, net)
 
 
 def _address_role_issue(addr: ipaddress.IPv4Address, cidr: ipaddress.IPv4Network) -> str | None:
@@ -163,14 +188,14 @@ def _address_role_issue(addr: ipaddress.IPv4Address, cidr: ipaddress.IPv4Network
     return None
 
 
-def _dhcp_server_issues(i: int, net: Network) -> Iterator[PlanIssue]:
+def _dhcp_server_issues(base: str, net: Network) -> Iterator[PlanIssue]:
     dhcp = net.dhcp_server
     if dhcp is None:
         return
-    path = f"networks[{i}].dhcpServer"
+    path = f"{base}.dhcpServer"
     if not isinstance(net.route, ManualRoute):
         yield PlanIssue(
-            f"networks[{i}].route",
+            f"{base}.route",
             "a network with a dhcpServer needs a manual route: the server "
             "must know the subnet and gateway it hands out",
             "add route: {mode: manual, cidr: <subnet>, gateway: <router IP>}",
@@ -197,17 +222,17 @@ def _dhcp_server_issues(i: int, net: Network) -> Iterator[PlanIssue]:
         yield PlanIssue(f"{path}.range", f"the range contains the gateway {gateway}", "exclude the gateway")
 
 
-def _virtual_machine_issues(plan: Plan, unresolved_ok: frozenset[str]) -> Iterator[PlanIssue]:
+def _virtual_machine_issues(plan: Plan, unresolved_ok: frozenset[str], at: _Items) -> Iterator[PlanIssue]:
     for i, key, j in _duplicates([f"{vm.namespace}/{vm.name}" for vm in plan.virtual_machines]):
         yield PlanIssue(
-            f"virtualMachines[{i}].name",
-            f"VM '{key}' is already declared at virtualMachines[{j}]",
+            f"{at('virtualMachines', i)}.name",
+            f"VM '{key}' is already declared at {at('virtualMachines', j)}",
             "give each VM a unique name within its namespace",
         )
     macs: dict[tuple[str, str], str] = {}
     static_ips: dict[tuple[str, str], str] = {}
     for i, vm in enumerate(plan.virtual_machines):
-        base = f"virtualMachines[{i}]"
+        base = at("virtualMachines", i)
         for k, name, j in _duplicates([nic.name for nic in vm.interfaces]):
             yield PlanIssue(
                 f"{base}.interfaces[{k}].name",
@@ -315,7 +340,7 @@ def _static_ip_issues(path: str, ip: str, net: Network) -> Iterator[PlanIssue]:
         )
 
 
-def _lab_issues(plan: Plan, unresolved_ok: frozenset[str]) -> Iterator[PlanIssue]:
+def _lab_issues(plan: Plan, unresolved_ok: frozenset[str], at: _Items) -> Iterator[PlanIssue]:
     lab = plan.lab
     if lab is None:
         return
@@ -334,6 +359,6 @@ def _lab_issues(plan: Plan, unresolved_ok: frozenset[str]) -> Iterator[PlanIssue
                 yield PlanIssue(
                     f"lab.nodes.{node}.nics",
                     f"lab node '{node}' lacks {', '.join(missing)}, the "
-                    f"uplink of clusterNetworks[{i}] '{cn.name}' there",
+                    f"uplink of {at('clusterNetworks', i)} '{cn.name}' there",
                     "add the NICs to the lab node",
                 )
