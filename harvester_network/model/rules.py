@@ -188,6 +188,10 @@ def _address_role_issue(addr: ipaddress.IPv4Address, cidr: ipaddress.IPv4Network
     return None
 
 
+# dnsmasq raises any shorter lease to this, without a word (dnsmasq(8), --dhcp-range).
+DNSMASQ_MIN_LEASE_S = 120
+
+
 def _dhcp_server_issues(base: str, net: Network) -> Iterator[PlanIssue]:
     dhcp = net.dhcp_server
     if dhcp is None:
@@ -220,6 +224,15 @@ def _dhcp_server_issues(base: str, net: Network) -> Iterator[PlanIssue]:
         )
     elif dhcp.range.start <= gateway <= dhcp.range.end:
         yield PlanIssue(f"{path}.range", f"the range contains the gateway {gateway}", "exclude the gateway")
+    seconds = dhcp.lease_seconds
+    if dhcp.backend == "dnsmasq" and seconds is not None and seconds < DNSMASQ_MIN_LEASE_S:
+        yield PlanIssue(
+            f"{path}.leaseTime",
+            f"dnsmasq gives leases of at least {DNSMASQ_MIN_LEASE_S} seconds, so {dhcp.lease_time} becomes "
+            f"{DNSMASQ_MIN_LEASE_S}s",
+            f"set leaseTime to {DNSMASQ_MIN_LEASE_S} or more",
+            severity="warning",
+        )
 
 
 def _virtual_machine_issues(plan: Plan, unresolved_ok: frozenset[str], at: _Items) -> Iterator[PlanIssue]:

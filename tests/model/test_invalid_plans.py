@@ -581,7 +581,7 @@ def test_a_duplicate_vlan_on_one_cluster_network_is_only_a_warning(tmp_path: Pat
         put("networks[1].route", {"mode": "manual", "cidr": "10.200.0.0/31", "gateway": "10.200.0.0"}),
         put("networks[1].route", {"mode": "auto"}),
         put(f"{DHCP}.leaseTime", "infinite"),
-        put(f"{DHCP}.leaseTime", 1),
+        put(f"{DHCP}.leaseTime", 120),
         put("networks[1].route", {"mode": "manual", "cidr": "10.52.255.0/24", "gateway": "10.52.255.1"}),
         put("networks[1].route", {"mode": "manual", "cidr": "10.54.0.0/24", "gateway": "10.54.0.1"}),
         edits(put("nodes", ["node2"]), drop("lab")),
@@ -610,7 +610,7 @@ def test_a_duplicate_vlan_on_one_cluster_network_is_only_a_warning(tmp_path: Pat
         "route-slash-31",
         "route-auto",
         "lease-infinite",
-        "lease-int-1-second",
+        "lease-int-120-seconds",
         "route-just-below-service-cidr",
         "route-just-above-service-cidr",
         "nodes-one",
@@ -628,3 +628,13 @@ def test_boundary_values_are_valid(change: PlanEdit) -> None:
     plan, warnings = load_plan(data)
     assert warnings == []
     assert plan.cluster_networks
+
+
+@pytest.mark.parametrize(("lease", "backend", "warned"), [(119, "dnsmasq", True), ("1m", "dnsmasq", True),
+                                                         (119, "ippool", False), ("2m", "dnsmasq", False)])  # fmt: skip
+def test_a_lease_dnsmasq_would_lengthen_is_a_warning(lease: int | str, backend: str, warned: bool) -> None:
+    data = valid_plan()
+    edits(put(f"{DHCP}.leaseTime", lease), put(f"{DHCP}.backend", backend))(data)
+    _, warnings = load_plan(data)
+    expected = [(f"{DHCP}.leaseTime", f"dnsmasq gives leases of at least 120 seconds, so {lease} becomes 120s")]
+    assert [(w.path, w.message) for w in warnings] == (expected if warned else [])
