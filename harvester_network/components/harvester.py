@@ -8,7 +8,7 @@ from typing import Any, Unpack
 
 import pulumi
 
-from harvester_network.components.base import ClusterSettings, HarvesterComponent, dumped, validated
+from harvester_network.components.base import ClusterSettings, HarvesterComponent, validated
 from harvester_network.components.clusternetwork import ClusterNetwork
 from harvester_network.components.virtualmachine import VirtualMachine
 from harvester_network.components.vlannetwork import NetworkResources, network_resources
@@ -67,13 +67,20 @@ class HarvesterNetworking(HarvesterComponent):
         self.networks: dict[str, NetworkResources] = {}
         for net in plan_.networks:
             cluster_network = self.cluster_networks[net.cluster_network]
-            data = {**cluster_network.plan_data(), "networks": [dumped(net)], "serviceCIDR": str(plan_.service_cidr)}
+            # The plan is validated as a whole: its networks need no validation of their own. The NAD waits for the
+            # ClusterNetwork component, which the SDK expands to its children (its `objects`): the same dependencies
+            # as listing them, with fewer Outputs per network (tests/pulumi/test_registration.py).
             self.networks[net.ref] = network_resources(
                 self,
                 f"{resource_name}/{net.ref}",
-                data,
+                net,
+                name=net.name,
+                namespace=net.namespace,
+                cluster_network=net.cluster_network,
+                mtu=cluster_network.mtu,
+                service_cidr=str(plan_.service_cidr),
                 dhcp_backend=net.dhcp_server.backend if net.dhcp_server else None,
-                depends_on=cluster_network.objects,
+                depends_on=[cluster_network],
             )
         self.virtual_machines = {}
         for vm in plan_.virtual_machines:

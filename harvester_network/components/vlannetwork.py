@@ -60,28 +60,30 @@ def network_of(reference: Any) -> NetworkResources | None:
 def network_resources(
     owner: HarvesterComponent,
     resource_name: str,
-    data: dict[str, Any],
+    network: Lifted[Network],
     *,
+    name: str,
+    namespace: str,
+    cluster_network: str,
+    mtu: Lifted[int],
+    service_cidr: Lifted[str],
     dhcp_backend: str | None,
     depends_on: Sequence[pulumi.Resource],
 ) -> NetworkResources:
-    """Validate the one-network plan `data` and create its NAD and DHCP server as children of `owner`.
+    """Create the NAD and DHCP server of a validated network (named `namespace`/`name`, on `cluster_network`
+    whose uplink MTU is `mtu`) as children of `owner`.
 
-    Names (of the network and its cluster network) must be known; other values may be pulumi Inputs.
+    The names must be known; the network, MTU and service CIDR may be Outputs (of a plan validated later).
     """
-    item = data["networks"][0]
-    namespace = item.get("namespace", "default")
-    plan: Lifted[Plan] = resolved(data, lambda d: validated(d, f"network {resource_name}"))
-    network: Lifted[Network] = pick(plan, lambda p: p.networks[0])
     settings = owner.object_settings
     nad = provider.NetworkAttachmentDefinition(
         resource_name,
-        name=item["name"],
+        name=name,
         namespace=namespace,
-        cluster_network=item["clusterNetwork"],
+        cluster_network=cluster_network,
         vlan=pick(network, lambda n: n.vlan),
         route=pick(network, lambda n: dumped(n.route)),
-        mtu=pick(plan, lambda p: p.cluster_networks[0].uplink.mtu),
+        mtu=mtu,
         settings=settings,
         opts=owner.child_opts(depends_on),
     )
@@ -90,11 +92,11 @@ def network_resources(
         dhcp.append(
             provider.IPPool(
                 resource_name,
-                name=item["name"],
+                name=name,
                 namespace=namespace,
                 route=pick(network, lambda n: dumped(n.route)),
                 dhcp_server=pick(network, lambda n: dumped(n.dhcp_server)),
-                service_cidr=pick(plan, lambda p: str(p.service_cidr)),
+                service_cidr=service_cidr,
                 settings=settings,
                 opts=owner.child_opts([nad]),
             )
@@ -108,8 +110,8 @@ def network_resources(
             for kind in DNSMASQ_KINDS
         ]
     return NetworkResources(
-        reference=names.network_ref(namespace, item["name"]),
-        cluster_network_name=item["clusterNetwork"],
+        reference=names.network_ref(namespace, name),
+        cluster_network_name=cluster_network,
         network=network,
         nad=nad,
         dhcp=dhcp,
@@ -179,10 +181,16 @@ class VlanNetwork(HarvesterComponent):
         data["networks"] = [{k: v for k, v in item.items() if v is not None}]
         if service_cidr is not None:
             data["serviceCIDR"] = service_cidr
+        plan: Lifted[Plan] = resolved(data, lambda d: validated(d, f"network {resource_name}"))
         self.resources = network_resources(
             self,
             resource_name,
-            data,
+            pick(plan, lambda p: p.networks[0]),
+            name=item["name"],
+            namespace=namespace,
+            cluster_network=item["clusterNetwork"],
+            mtu=pick(plan, lambda p: p.cluster_networks[0].uplink.mtu),
+            service_cidr=pick(plan, lambda p: str(p.service_cidr)),
             dhcp_backend=dhcp_backend_of(dhcp_server, f"VlanNetwork {resource_name}"),
             depends_on=waits_for,
         )

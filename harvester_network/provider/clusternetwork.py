@@ -8,7 +8,7 @@ VlanConfigs or NADs of the cluster network are left.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 
@@ -72,7 +72,9 @@ class ClusterNetworkProvider(ObjectProvider):
 class ClusterNetwork(HarvesterObject, module="harvester-network", name="ClusterNetwork"):
     """A ClusterNetwork named `name` (at most 12 characters: its bridge is `<name>-br`)."""
 
-    ready: pulumi.Output[bool]
+    # For the type checker only, as NetworkAttachmentDefinition's (a bool needs no conversion either).
+    if TYPE_CHECKING:
+        ready: pulumi.Output[bool]
 
     def __init__(
         self,
@@ -84,4 +86,6 @@ class ClusterNetwork(HarvesterObject, module="harvester-network", name="ClusterN
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         spec = {"name": name, "description": description}
-        super().__init__(ClusterNetworkProvider(), resource_name, spec, settings, opts)
+        pulumi.CustomResource.__init__(
+            self, *self.registration(ClusterNetworkProvider(), resource_name, spec, settings, opts)
+        )

@@ -70,4 +70,4 @@ class IPPool(HarvesterObject, module="harvester-network", name="IPPool"):
             "dhcpServer": dhcp_server,
             "serviceCIDR": service_cidr,
         }
-        super().__init__(IPPoolProvider(), resource_name, spec, settings, opts)
+        pulumi.CustomResource.__init__(self, *self.registration(IPPoolProvider(), resource_name, spec, settings, opts))

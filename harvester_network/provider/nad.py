@@ -9,7 +9,7 @@ there is nothing to wait for. Harvester refuses the deletion while VMs reference
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 
@@ -72,8 +72,11 @@ class NetworkAttachmentDefinitionProvider(ObjectProvider):
 class NetworkAttachmentDefinition(HarvesterObject, module="harvester-network", name="NetworkAttachmentDefinition"):
     """The NAD of a VLAN network (vlan 0 = untagged) on `cluster_network`; `mtu` is the cluster network's."""
 
-    name: pulumi.Output[str]
-    namespace: pulumi.Output[str]
+    # For the type checker only: at run time the SDK would resolve these hints anew for every resource it registers
+    # (typing.get_type_hints: a twentieth of a large program's time), and str outputs need no conversion.
+    if TYPE_CHECKING:
+        name: pulumi.Output[str]
+        namespace: pulumi.Output[str]
 
     def __init__(
         self,
@@ -96,7 +99,9 @@ class NetworkAttachmentDefinition(HarvesterObject, module="harvester-network", n
             "route": route,
             "mtu": mtu,
         }
-        super().__init__(NetworkAttachmentDefinitionProvider(), resource_name, spec, settings, opts)
+        pulumi.CustomResource.__init__(
+            self, *self.registration(NetworkAttachmentDefinitionProvider(), resource_name, spec, settings, opts)
+        )
 
     @cached_property
     def network_name(self) -> pulumi.Output[str]:

@@ -3,6 +3,7 @@ the computed outputs declared so Pulumi exposes them as attributes."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -53,16 +54,22 @@ class HarvesterObject(pulumi.dynamic.Resource):
 
     Besides the inputs and the kind's computed outputs, the state holds `object`: the live values of the
     fields hvnet applies, as the last create/update/refresh saw them (what drift detection compares).
+
+    A kind's constructor passes `registration(...)` to pulumi.CustomResource.__init__ itself. The SDK takes a
+    resource's source position from the caller of the third `__init__` up the stack (Resource's, CustomResource's,
+    the kind's): a constructor here in between would place every resource in the kind's module, not where it was
+    declared, and make the stack trace the SDK records for each resource one frame deeper.
     """
 
-    def __init__(
+    def registration(
         self,
         provider: ObjectProvider,
         resource_name: str,
         spec: dict[str, Any],
         settings: ObjectSettings | None,
         opts: pulumi.ResourceOptions | None,
-    ) -> None:
+    ) -> tuple[str, str, dict[str, Any], pulumi.ResourceOptions]:
+        """pulumi.CustomResource.__init__'s arguments for a resource of this kind."""
         props = {
             **{key: value for key, value in spec.items() if value is not None},
             **(settings or ObjectSettings()).inputs(),
@@ -70,18 +77,14 @@ class HarvesterObject(pulumi.dynamic.Resource):
             **dict.fromkeys(provider.cluster_outputs),
         }
         props[PROVIDER_KEY] = serialized_provider(type(provider))
-        # The engine keeps the kubeconfig secret in outputs too (the provider host hands it back in plain).
-        secret = pulumi.ResourceOptions(additional_secret_outputs=["kubeconfig"])
+        # The engine keeps the kubeconfig secret in outputs too (the provider host hands it back in plain). Set on a
+        # copy of the options: ResourceOptions.merge would copy both sides and re-merge every option, per resource.
+        opts = copy.copy(opts) if opts is not None else pulumi.ResourceOptions()
+        opts.additional_secret_outputs = [*(opts.additional_secret_outputs or ()), "kubeconfig"]
         # What pulumi.dynamic.Resource.__init__ does, with the provider pickled once per kind instead of once per
         # resource: the SDK's pickling wraps pickle's dict writer anew on every call, which costs time and, after
         # about a thousand resources, makes any stateful dynamic provider in the program fail with RecursionError.
-        pulumi.CustomResource.__init__(
-            self,
-            f"pulumi-python:{self._resource_type_name}",
-            resource_name,
-            props,
-            pulumi.ResourceOptions.merge(opts, secret),
-        )
+        return f"pulumi-python:{self._resource_type_name}", resource_name, props, opts
 
 
 @cache

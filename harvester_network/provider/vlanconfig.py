@@ -8,7 +8,7 @@ Harvester refuses the deletion while VMs using the cluster network's NADs run on
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 
@@ -107,8 +107,10 @@ class VlanConfigProvider(ObjectProvider):
 class VlanConfig(HarvesterObject, module="harvester-network", name="VlanConfig"):
     """A VlanConfig: `uplink` on `node` (or, with node None, on every node) for `cluster_network`."""
 
-    matchedNodes: pulumi.Output[list[str]]  # the engine's camelCase output name
-    ready: pulumi.Output[bool]
+    # For the type checker only, as NetworkAttachmentDefinition's (bool and list[str] need no conversion either).
+    if TYPE_CHECKING:
+        matchedNodes: pulumi.Output[list[str]]  # the engine's camelCase output name
+        ready: pulumi.Output[bool]
 
     def __init__(
         self,
@@ -122,4 +124,6 @@ class VlanConfig(HarvesterObject, module="harvester-network", name="VlanConfig")
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         spec = {"clusterNetwork": cluster_network, "node": node, "description": description, "uplink": uplink}
-        super().__init__(VlanConfigProvider(), resource_name, spec, settings, opts)
+        pulumi.CustomResource.__init__(
+            self, *self.registration(VlanConfigProvider(), resource_name, spec, settings, opts)
+        )

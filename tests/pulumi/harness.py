@@ -39,6 +39,7 @@ class Registration:
     dependencies: list[str]
     additional_secret_outputs: list[str]
     provider: str
+    source_position: str = ""  # <file URI>:<line> of the code the SDK took as declaring the resource
 
     def is_secret(self, key: str) -> bool:
         value = self.inputs.get(key)
@@ -128,6 +129,7 @@ class _RecordingMonitor(MockMonitor):
                     dependencies=list(request.dependencies),
                     additional_secret_outputs=list(request.additionalSecretOutputs),
                     provider=request.provider,
+                    source_position=f"{request.sourcePosition.uri}:{request.sourcePosition.line}",
                 )
             )
         return response
