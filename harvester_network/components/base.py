@@ -7,6 +7,7 @@ built from the same kubeconfig/context, made once per component tree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any, TypedDict
@@ -63,6 +64,11 @@ class HarvesterComponent(pulumi.ComponentResource):
         self, type_name: str, resource_name: str, settings: ClusterSettings, opts: pulumi.ResourceOptions | None
     ) -> None:
         super().__init__(f"{TYPE_PREFIX}{type_name}", resource_name, None, opts)
+        # What the component waits for, its children wait for: the SDK does not pass a component's depends_on on.
+        depends_on = opts.depends_on if opts else None
+        self._inherited_depends_on: list[pulumi.Resource] = (
+            [depends_on] if isinstance(depends_on, pulumi.Resource) else list(depends_on or [])  # type: ignore[arg-type]
+        )
         self._resource_name = resource_name
         self._settings = settings
         self._k8s_provider = settings.get("k8s_provider")
@@ -86,7 +92,7 @@ class HarvesterComponent(pulumi.ComponentResource):
         return settings
 
     def child_opts(self, depends_on: Sequence[pulumi.Resource] = (), **extra: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, depends_on=list(depends_on), **extra)
+        return pulumi.ResourceOptions(parent=self, depends_on=[*self._inherited_depends_on, *depends_on], **extra)
 
     def kubernetes_provider(self) -> k8s.Provider:
         """The `kubernetes` provider for workload objects: the shared one, or one made here (once)."""
@@ -108,7 +114,8 @@ class HarvesterComponent(pulumi.ComponentResource):
         if not isinstance(obj, pulumi.Output):
             unexpected = set(obj) - {"apiVersion", "kind", *fields}
             assert not unexpected, f"{kind} fields {unexpected} have no place in {resource_type.__name__}"
-        args = {field: pick(obj, itemgetter(field)) for field in fields}
+        # pulumi-kubernetes takes top-level fields as snake_case keywords (roleRef -> role_ref).
+        args = {_snake_case(field): pick(obj, itemgetter(field)) for field in fields}
         opts = self.child_opts(depends_on, provider=self.kubernetes_provider())
         if resource_type is k8s.apiextensions.CustomResource:
             return k8s.apiextensions.CustomResource(resource_name, api_version, kind, opts=opts, **args)
@@ -122,6 +129,26 @@ WORKLOAD_KINDS: dict[str, tuple[str, Any, tuple[str, ...]]] = {
     "Service": ("v1", k8s.core.v1.Service, ("metadata", "spec")),
     "ConfigMap": ("v1", k8s.core.v1.ConfigMap, ("metadata", "data")),
     "Deployment": ("apps/v1", k8s.apps.v1.Deployment, ("metadata", "spec")),
+    # The node agent's install (render/agent_install.py), for clusters without Harvester.
+    "CustomResourceDefinition": (
+        "apiextensions.k8s.io/v1",
+        k8s.apiextensions.v1.CustomResourceDefinition,
+        ("metadata", "spec"),
+    ),
+    "Namespace": ("v1", k8s.core.v1.Namespace, ("metadata",)),
+    "ServiceAccount": ("v1", k8s.core.v1.ServiceAccount, ("metadata",)),
+    "ClusterRole": ("rbac.authorization.k8s.io/v1", k8s.rbac.v1.ClusterRole, ("metadata", "rules")),
+    "ClusterRoleBinding": (
+        "rbac.authorization.k8s.io/v1",
+        k8s.rbac.v1.ClusterRoleBinding,
+        ("metadata", "roleRef", "subjects"),
+    ),
+    "DaemonSet": ("apps/v1", k8s.apps.v1.DaemonSet, ("metadata", "spec")),
 }
+
+
+def _snake_case(field: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", field).lower()
+
 
 __all__ = ["ClusterSettings", "HarvesterComponent", "PlanError", "dumped", "validated"]

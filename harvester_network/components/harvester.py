@@ -14,6 +14,7 @@ from harvester_network.components.virtualmachine import VirtualMachine
 from harvester_network.components.vlannetwork import NetworkResources, network_resources
 from harvester_network.model import load_plan_file
 from harvester_network.model.plan import Plan
+from harvester_network.render.agent_install import AGENT_IMAGE, agent_install_objects
 
 
 def _plan(plan: Plan | dict[str, Any] | str | Path, source: str) -> Plan:
@@ -28,6 +29,10 @@ class HarvesterNetworking(HarvesterComponent):
     """Every object of a plan (a Plan, plan.yaml data, or the path of a plan file) on one cluster.
 
     Children are named `<resource name>/<object>`, so one program can hold several clusters' plans.
+
+    `install_agent=True` (clusters without Harvester) also makes what `hvnet render --install-agent` makes: the
+    CRDs (the NAD CRD too, unless `nad_crd=False` where Multus installed it), the agent's namespace, RBAC and
+    DaemonSet running `agent_image`; the cluster networks wait for them.
     """
 
     def __init__(
@@ -35,6 +40,9 @@ class HarvesterNetworking(HarvesterComponent):
         resource_name: str,
         *,
         plan: Plan | dict[str, Any] | str | Path,
+        install_agent: bool = False,
+        agent_image: str = AGENT_IMAGE,
+        nad_crd: bool = True,
         opts: pulumi.ResourceOptions | None = None,
         **settings: Unpack[ClusterSettings],
     ) -> None:
@@ -43,11 +51,10 @@ class HarvesterNetworking(HarvesterComponent):
         plan_ = self.plan
         dnsmasq = any(n.dhcp_server and n.dhcp_server.backend == "dnsmasq" for n in plan_.networks)
         # One `kubernetes` provider for every workload object of this cluster, made only when there are some.
-        child = self.child_settings(with_k8s_provider=bool(plan_.virtual_machines) or dnsmasq)
+        child = self.child_settings(with_k8s_provider=bool(plan_.virtual_machines) or dnsmasq or install_agent)
 
-        # Objects the cluster networks need first. The planned `install_agent` option puts the agent's
-        # CRDs, RBAC and DaemonSet here (render.agent_install.agent_install_objects()).
-        foundation: list[pulumi.Resource] = []
+        # Objects the cluster networks need first: the CRDs and the agent that makes them ready.
+        foundation = self._agent_install(resource_name, agent_image, nad_crd) if install_agent else []
 
         self.cluster_networks = {
             cn.name: ClusterNetwork(
@@ -110,3 +117,15 @@ class HarvesterNetworking(HarvesterComponent):
                 "matchedNodes": {name: cn.matched_nodes for name, cn in self.cluster_networks.items()},
             }
         )
+
+    def _agent_install(self, resource_name: str, image: str, nad_crd: bool) -> list[pulumi.Resource]:
+        made: list[pulumi.Resource] = []
+        namespace: list[pulumi.Resource] = []
+        for obj in agent_install_objects(image, include_nad_crd=nad_crd):
+            meta = obj["metadata"]
+            # Namespaced objects wait for their namespace; pulumi-kubernetes does not order them itself.
+            depends_on = namespace if meta.get("namespace") else []
+            made.append(self.workload(f"{resource_name}/{meta['name']}", obj, kind=obj["kind"], depends_on=depends_on))
+            if obj["kind"] == "Namespace":
+                namespace = [made[-1]]
+        return made

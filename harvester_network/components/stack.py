@@ -1,9 +1,11 @@
 """The stack program: structured stack config in, one HarvesterNetworking per cluster out.
 
 Config (namespace `harvester-network`, i.e. `harvester-network:<key>` in Pulumi.<stack>.yaml):
-- `plan`: one plan (plan.yaml form) for the stack's cluster, with optional `kubeconfig` and `context`; or
-- `clusters`: `[{name, kubeconfig?, context?, plan}]`, one cluster each, plus optional `defaults`: a partial
-  plan deep-merged under every cluster's plan.
+- `plan`: one plan (plan.yaml form) for the stack's cluster, with optional `kubeconfig`, `context` and
+  `installAgent`; or
+- `clusters`: `[{name, kubeconfig?, context?, installAgent?, plan}]`, one cluster each, plus optional
+  `defaults`: a partial plan deep-merged under every cluster's plan.
+`installAgent: true` installs hvnet's node agent (and the CRDs) on a cluster without Harvester.
 
 Deep merge: mappings merge key by key; lists of named items (clusterNetworks, networks, virtualMachines,
 interfaces, nodeOverrides, ports) merge item by item on their identity (`namespace`/`name`, or `node`, or
@@ -29,6 +31,7 @@ CONFIG_NAMESPACE = "harvester-network"
 # memory; benchmarks/RESULTS.md). A program process is short-lived; collecting less often is safe.
 GC_FIRST_GENERATION_THRESHOLD = 1_000_000
 _IDENTITY_KEYS = ("name", "node", "port")
+CLUSTER_SETTINGS = ("kubeconfig", "context", "installAgent")  # per cluster, besides name and plan
 
 
 class StackConfigError(ValueError):
@@ -80,7 +83,7 @@ def cluster_plans(config: Mapping[str, Any]) -> list[dict[str, Any]]:
             {
                 "name": pulumi.get_stack(),
                 "plan": plan,
-                **{k: config[k] for k in ("kubeconfig", "context") if k in config},
+                **{k: config[k] for k in CLUSTER_SETTINGS if k in config},
             }
         ]
     if not isinstance(clusters, list) or not clusters:
@@ -91,11 +94,13 @@ def cluster_plans(config: Mapping[str, Any]) -> list[dict[str, Any]]:
         where = f"`{CONFIG_NAMESPACE}:clusters[{i}]`"
         if not isinstance(cluster, Mapping) or not isinstance(cluster.get("name"), str):
             raise StackConfigError(f"{where} needs a `name`")
-        unknown = set(cluster) - {"name", "kubeconfig", "context", "plan"}
+        unknown = set(cluster) - {"name", "plan", *CLUSTER_SETTINGS}
         if unknown:
             raise StackConfigError(
-                f"{where} has unknown keys {sorted(unknown)} (allowed: name, kubeconfig, context, plan)"
+                f"{where} has unknown keys {sorted(unknown)} (allowed: name, {', '.join(CLUSTER_SETTINGS)}, plan)"
             )
+        if not isinstance(cluster.get("installAgent", False), bool):
+            raise StackConfigError(f"{where}.installAgent must be true or false")
         if cluster["name"] in names:
             raise StackConfigError(f"{where}: cluster name '{cluster['name']}' is used twice")
         names.add(cluster["name"])
@@ -104,6 +109,7 @@ def cluster_plans(config: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "name": cluster["name"],
                 "kubeconfig": cluster.get("kubeconfig"),
                 "context": cluster.get("context"),
+                "installAgent": cluster.get("installAgent", False),
                 "plan": deep_merge(defaults, cluster.get("plan") or {}),
             }
         )
@@ -142,8 +148,11 @@ def build_stack(config: pulumi.Config | None = None) -> list[HarvesterNetworking
     config = config or pulumi.Config(CONFIG_NAMESPACE)
     values = {key: config.get_object(key) for key in ("plan", "clusters", "defaults")}
     values.update({key: config.get(key) for key in ("kubeconfig", "context")})
+    values["installAgent"] = config.get_bool("installAgent")
     built = []
     for c in cluster_plans({k: v for k, v in values.items() if v is not None}):
-        networking = HarvesterNetworking(c["name"], plan=c["plan"], kubeconfig=c["kubeconfig"], context=c["context"])
+        networking = HarvesterNetworking(
+            c["name"], plan=c["plan"], kubeconfig=c["kubeconfig"], context=c["context"], install_agent=c["installAgent"]
+        )
         built.append(_export(c["name"], networking))
     return built
