@@ -85,7 +85,7 @@ class ObjectCache:
         self._synced = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"watch-{kind.kind}", daemon=True)
         self._version: str | None = None  # where the next watch starts; None: list first
-        self._listed_and_followed = False  # an event came since the last list (a 410 right after a list waits)
+        self._events_since_list = False  # a 410 with none since the list waits before listing again
         self._stream: WatchStream | None = None
         self.last_error: str | None = None
         self.lists = 0  # every list after the first is a relist (410, or after an outage)
@@ -138,7 +138,7 @@ class ObjectCache:
                 if error.status == GONE:
                     log.info("%s: watch version %s expired, listing again", self.kind.kind, self._version)
                     self._version = None
-                    if not self._listed_and_followed:
+                    if not self._events_since_list:
                         self._stop.wait(self._backoff.next_delay())
                     continue
                 self._failed(str(error))
@@ -165,7 +165,7 @@ class ObjectCache:
             changed = self._views(self._objects) != self._views(replacement)
             self._objects = replacement
         self._version = version
-        self._listed_and_followed = False
+        self._events_since_list = False
         self._succeeded()
         self._synced.set()
         if changed:
@@ -183,7 +183,7 @@ class ObjectCache:
             if self._stop.is_set():  # stop() came while the watch was being opened
                 return
             for event in self._stream.events():
-                received = self._listed_and_followed = True
+                received = self._events_since_list = True
                 self._succeeded()
                 obj = event.get("object") or {}
                 self._version = str((obj.get("metadata") or {}).get("resourceVersion") or self._version)
