@@ -106,14 +106,8 @@ class KubeStatusSink:
 
     @staticmethod
     def _apply_status(kube: KubeClient, status: dict[str, Any], manager: str) -> None:
-        kube.apply(status, field_manager=manager)
-        body = {**status, "metadata": {"name": status["metadata"]["name"]}}
-        try:
-            kube.apply(body, field_manager=manager, subresource="status")
-        except KubeError as error:
-            if not error.not_found:
-                raise
-            # No status subresource (Harvester's CRD): the first apply wrote the status.
+        kube.apply(status, field_manager=manager)  # with Harvester's CRD (no status subresource) this writes it all
+        _apply_to_status_subresource(kube, {**status, "metadata": {"name": status["metadata"]["name"]}}, manager)
 
     @staticmethod
     def _label_node(kube: KubeClient, node: str, ready: set[str], failed: set[str], manager: str) -> None:
@@ -140,12 +134,17 @@ class KubeStatusSink:
             return
         ready = {"type": "ready", "status": "True", "lastUpdateTime": now_rfc3339()}
         body = {"apiVersion": h.NETWORK_API, "kind": "ClusterNetwork", "metadata": {"name": cluster_network}}
-        try:
-            kube.apply({**body, "status": {"conditions": [ready]}}, field_manager=manager, subresource="status")
-        except KubeError as error:
-            if not error.not_found:
-                raise
-            # A ClusterNetwork CRD without a status subresource (Harvester's own): its controller marks it.
+        # Harvester's own CRD has no status subresource: there its controller marks the ClusterNetwork ready.
+        _apply_to_status_subresource(kube, {**body, "status": {"conditions": [ready]}}, manager)
+
+
+def _apply_to_status_subresource(kube: KubeClient, obj: dict[str, Any], manager: str) -> None:
+    """Server-side apply to the object's status subresource; nothing when its CRD has none (the API says 404)."""
+    try:
+        kube.apply(obj, field_manager=manager, subresource="status")
+    except KubeError as error:
+        if not error.not_found:
+            raise
 
 
 def _is_ready(status: dict[str, Any]) -> bool:
