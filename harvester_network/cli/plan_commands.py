@@ -96,7 +96,11 @@ def render(
                 soft_wrap=True,
             )
             raise typer.Exit(1)
-    removed = write_object_files(output_dir, {name: dump_objects([obj]) for name, obj in files.items()})
+    try:
+        removed = write_object_files(output_dir, {name: dump_objects([obj]) for name, obj in files.items()})
+    except OutputDirError as error:
+        err.print(f"[red]{error}; nothing was written[/]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     stale = f"; removed {len(removed)} stale file(s): {', '.join(removed)}" if removed else ""
     err.print(f"wrote {len(objects)} object(s) to {output_dir}{stale}", highlight=False, soft_wrap=True)
 
@@ -105,17 +109,39 @@ def render(
 _OBJECT_FILE_NAME = re.compile(r"[0-9]{2}-[a-z0-9.-]+\.yaml")
 
 
+class OutputDirError(Exception):
+    """A file of the output directory that cannot be written; nothing was changed."""
+
+
 def write_object_files(output_dir: Path, files: dict[str, str]) -> list[str]:
     """Write `files` (name -> text) into `output_dir`, and remove the files an earlier render wrote there for
     objects that are gone, so `hvnet agent --from-dir` stops seeing them. Returns the removed names.
 
-    New files go in before stale ones go, so a watching agent never sees a moment with neither the old nor the
-    new object (a network torn down and set up again). A file is only removed when it is one of ours: its name
-    is the object_file_name() of the one object it holds, and that object carries our managed-by label.
+    Every changed file is first staged under a hidden name (the agent skips dot files); only when all are staged
+    do they replace the old ones, each by a rename, so a reader sees the old file or the new one, never half of
+    one, and a failure changes nothing (OutputDirError). Unchanged files are left alone. New files go in before
+    stale ones go, so a watching agent never sees a moment with neither the old nor the new object. A file is
+    only removed when it is one of ours: its name is the object_file_name() of the one object it holds, and
+    that object carries our managed-by label.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        write_atomically(output_dir / name, text)
+    staged: dict[Path, Path] = {}
+    try:
+        for name, text in files.items():
+            path = output_dir / name
+            if _holds(path, text):
+                continue
+            if path.exists() and not path.is_file():
+                raise OutputDirError(f"{path} is in the way (not a regular file): move it")
+            staged[path] = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+            with staged[path].open("x") as f:
+                f.write(text)
+    except (OSError, OutputDirError) as error:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+        raise OutputDirError(str(error)) from None
+    for path, tmp in staged.items():
+        os.replace(tmp, path)
     removed = []
     for path in sorted(output_dir.iterdir()):
         if path.name not in files and _rendered_by_us(path):
@@ -124,22 +150,11 @@ def write_object_files(output_dir: Path, files: dict[str, str]) -> list[str]:
     return removed
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Stage under a hidden name in the same directory (the agent skips dot files), then rename into place, so
-    a reader sees the old file or the new one, never half of one. An unchanged file is left as it is."""
+def _holds(path: Path, text: str) -> bool:
     try:
-        if not path.is_symlink() and path.read_text() == text:
-            return
+        return not path.is_symlink() and path.is_file() and path.read_text() == text
     except (OSError, UnicodeDecodeError):
-        pass
-    staged = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with staged.open("x") as f:
-            f.write(text)
-        os.replace(staged, path)
-    except BaseException:
-        staged.unlink(missing_ok=True)
-        raise
+        return False
 
 
 def _rendered_by_us(path: Path) -> bool:

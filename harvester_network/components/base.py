@@ -65,10 +65,7 @@ class HarvesterComponent(pulumi.ComponentResource):
     ) -> None:
         super().__init__(f"{TYPE_PREFIX}{type_name}", resource_name, None, opts)
         # What the component waits for, its children wait for: the SDK does not pass a component's depends_on on.
-        depends_on = opts.depends_on if opts else None
-        self._inherited_depends_on: list[pulumi.Resource] = (
-            [depends_on] if isinstance(depends_on, pulumi.Resource) else list(depends_on or [])  # type: ignore[arg-type]
-        )
+        self._inherited_depends_on: Any = opts.depends_on if opts else None
         self._resource_name = resource_name
         self._settings = settings
         self._k8s_provider = settings.get("k8s_provider")
@@ -92,7 +89,7 @@ class HarvesterComponent(pulumi.ComponentResource):
         return settings
 
     def child_opts(self, depends_on: Sequence[pulumi.Resource] = (), **extra: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, depends_on=[*self._inherited_depends_on, *depends_on], **extra)
+        return pulumi.ResourceOptions(parent=self, depends_on=_with(self._inherited_depends_on, depends_on), **extra)
 
     def kubernetes_provider(self) -> k8s.Provider:
         """The `kubernetes` provider for workload objects: the shared one, or one made here (once)."""
@@ -145,6 +142,17 @@ WORKLOAD_KINDS: dict[str, tuple[str, Any, tuple[str, ...]]] = {
     ),
     "DaemonSet": ("apps/v1", k8s.apps.v1.DaemonSet, ("metadata", "spec")),
 }
+
+
+def _with(inherited: Any, own: Sequence[pulumi.Resource]) -> Any:
+    """`own` plus a depends_on as ResourceOptions takes it: None, a Resource, a list, or an Output of a list."""
+    if inherited is None:
+        return list(own)
+    if isinstance(inherited, pulumi.Resource):
+        return [inherited, *own]
+    if isinstance(inherited, list | tuple):
+        return [*inherited, *own]
+    return pulumi.Output.from_input(inherited).apply(lambda resources: [*resources, *own])
 
 
 def _snake_case(field: str) -> str:

@@ -119,13 +119,10 @@ class HarvesterNetworking(HarvesterComponent):
         )
 
     def _agent_install(self, resource_name: str, image: str, nad_crd: bool) -> list[pulumi.Resource]:
+        """The objects in render's apply order, each after all before it (as `kubectl apply` of the rendered
+        files would make them): the DaemonSet's pods need their namespace, ServiceAccount, role and CRDs."""
         made: list[pulumi.Resource] = []
-        namespace: list[pulumi.Resource] = []
         for obj in agent_install_objects(image, include_nad_crd=nad_crd):
-            meta = obj["metadata"]
-            # Namespaced objects wait for their namespace; pulumi-kubernetes does not order them itself.
-            depends_on = namespace if meta.get("namespace") else []
-            made.append(self.workload(f"{resource_name}/{meta['name']}", obj, kind=obj["kind"], depends_on=depends_on))
-            if obj["kind"] == "Namespace":
-                namespace = [made[-1]]
+            name = f"{resource_name}/{obj['metadata']['name']}"
+            made.append(self.workload(name, obj, kind=obj["kind"], depends_on=list(made)))
         return made

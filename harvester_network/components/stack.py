@@ -69,7 +69,7 @@ def deep_merge(base: Any, override: Any) -> Any:
 
 
 def cluster_plans(config: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Each cluster's `{name, kubeconfig, context, plan}` with the defaults merged in."""
+    """Each cluster's `{name, kubeconfig, context, installAgent, plan}` with the defaults merged in."""
     plan, clusters = config.get("plan"), config.get("clusters")
     defaults = {} if config.get("defaults") is None else config["defaults"]
     if (plan is None) == (clusters is None):
@@ -78,6 +78,12 @@ def cluster_plans(config: Mapping[str, Any]) -> list[dict[str, Any]]:
         )
     if not isinstance(defaults, Mapping):
         raise StackConfigError(f"`{CONFIG_NAMESPACE}:defaults` must be a mapping (a partial plan)")
+    if clusters is not None:
+        for key in CLUSTER_SETTINGS:
+            if key in config:
+                raise StackConfigError(
+                    f"`{CONFIG_NAMESPACE}:{key}` is for one `plan`; with `clusters`, set `{key}` in each cluster"
+                )
     if plan is not None:
         clusters = [
             {

@@ -96,7 +96,7 @@ def _valid_part(
     Only whole top-level items are dropped (a bad interface drops its VM): an item missing a part would be judged
     on what it does not have. Returns the names of the dropped items too: references to them are not reported
     again; and, for each section that lost items, the index in `data` of every item kept ("networks" -> [1, 2]),
-    so issues name the user's indexes.
+    so issues name the user's indexes (a section dropped whole maps to no items).
     """
     bad_items: dict[str, set[int]] = {}
     bad_sections: set[str] = set()
@@ -111,6 +111,7 @@ def _valid_part(
     origins: dict[str, list[int]] = {}
     for key, value in data.items():
         if key in bad_sections:
+            origins[key] = []  # dropped whole: the plan holds its default, which rules must not judge
             continue
         if key in bad_items and isinstance(value, list):
             for i in bad_items[key]:

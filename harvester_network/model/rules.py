@@ -25,10 +25,15 @@ class _Items:
     """Names a top-level list item (`networks[4]`) by its index in the user's file.
 
     `origins`: for a section that lost items to field errors, the file index of each item the plan kept
-    ("networks" -> [1, 2, 4]). Only whole top-level items are dropped, so nested indexes need no mapping.
+    ("networks" -> [1, 2, 4]); a section dropped whole for its field errors (a bad `serviceCIDR`) has none.
+    Only whole top-level items are dropped, so nested indexes need no mapping.
     """
 
     origins: Mapping[str, Sequence[int]]
+
+    def as_written(self, section: str) -> bool:
+        """False when the section lost anything to field errors: the plan then holds less, or a default."""
+        return section not in self.origins
 
     def __call__(self, section: str, index: int) -> str:
         kept = self.origins.get(section)
@@ -170,7 +175,8 @@ def _network_issues(plan: Plan, unresolved_ok: frozenset[str], at: _Items) -> It
         vids.setdefault(key, i)
         # A VM on the network gets an on-link route for the cidr, which then takes the Service addresses it
         # overlaps away from the management network; a DHCP server pod's own Service traffic breaks the same way.
-        if isinstance(net.route, ManualRoute) and net.route.cidr.overlaps(plan.service_cidr):
+        service_cidr_known = at.as_written("serviceCIDR")  # a bad one was replaced by the default
+        if service_cidr_known and isinstance(net.route, ManualRoute) and net.route.cidr.overlaps(plan.service_cidr):
             yield PlanIssue(
                 f"{base}.route.cidr",
                 f"{net.route.cidr} overlaps the cluster's service CIDR {plan.service_cidr}: "

@@ -1,5 +1,5 @@
-"""The constructor every dynamic resource shares: connection and behaviour inputs, the secret kubeconfig, and
-the computed outputs declared so Pulumi exposes them as attributes."""
+"""What every dynamic resource's registration shares (`registration()`): connection and behaviour inputs, the
+secret kubeconfig, and the computed outputs declared so Pulumi exposes them as attributes."""
 
 from __future__ import annotations
 

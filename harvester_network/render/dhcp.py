@@ -25,10 +25,6 @@ def _server(net: Network) -> tuple[DhcpServer, ManualRoute]:
     return net.dhcp_server, net.route
 
 
-def dhcp_workload_name(net: Network) -> str:
-    return names.dhcp_workload_name(net.name)
-
-
 def server_address(net: Network) -> str:
     """serverIP with the VLAN's prefix, as the DHCP pod (or lab namespace) configures it."""
     dhcp, route = _server(net)
@@ -57,7 +53,7 @@ def dhcp_objects(net: Network) -> list[dict[str, Any]]:
     dhcp, _ = _server(net)
     if dhcp.backend == "ippool":
         return [ippool_object(net)]
-    name = dhcp_workload_name(net)
+    name = names.dhcp_workload_name(net.name)
     labels = {
         "app.kubernetes.io/name": "hvnet-dhcp",
         "app.kubernetes.io/instance": name,

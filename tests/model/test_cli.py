@@ -272,3 +272,25 @@ def test_plan_of_an_invalid_plan_exits_1(tmp_path: Path) -> None:
     result = hvnet("plan", broken_quickstart(tmp_path), "--json")
     assert result.exit_code == 1
     assert result.stdout == ""
+
+
+def test_render_to_a_directory_changes_nothing_when_one_file_cannot_be_written(tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    assert hvnet("render", QUICKSTART, "-o", out_dir).exit_code == 0
+    before = {p.name: p.read_text() for p in out_dir.iterdir()}
+    blocked = out_dir / "30-networkattachmentdefinition-default-vlan200.yaml"
+    blocked.unlink()
+    blocked.mkdir()  # in the way of a file the changed plan writes
+    before.pop(blocked.name)
+    data = yaml.safe_load(QUICKSTART.read_text())
+    for net in data["networks"]:
+        net["vlan"] = {100: 101, 200: 201}.get(net["vlan"], net["vlan"])
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(data))
+    result = hvnet("render", changed, "-o", out_dir)
+    assert result.exit_code == 1
+    assert f"{blocked} is in the way (not a regular file): move it; nothing was written" in " ".join(
+        result.stderr.split()
+    )
+    assert {p.name: p.read_text() for p in out_dir.iterdir() if p.is_file()} == before  # vlan100's file too
+    assert sorted(p.name for p in out_dir.iterdir() if p.name.startswith(".")) == []

@@ -186,3 +186,12 @@ def test_every_section_can_lose_items_at_once() -> None:
             "use 'mgmt' or '<namespace>/<name>' of a declared network",
         ),
     ]
+
+
+def test_a_bad_service_cidr_is_not_replaced_by_the_default_in_the_route_checks() -> None:
+    # 10.53.1.0/24 overlaps the default service CIDR (10.53.0.0/16), which the user did not choose here.
+    change = edits(
+        put("serviceCIDR", "10.53.0.0/33"),
+        put("networks[1].route", {"mode": "manual", "cidr": "10.53.1.0/24", "gateway": "10.53.1.1"}),
+    )
+    assert [path for path, _, _ in errors_of(change)] == ["serviceCIDR"]

@@ -135,14 +135,22 @@ class _RecordingMonitor(MockMonitor):
         return response
 
 
+_program_loop: asyncio.AbstractEventLoop | None = None
+
+
 def run_program(
     program: Callable[[], Any], *, config: dict[str, Any] | None = None, preview: bool = False, record: bool = True
 ) -> Recording:
     """Run `program` under fresh mocks with `config` (`{"harvester-network:plan": {...}}`, values as the stack file
     holds them) and return what it registered (nothing with record=False, which adds no work to the program)."""
     # The SDK builds its futures on the thread's current event loop; asyncio.run() elsewhere in the same process
-    # (the gRPC host test) leaves none behind, so each program gets a loop of its own.
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    # (the gRPC host test) leaves none behind, so each program gets a loop of its own (the last one is closed:
+    # recordings hold plain data, nothing of a finished program runs on its loop).
+    global _program_loop
+    if _program_loop is not None:
+        _program_loop.close()
+    _program_loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(_program_loop)
     recording = Recording()
     mocks = _Mocks(recording)
     monitor = _RecordingMonitor(mocks, recording) if record else MockMonitor(mocks)

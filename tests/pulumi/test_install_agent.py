@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pulumi
 import pytest
 import yaml
 
@@ -59,3 +61,27 @@ def test_stack_config_installs_the_agent_on_the_clusters_that_ask_for_it() -> No
     recording = run_program(build_stack, config={"harvester-network:clusters": clusters})
     daemon_sets = recording.of_type("kubernetes:apps/v1:DaemonSet")
     assert [r.name for r in daemon_sets] == ["with/hvnet-agent"]
+
+
+def test_each_install_object_waits_for_the_ones_before_it() -> None:
+    recording = quickstart(install_agent=True)
+    by_kind = {(r.rendered_object() or {}).get("kind"): r for r in recording.registrations if r.rendered_object()}
+    daemon_set = by_kind["DaemonSet"]
+    for kind in ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"):
+        assert by_kind[kind].urn in daemon_set.dependencies, kind
+
+
+@pytest.mark.parametrize("as_output", [False, True])
+def test_what_a_component_waits_for_its_children_wait_for(as_output: bool) -> None:
+    plan = load_plan_file(QUICKSTART)[0]
+
+    def program() -> None:
+        first = pulumi.CustomResource("test:index:First", "first")
+        depends_on: Any = pulumi.Output.from_input([first]) if as_output else [first]
+        HarvesterNetworking("qs", plan=plan, opts=pulumi.ResourceOptions(depends_on=depends_on))
+
+    recording = run_program(program)
+    first_urn = recording.by_name("test:index:First", "first").urn
+    for kind in ("ClusterNetwork", "VlanConfig", "NetworkAttachmentDefinition"):
+        for resource in recording.of_type(f"{DYNAMIC_PREFIX}{kind}"):
+            assert first_urn in resource.dependencies, resource.name

@@ -91,6 +91,7 @@ def test_single_plan_takes_kubeconfig_and_context_from_the_config() -> None:
         ({"clusters": [{"name": "a"}, {"name": "a"}]}, "'a' is used twice"),
         ({"clusters": [{"name": "a"}], "defaults": []}, "defaults` must be a mapping"),
         ({"clusters": [{"name": "a", "installAgent": "yes"}]}, "clusters[0]`.installAgent must be true or false"),
+        ({"clusters": [{"name": "a"}], "installAgent": True}, "with `clusters`, set `installAgent` in each cluster"),
     ],
 )
 def test_stack_config_errors_name_the_key(config: dict[str, Any], message: str) -> None:
