@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import subprocess
+import sys
 
 from harvester_network.lab import netns as ns
 from harvester_network.lab.lab import Lab
@@ -56,3 +59,48 @@ def master_of(netns: str, ifname: str) -> str | None:
     [link] = ns.ip_json(netns, "link", "show", "dev", ifname)
     master: str | None = link.get("master")
     return master
+
+
+# Runs in a namespace: every frame the interface receives (not those it sends) until stdin closes, as hex.
+_CAPTURE_SCRIPT = r"""
+import json, select, socket, sys
+sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+sock.bind((sys.argv[1], 0))
+print("ready", flush=True)
+frames = []
+while True:
+    readable, _, _ = select.select([sock, sys.stdin], [], [])
+    if sock in readable:
+        frame, address = sock.recvfrom(65535)
+        if address[2] != socket.PACKET_OUTGOING:
+            frames.append(frame.hex())
+    elif sys.stdin in readable and not sys.stdin.read(1):
+        break
+print(json.dumps(frames))
+"""
+
+
+class Capture:
+    """The frames `ifname` in `netns` receives between start and `frames()` (an AF_PACKET socket there)."""
+
+    def __init__(self, netns: str, ifname: str) -> None:
+        argv = [sys.executable, "-c", _CAPTURE_SCRIPT, ifname]
+        self.proc = subprocess.Popen(ns.in_netns(netns, argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+
+    def frames(self) -> list[bytes]:
+        out, _ = self.proc.communicate(timeout=30)
+        return [bytes.fromhex(frame) for frame in json.loads(out.splitlines()[-1])]
+
+
+def frames_about(frames: list[bytes], addresses: set[str]) -> list[bytes]:
+    """The untagged IPv4 frames sent to one of `addresses`, and the ARP requests asking for one."""
+    wanted = {ipaddress.IPv4Address(a).packed for a in addresses}
+    found = []
+    for frame in frames:
+        ethertype = frame[12:14]
+        if (ethertype == b"\x08\x06" and frame[38:42] in wanted) or (
+            ethertype == b"\x08\x00" and frame[30:34] in wanted
+        ):
+            found.append(frame)
+    return found
