@@ -34,7 +34,7 @@ def without_status(obj: dict[str, Any]) -> Any:
     )
 
 
-def node_labels(obj: dict[str, Any]) -> Any:
+def labels_only(obj: dict[str, Any]) -> Any:
     """A Node changes every few seconds (heartbeats, conditions); only its labels matter to VlanConfig selectors."""
     return (obj.get("metadata") or {}).get("labels")
 
@@ -70,7 +70,7 @@ class KubeSource:
             "ClusterNetwork": cache("ClusterNetwork"),
             "VlanConfig": cache("VlanConfig"),
             "NetworkAttachmentDefinition": cache("NetworkAttachmentDefinition"),
-            "Node": cache("Node", node_labels, f"metadata.name={node_name}"),
+            "Node": cache("Node", labels_only, f"metadata.name={node_name}"),
         }
         for each in self.caches.values():
             each.start()

@@ -89,7 +89,9 @@ class HarvesterComponent(pulumi.ComponentResource):
         return settings
 
     def child_opts(self, depends_on: Sequence[pulumi.Resource] = (), **extra: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, depends_on=_with(self._inherited_depends_on, depends_on), **extra)
+        return pulumi.ResourceOptions(
+            parent=self, depends_on=_joined_depends_on(self._inherited_depends_on, depends_on), **extra
+        )
 
     def kubernetes_provider(self) -> k8s.Provider:
         """The `kubernetes` provider for workload objects: the shared one, or one made here (once)."""
@@ -144,7 +146,7 @@ WORKLOAD_KINDS: dict[str, tuple[str, Any, tuple[str, ...]]] = {
 }
 
 
-def _with(inherited: Any, own: Sequence[pulumi.Resource]) -> Any:
+def _joined_depends_on(inherited: Any, own: Sequence[pulumi.Resource]) -> Any:
     """`own` plus a depends_on as ResourceOptions takes it: None, a Resource, a list, or an Output of a list."""
     if inherited is None:
         return list(own)

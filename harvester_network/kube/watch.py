@@ -52,7 +52,7 @@ class Backoff:
         self._next_s = 0.0
 
 
-def object_key(obj: dict[str, Any]) -> ObjectKey:
+def _namespace_and_name(obj: dict[str, Any]) -> ObjectKey:
     metadata = obj.get("metadata") or {}
     return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
 
@@ -115,10 +115,6 @@ class ObjectCache:
         """True once the first list arrived (possibly earlier)."""
         return self._synced.wait(timeout)
 
-    @property
-    def synced(self) -> bool:
-        return self._synced.is_set()
-
     def objects(self) -> list[dict[str, Any]]:
         """The mirrored objects, sorted by namespace and name (the caller must not modify them)."""
         with self._lock:
@@ -160,7 +156,7 @@ class ObjectCache:
     def _list(self, kube: KubeClient) -> None:
         items, version = kube.list_with_version(self.kind, field_selector=self.field_selector)
         self.lists += 1
-        replacement = {object_key(obj): obj for obj in items}
+        replacement = {_namespace_and_name(obj): obj for obj in items}
         with self._lock:
             changed = self._views(self._objects) != self._views(replacement)
             self._objects = replacement
@@ -197,7 +193,7 @@ class ObjectCache:
 
     def _apply(self, event_type: str, obj: dict[str, Any]) -> bool:
         """Put one event into the mirror; True when what is relevant changed."""
-        key = object_key(obj)
+        key = _namespace_and_name(obj)
         with self._lock:
             before = self._objects.get(key)
             if event_type == "DELETED":
