@@ -30,6 +30,7 @@ from harvester_network.kube import (
     DEFAULT_TIMEOUT,
     FIELD_MANAGER,
     KubeClient,
+    KubeError,
     KubeTarget,
     KubeTimeout,
     field_managers,
@@ -42,6 +43,8 @@ CONNECTION_INPUTS = ("kubeconfig", "context")
 # How the provider behaves, not what the object is: changing them never touches the object.
 BEHAVIOUR_INPUTS = ("adopt", "waitForReady", "timeout")
 OBJECT_OUTPUT = "object"  # the live values of the fields we apply, for drift detection
+# Seconds a preview waits for each answer of the cluster before it leaves the refusal check to the update.
+PREVIEW_REQUEST_TIMEOUT = 5.0
 
 # The model requires an uplink on every cluster network. Where the object does not depend on it (the
 # ClusterNetwork itself, a NAD, an IPPool, a VM), a stand-in satisfies the model and never reaches an object.
@@ -107,6 +110,8 @@ class ObjectProvider(ResourceProvider, ABC):
     cluster_outputs: ClassVar[tuple[str, ...]] = ()
     # Where plan issue paths point, by path prefix: "networks[0]" -> "" maps networks[0].vlan to the input `vlan`.
     input_paths: ClassVar[dict[str, str]]
+    # Inputs whose change Harvester may refuse (see `refusals`): a preview that changes one asks the cluster.
+    checked_in_preview: ClassVar[tuple[str, ...]] = ()
 
     # --- what each kind states -----------------------------------------------------------------------------------
 
@@ -134,6 +139,14 @@ class ObjectProvider(ResourceProvider, ABC):
         """The part of a managed view that drift detection compares. Default: all of it."""
         return view
 
+    def to_apply(self, plan: Plan, obj: dict[str, Any], live: dict[str, Any] | None) -> dict[str, Any]:
+        """What to apply over `live` (None: not there yet) so that only our fields change. Default: the object."""
+        return obj
+
+    def refusals(self, kube: KubeClient, plan: Plan, obj: dict[str, Any], live: dict[str, Any]) -> list[str]:
+        """Why Harvester would refuse to update `live` to `obj`, one line each, with what to do. Default: nothing."""
+        return []
+
     # --- Pulumi's dynamic provider interface ---------------------------------------------------------------
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
@@ -150,6 +163,8 @@ class ObjectProvider(ResourceProvider, ABC):
         replaces = [k for k in self.replace_on if k in changed]
         drifted = self._drifted(olds)
         if not replaces:
+            if any(k in self.checked_in_preview for k in changed):
+                self._refuse_in_preview(news)
             return DiffResult(changes=bool(changed) or drifted, replaces=[], delete_before_replace=False)
         # The new object can only be made next to the old one when its name differs.
         old_id, new_id = self._identity(olds), self._identity(news)
@@ -164,7 +179,9 @@ class ObjectProvider(ResourceProvider, ABC):
                 if live["metadata"].get("deletionTimestamp"):  # being deleted: let it go before reusing the name
                     meta = live["metadata"]
                     kube.delete_and_wait(self.kind, meta["name"], meta.get("namespace"), timeout=_timeout(props))
-            live = self._apply_and_wait(kube, obj, props)
+                    live = None
+            self._refuse_what_harvester_refuses(kube, plan, obj, live)
+            live = self._apply_and_wait(kube, plan, obj, live, props)
             return CreateResult(object_key(obj), self._outputs(kube, props, plan, obj, live))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -182,7 +199,9 @@ class ObjectProvider(ResourceProvider, ABC):
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         plan, obj = self._render_checked(news)
         with self._client(news) as kube:
-            live = self._apply_and_wait(kube, obj, news)
+            live = kube.get(self.kind, obj["metadata"]["name"], obj["metadata"].get("namespace"))
+            self._refuse_what_harvester_refuses(kube, plan, obj, live)
+            live = self._apply_and_wait(kube, plan, obj, live, news)
             return UpdateResult(self._outputs(kube, news, plan, obj, live))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
@@ -261,8 +280,36 @@ class ObjectProvider(ResourceProvider, ABC):
             "or delete it, or choose another name"
         )
 
-    def _apply_and_wait(self, kube: KubeClient, obj: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
-        live = kube.apply(obj)
+    def _refuse_what_harvester_refuses(
+        self, kube: KubeClient, plan: Plan, obj: dict[str, Any], live: dict[str, Any] | None
+    ) -> None:
+        """Fail before anything changes when Harvester's webhooks would refuse the update (ProviderError)."""
+        reasons = self.refusals(kube, plan, self.to_apply(plan, obj, live), live) if live is not None else []
+        if reasons:
+            subject = kind_named(self.kind).subject(obj["metadata"]["name"], obj["metadata"].get("namespace"))
+            raise ProviderError(
+                f"update {subject}: Harvester refuses this change now:\n"
+                + "\n".join(f"  - {line}" for line in reasons)
+                + "\nnothing was changed; run `pulumi up` again once that is done"
+            )
+
+    def _refuse_in_preview(self, news: dict[str, Any]) -> None:
+        """The update's refusal check, already in preview (diff) when the inputs are known. A cluster that cannot be
+        reached does not fail the preview: the update checks again."""
+        if has_unknown(self._spec(news)) or any(has_unknown(news.get(k)) for k in CONNECTION_INPUTS):
+            return
+        plan, obj = self._render_checked(news)
+        try:
+            with self._client(news, request_timeout=PREVIEW_REQUEST_TIMEOUT) as kube:
+                live = kube.get(self.kind, obj["metadata"]["name"], obj["metadata"].get("namespace"))
+                self._refuse_what_harvester_refuses(kube, plan, obj, live)
+        except KubeError:
+            return
+
+    def _apply_and_wait(
+        self, kube: KubeClient, plan: Plan, obj: dict[str, Any], live: dict[str, Any] | None, props: dict[str, Any]
+    ) -> dict[str, Any]:
+        live = kube.apply(self.to_apply(plan, obj, live))
         if props.get("waitForReady", True):
             try:
                 self.wait_ready(kube, obj, _timeout(props))
@@ -279,8 +326,9 @@ class ObjectProvider(ResourceProvider, ABC):
         view = self.comparable(managed_view(live, obj), plan)
         return {**props, **self.outputs(kube, plan, live), OBJECT_OUTPUT: view}
 
-    def _client(self, props: dict[str, Any]) -> KubeClient:
-        return KubeClient(KubeTarget.from_kubeconfig(props.get("kubeconfig"), props.get("context")))
+    def _client(self, props: dict[str, Any], request_timeout: float = 30.0) -> KubeClient:
+        target = KubeTarget.from_kubeconfig(props.get("kubeconfig"), props.get("context"))
+        return KubeClient(target, request_timeout=request_timeout)
 
     def _unknown_input_failures(self, news: dict[str, Any]) -> list[CheckFailure]:
         known = {*self.spec_inputs, *CONNECTION_INPUTS, *BEHAVIOUR_INPUTS, *self.cluster_outputs, OBJECT_OUTPUT}

@@ -38,8 +38,11 @@ def bridge_cni_config(net: Network, cn: ClusterNetwork) -> dict[str, Any]:
 
 
 def route_annotation(net: Network) -> str | None:
+    """The route of a tagged network. Untagged networks carry none: Harvester reads routes of VLAN NADs only
+    (network-controller-harvester pkg/utils/nad.go IsVlanNad) and its NAD mutator deletes the annotation when a
+    network becomes untagged (pkg/webhook/nad/mutator.go tagRouteOutdated), so ours would only come back as drift."""
     route = net.route
-    if route is None:
+    if route is None or not net.vlan:
         return None
     if isinstance(route, AutoRoute):
         auto: dict[str, Any] = {"mode": "auto"}
