@@ -15,7 +15,7 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -116,11 +116,26 @@ def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
         raise bad_request(f"continue key is not valid: {error}") from error
 
 
+class AdmissionPlugin(Protocol):
+    """A webhook pair run in the request path (tests/k8s_api/harvester emulates Harvester's): `mutate` changes
+    `new` in place after the field manager has recorded the writer's fields (so its changes belong to nobody, as
+    with real mutating webhooks); `validate` raises an ApiError to refuse. `new` is None for DELETE."""
+
+    def mutate(
+        self, operation: str, resource_type: ResourceType, new: dict[str, Any], old: dict[str, Any] | None
+    ) -> None: ...
+
+    def validate(
+        self, operation: str, resource_type: ResourceType, new: dict[str, Any] | None, old: dict[str, Any] | None
+    ) -> None: ...
+
+
 class Cluster:
     def __init__(self, *, event_window: int = 10_000, first_resource_version: int = 1000) -> None:
         self.store = Store(first_resource_version=first_resource_version, event_window=event_window)
         self.registry = Registry()
         self.controllers = Controllers(self)
+        self.admission: list[AdmissionPlugin] = []
         namespace_type = self.type_of(NAMESPACES)
         for name in CORE_NAMESPACES:
             self.create(
@@ -303,6 +318,7 @@ class Cluster:
             self._set_managers(meta, managers)
             if self.store.get(resource_type.storage_key, namespace or "", meta["name"]) is not None:
                 raise already_exists(resource_type.subject(meta["name"]))
+            self._admit("CREATE", resource_type, obj, None, opts)
             if opts.dry_run:
                 return self.present(resource_type, obj)
             self.store.put(resource_type.storage_key, obj, None)
@@ -316,6 +332,25 @@ class Cluster:
             meta["managedFields"] = encoded
         else:
             meta.pop("managedFields", None)
+
+    def _admit(
+        self,
+        operation: str,
+        resource_type: ResourceType,
+        new: dict[str, Any],
+        old: dict[str, Any] | None,
+        opts: WriteOptions,
+        subresource: str = "",
+    ) -> None:
+        """Mutating admission, the schema again (a mutation may break it), then validating admission. Webhooks
+        registered for a resource do not see writes to its subresources."""
+        if not self.admission or subresource:
+            return
+        for plugin in self.admission:
+            plugin.mutate(operation, resource_type, new, old)
+        self._prune_default_validate(resource_type, new, old, opts)
+        for plugin in self.admission:
+            plugin.validate(operation, resource_type, new, old)
 
     def _prune_default_validate(
         self, resource_type: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, opts: WriteOptions
@@ -503,6 +538,8 @@ class Cluster:
             managers = mf.record_update(current, new, resource_type.schema, base, me, reset)
         self._set_managers(meta, managers)
         meta["resourceVersion"] = current_meta["resourceVersion"]
+        if not meta.get("deletionTimestamp"):
+            self._admit("UPDATE", resource_type, new, current, opts, subresource)
         if _without_manager_times(new) == _without_manager_times(current):
             return self.present(resource_type, current)
         if opts.dry_run:
@@ -562,6 +599,8 @@ class Cluster:
                 raise forbidden_error(subject, "this namespace may not be deleted")
             if meta.get("deletionTimestamp"):
                 return self.present(resource_type, current)
+            for plugin in self.admission:
+                plugin.validate("DELETE", resource_type, None, current)
             policy = options.propagation_policy or "Background"
             finalizers = list(meta.get("finalizers") or [])
             for wanted, marker in (("Foreground", FOREGROUND), ("Orphan", ORPHAN)):

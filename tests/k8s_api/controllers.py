@@ -42,6 +42,9 @@ class Controllers:
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self._tasks: queue.Queue[Task | None] = queue.Queue()
+        # Called under the cluster's lock after every stored change (write or removal): emulated controllers of
+        # other projects (tests/k8s_api/harvester) watch this way and enqueue their work.
+        self.observers: list[Callable[[ResourceType, dict[str, Any]], None]] = []
         self._thread = threading.Thread(target=self._run, name="k8s-api-controllers", daemon=True)
         self._thread.start()
 
@@ -55,7 +58,8 @@ class Controllers:
         while self._tasks.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.001)
 
-    def _enqueue(self, task: Task) -> None:
+    def enqueue(self, task: Task) -> None:
+        """Run `task` in the background, under the cluster's lock."""
         self._tasks.put(task)
 
     def _run(self) -> None:
@@ -74,37 +78,41 @@ class Controllers:
     # --- hooks the cluster calls under its lock ---------------------------------------------------------------
 
     def after_write(self, resource_type: ResourceType, obj: dict[str, Any]) -> None:
+        for observer in self.observers:
+            observer(resource_type, obj)
 
         meta = obj["metadata"]
         name, uid = meta["name"], meta["uid"]
         if _deleting(obj):
             if resource_type.storage_key == NAMESPACES:
-                self._enqueue(lambda: self._finish_namespace(name))
+                self.enqueue(lambda: self._finish_namespace(name))
             if resource_type.storage_key == CRDS:
-                self._enqueue(lambda: self._finish_crd(name))
+                self.enqueue(lambda: self._finish_crd(name))
             if FOREGROUND in (meta.get("finalizers") or []):
-                self._enqueue(lambda: self._delete_foreground(uid))
+                self.enqueue(lambda: self._delete_foreground(uid))
             if ORPHAN in (meta.get("finalizers") or []):
-                self._enqueue(lambda: self._orphan(uid))
+                self.enqueue(lambda: self._orphan(uid))
         elif resource_type.storage_key == CRDS:
-            self._enqueue(lambda: self._establish_crd(name))
+            self.enqueue(lambda: self._establish_crd(name))
         if _refs(obj):
-            self._enqueue(lambda: self._verify_owners(resource_type, meta.get("namespace"), name, uid))
+            self.enqueue(lambda: self._verify_owners(resource_type, meta.get("namespace"), name, uid))
 
     def after_remove(self, resource_type: ResourceType, obj: dict[str, Any]) -> None:
+        for observer in self.observers:
+            observer(resource_type, obj)
 
         meta = obj["metadata"]
         uid = meta["uid"]
-        self._enqueue(lambda: self._collect_dependents(uid))
+        self.enqueue(lambda: self._collect_dependents(uid))
         for ref in _refs(obj):
             owner_uid = ref.get("uid", "")
-            self._enqueue(functools.partial(self._delete_foreground, owner_uid))
+            self.enqueue(functools.partial(self._delete_foreground, owner_uid))
         if meta.get("namespace"):
             namespace = meta["namespace"]
-            self._enqueue(lambda: self._finish_namespace(namespace))
+            self.enqueue(lambda: self._finish_namespace(namespace))
         if resource_type.custom:
             crd_name = f"{resource_type.plural}.{resource_type.group}"
-            self._enqueue(lambda: self._finish_crd(crd_name))
+            self.enqueue(lambda: self._finish_crd(crd_name))
         if resource_type.storage_key == CRDS:
             self.cluster.registry.forget_crd(meta["name"])
 

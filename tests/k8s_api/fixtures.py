@@ -6,6 +6,8 @@
 - `k8s_server`: the in-process server itself (skips against a real cluster).
 - `k8s_faults`: its fault-injection handle (skips against a real cluster).
 - `k8s_namespace`: a uniquely named namespace, deleted after the test.
+- `harvester_api`: a `k8s_api` whose server is a Harvester (tests/k8s_api/harvester): upstream CRDs, Harvester's
+  network webhooks and controllers, nodes `node1` and `node2`; `.harvester` (a HarvesterMode), `.settle()`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 
 from tests.k8s_api.faults import Faults
+from tests.k8s_api.harvester.mode import HarvesterMode
 from tests.k8s_api.server import TestApiServer
 
 REAL_CLUSTER_ENV = "HVNET_TEST_KUBECONFIG"
@@ -95,6 +98,30 @@ class KubeApi:
         from harvester_network.render.crds import custom_resource_definitions
 
         apply_crds(self.api_client(), custom_resource_definitions())
+
+
+@dataclass
+class HarvesterApi(KubeApi):
+    """A KubeApi on a server in Harvester mode."""
+
+    harvester: HarvesterMode | None = None
+
+    def settle(self) -> None:
+        """Wait until Harvester's emulated controllers have written all they will (call after each change)."""
+        assert self.harvester is not None
+        self.harvester.settle()
+
+
+HARVESTER_NODES = ("node1", "node2")
+
+
+@pytest.fixture
+def harvester_api(k8s_server: TestApiServer, tmp_path: Path) -> HarvesterApi:
+    harvester = HarvesterMode(k8s_server).install()
+    for node in HARVESTER_NODES:
+        harvester.add_node(node)
+    path = k8s_server.write_kubeconfig(tmp_path / "kubeconfig")
+    return HarvesterApi(path, k8s_server.faults, k8s_server, str(tmp_path / "discovery-cache.json"), harvester)
 
 
 @pytest.fixture

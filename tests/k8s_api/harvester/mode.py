@@ -1,0 +1,112 @@
+"""Turn a test API server into a Harvester: the upstream CRDs (../shared/reference/upstream) instead of hvnet's,
+Harvester's network webhooks in the request path, its controllers in the background, the `mgmt` cluster network
+and the `nic` LinkMonitor it creates at start, and helpers for what a test needs around them (nodes, running VMs).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from tests.k8s_api.cluster import WriteOptions
+from tests.k8s_api.harvester import netconf as nc
+from tests.k8s_api.harvester.controllers import MANAGER, NetworkControllers, _ready_condition
+from tests.k8s_api.harvester.state import CLUSTER_NETWORKS, LINKMONITORS, NODES, VMIS, State
+from tests.k8s_api.harvester.webhooks import NetworkWebhooks
+from tests.k8s_api.resources import CRDS
+from tests.upstream import upstream_path
+
+if TYPE_CHECKING:
+    from tests.k8s_api.server import TestApiServer
+
+UPSTREAM_CRDS = (
+    "harvester-network-controller/network.harvesterhci.io_clusternetworks.yaml",
+    "harvester-network-controller/network.harvesterhci.io_vlanconfigs.yaml",
+    "harvester-network-controller/network.harvesterhci.io_vlanstatuses.yaml",
+    "harvester-network-controller/network.harvesterhci.io_linkmonitors.yaml",
+    "harvester-network-controller/network.harvesterhci.io_hostnetworkconfigs.yaml",
+    "vm-dhcp-controller/network.harvesterhci.io_ippools.yaml",
+    "vm-dhcp-controller/network.harvesterhci.io_virtualmachinenetworkconfigs.yaml",
+    "multus/k8s.cni.cncf.io_network-attachment-definitions.yaml",
+)
+
+
+def upstream_crds() -> list[dict[str, Any]]:
+    """The CRDs a Harvester cluster serves for the kinds hvnet writes, unchanged from upstream."""
+    return [yaml.safe_load(upstream_path(relative).read_text()) for relative in UPSTREAM_CRDS]
+
+
+class HarvesterMode:
+    """Harvester on one TestApiServer. `settle()` waits until the emulated controllers are done."""
+
+    def __init__(self, server: TestApiServer) -> None:
+        self.server = server
+        self.cluster = server.cluster
+        self.state = State(self.cluster)
+        self.webhooks = NetworkWebhooks(self.state)
+        self.controllers = NetworkControllers(self.state)
+
+    def install(self) -> HarvesterMode:
+        crd_type = self.cluster.type_of(CRDS)
+        for crd in upstream_crds():
+            if self.cluster.store.get(CRDS, "", crd["metadata"]["name"]) is None:
+                self.cluster.create(crd_type, None, crd, WriteOptions(field_manager="harvester"))
+        self.settle()
+        self.cluster.admission.append(self.webhooks)
+        self.cluster.controllers.observers.append(self.controllers.observe)
+        # manager/clusternetwork initializeClusterNetwork and initializeLinkMonitor
+        mgmt: dict[str, Any] = {"metadata": {"name": nc.MGMT}}
+        _ready_condition(mgmt, "True")
+        self._create(CLUSTER_NETWORKS, mgmt)
+        self._create(LINKMONITORS, {"metadata": {"name": "nic"}, "spec": {"targetLinkRule": {"typeRule": "device"}}})
+        self.settle()
+        return self
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the controllers have nothing left to do (their writes trigger more work; this waits for all)."""
+        self.cluster.controllers.settle(timeout)
+
+    @property
+    def dhcp_answers(self) -> dict[int, tuple[str, str]]:
+        """VLAN ID -> (CIDR, gateway) the NAD helper job's DHCP finds on that VLAN (none: "DHCP failed")."""
+        return self.controllers.dhcp_answers
+
+    def check_connectivity(self, result: str) -> None:
+        """The 15-minute gateway ping, now, answering `result` ("true", "false", "ping failed")."""
+        self.controllers.check_connectivity(result)
+        self.settle()
+
+    def _create(self, storage_key: tuple[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        resource_type = self.cluster.type_of(storage_key)
+        namespace = body["metadata"].get("namespace")
+        return self.cluster.create(resource_type, namespace, body, WriteOptions(field_manager=MANAGER))
+
+    def add_node(self, name: str, labels: dict[str, str] | None = None) -> None:
+        """A Node as the kubelet registers it (with its hostname label)."""
+        node_labels = {"kubernetes.io/hostname": name, **(labels or {})}
+        self._create(NODES, {"metadata": {"name": name, "labels": node_labels}})
+        self.settle()
+
+    def run_vm(self, namespace: str, name: str, networks: list[str], node: str) -> None:
+        """A running VM: its VirtualMachineInstance on `node`, attached to the NADs `networks` (`[ns/]name`)."""
+        spec = {"networks": [{"name": f"nic-{i}", "multus": {"networkName": n}} for i, n in enumerate(networks)]}
+        body = {"metadata": {"name": name, "namespace": namespace}, "spec": spec}
+        vmi_type = self.cluster.type_of(VMIS)
+        with self.cluster.lock:
+            self.cluster.create(vmi_type, namespace, body, WriteOptions(field_manager="virt-controller"))
+            self.cluster.internal_update(
+                vmi_type,
+                self.cluster.store.get(VMIS, namespace, name) or {},
+                lambda new: new.update(status={"nodeName": node, "phase": "Running"}),
+                subresource="status",
+                manager="virt-handler",
+            )
+        self.settle()
+
+    def stop_vm(self, namespace: str, name: str) -> None:
+        with self.cluster.lock:
+            vmi = self.cluster.store.get(VMIS, namespace, name)
+            if vmi is not None:
+                self.cluster.internal_delete(self.cluster.type_of(VMIS), vmi, "Background")
+        self.settle()
