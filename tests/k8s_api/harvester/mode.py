@@ -7,34 +7,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from tests.k8s_api.cluster import WriteOptions
 from tests.k8s_api.harvester import netconf as nc
+from tests.k8s_api.harvester.schemas import upstream_crds
 from tests.k8s_api.harvester.controllers import MANAGER, NetworkControllers, _ready_condition
 from tests.k8s_api.harvester.state import CLUSTER_NETWORKS, LINKMONITORS, NODES, VMIS, State
 from tests.k8s_api.harvester.webhooks import NetworkWebhooks
 from tests.k8s_api.resources import CRDS
-from tests.upstream import upstream_path
 
 if TYPE_CHECKING:
     from tests.k8s_api.server import TestApiServer
-
-UPSTREAM_CRDS = (
-    "harvester-network-controller/network.harvesterhci.io_clusternetworks.yaml",
-    "harvester-network-controller/network.harvesterhci.io_vlanconfigs.yaml",
-    "harvester-network-controller/network.harvesterhci.io_vlanstatuses.yaml",
-    "harvester-network-controller/network.harvesterhci.io_linkmonitors.yaml",
-    "harvester-network-controller/network.harvesterhci.io_hostnetworkconfigs.yaml",
-    "vm-dhcp-controller/network.harvesterhci.io_ippools.yaml",
-    "vm-dhcp-controller/network.harvesterhci.io_virtualmachinenetworkconfigs.yaml",
-    "multus/k8s.cni.cncf.io_network-attachment-definitions.yaml",
-)
-
-
-def upstream_crds() -> list[dict[str, Any]]:
-    """The CRDs a Harvester cluster serves for the kinds hvnet writes, unchanged from upstream."""
-    return [yaml.safe_load(upstream_path(relative).read_text()) for relative in UPSTREAM_CRDS]
 
 
 class HarvesterMode:
