@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import yaml
 
 from harvester_network.model import load_plan

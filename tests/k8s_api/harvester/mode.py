@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from tests.k8s_api.cluster import WriteOptions
 from tests.k8s_api.harvester import netconf as nc
-from tests.k8s_api.harvester.schemas import upstream_crds
 from tests.k8s_api.harvester.controllers import MANAGER, NetworkControllers, _ready_condition
+from tests.k8s_api.harvester.schemas import upstream_crds
 from tests.k8s_api.harvester.state import CLUSTER_NETWORKS, LINKMONITORS, NODES, VMIS, State
 from tests.k8s_api.harvester.webhooks import NetworkWebhooks
 from tests.k8s_api.resources import CRDS
