@@ -1,13 +1,9 @@
 """CustomResourceDefinitions of the kinds hvnet writes, for clusters that do not run Harvester.
 
 The schemas follow Harvester's own CRDs (network-controller-harvester manifests/crds, vm-dhcp-controller
-chart/crds) and Multus' NetworkAttachmentDefinition CRD, field for field. Where we differ, and why:
-- VlanConfig `linkAttributes.mtu` also has `maximum: 9000`: Harvester's webhook rejects larger MTUs, and a
-  cluster without Harvester has no webhook, so the schema is the only guard left.
-- VlanStatus has a status subresource (Harvester's has none) and so no top-level `required: [status]`:
-  a create through a status subresource drops `status`, and the requirement could never be met.
-- ClusterNetwork has a status subresource too, so the node agent's role can write its `ready` condition
-  (`clusternetworks/status`) without being allowed to change the object itself.
+chart/crds) and Multus' NetworkAttachmentDefinition CRD, field for field; `DIFFERENCES_FROM_UPSTREAM` lists every
+place where they differ and why (tests/render/test_crds_upstream.py compares them with the upstream copies in
+shared/reference/upstream and fails on a difference not listed there, or listed but gone).
 Pure: plain dicts, no I/O.
 """
 
@@ -20,6 +16,25 @@ from harvester_network.render import harvester as h
 _BOND_MODES = ["balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"]
 # Harvester accepts 0 (keep the NIC's MTU) or 576..9000; a schema without CEL can only bound the range.
 _MTU_MAX = 9000
+_NETWORK_CRD = "{}." + h.NETWORK_API.split("/")[0]
+_VERSION = "versions[" + h.NETWORK_API.split("/")[1] + "]"
+_SCHEMA = _VERSION + ".schema.openAPIV3Schema"
+_STATUS_SUBRESOURCE = (
+    "a status subresource, so the node agent's role can write status (`<plural>/status`) without being allowed to "
+    "change the object itself; Harvester's CRD has none"
+)
+# (CRD name, path below `spec` as tests/render/test_crds_upstream.py flattens it) -> why ours differs from upstream.
+DIFFERENCES_FROM_UPSTREAM: dict[tuple[str, str], str] = {
+    (_NETWORK_CRD.format("vlanconfigs"), f"{_SCHEMA}.properties.spec.properties.uplink.properties.linkAttributes"
+     ".properties.mtu.maximum"): "Harvester's webhook rejects MTUs above 9000; a cluster without Harvester has no "
+    "webhook, so the schema is the only guard left",
+    (_NETWORK_CRD.format("clusternetworks"), f"{_VERSION}.subresources"): _STATUS_SUBRESOURCE,
+    (_NETWORK_CRD.format("vlanstatuses"), f"{_VERSION}.subresources"): _STATUS_SUBRESOURCE,
+    (_NETWORK_CRD.format("vlanstatuses"), f"{_SCHEMA}.required"): "no top-level `required: [status]`: with a status "
+    "subresource a create drops `status`, so the requirement could never be met",
+    ("network-attachment-definitions.k8s.cni.cncf.io", "names.listKind"): "we name it; Multus' CRD leaves it to the "
+    "API server, which defaults it to the same `NetworkAttachmentDefinitionList`",
+}  # fmt: skip
 
 
 def _string() -> dict[str, Any]:
@@ -155,23 +170,11 @@ def vlan_config_crd() -> dict[str, Any]:
 
 def vlan_status_crd() -> dict[str, Any]:
     group, version = h.NETWORK_API.split("/")
-    link_status = _object(
-        {
-            "index": _integer(),
-            "mac": _string(),
-            "masterIndex": _integer(),
-            "name": _string(),
-            "promiscuous": {"type": "boolean"},
-            "state": _string(),
-            "type": _string(),
-        },
-        ["name"],
-    )
     status = _object(
         {
             "clusterNetwork": _string(),
             "conditions": _conditions(),
-            "linkStatus": {"type": "array", "items": link_status},
+            "linkMonitor": _string(),
             "localAreas": {
                 "type": "array",
                 "items": _object({"cidr": _string(), "vlanID": _integer()}, ["vlanID"]),
@@ -179,7 +182,7 @@ def vlan_status_crd() -> dict[str, Any]:
             "node": _string(),
             "vlanConfig": _string(),
         },
-        ["clusterNetwork", "node", "vlanConfig"],
+        ["clusterNetwork", "linkMonitor", "node", "vlanConfig"],
     )
     return _crd(
         group=group,
@@ -195,6 +198,7 @@ def vlan_status_crd() -> dict[str, Any]:
             {"jsonPath": ".status.clusterNetwork", "name": "CLUSTERNETWORK", "type": "string"},
             {"jsonPath": ".status.vlanConfig", "name": "VLANCONFIG", "type": "string"},
             {"jsonPath": ".status.node", "name": "NODE", "type": "string"},
+            {"jsonPath": ".spec.description", "name": "DESCRIPTION", "type": "string"},
         ],
     )
 
@@ -272,6 +276,14 @@ def ip_pool_crd() -> dict[str, Any]:
             {"jsonPath": ".spec.networkName", "name": "NETWORK", "type": "string"},
             {"jsonPath": ".status.ipv4.available", "name": "AVAILABLE", "type": "integer"},
             {"jsonPath": ".status.ipv4.used", "name": "USED", "type": "integer"},
+            *(
+                {
+                    "jsonPath": f".status.conditions[?(@.type=='{condition}')].status",
+                    "name": condition.upper(),
+                    "type": "string",
+                }
+                for condition in ("Registered", "CacheReady", "AgentReady")
+            ),
         ],
     )
 
@@ -279,7 +291,8 @@ def ip_pool_crd() -> dict[str, Any]:
 def network_attachment_definition_crd() -> dict[str, Any]:
     """Multus' CRD: `spec.config` is the CNI configuration as a JSON string, which the API server never parses."""
     group, version = h.NAD_API.split("/")
-    spec = _object({"config": _string()})
+    spec = _object({"config": _string()}, ["config"])
+    status = _object({"state": _string(), "observation": _string()})
     return _crd(
         group=group,
         version=version,
@@ -287,7 +300,7 @@ def network_attachment_definition_crd() -> dict[str, Any]:
         plural="network-attachment-definitions",
         singular="network-attachment-definition",
         scope="Namespaced",
-        schema=_root({"spec": spec}),
+        schema=_root({"spec": spec, "status": status}, ["spec"]),
         short_names=["net-attach-def"],
         status_subresource=False,
     )

@@ -5,8 +5,10 @@ Shaped as network-controller-harvester's agent does it (shared/reference/harvest
   uncut `<cn>-<node>` as 8 hex digits, so at most 63 characters and distinct per pair;
 - labels `network.harvesterhci.io/{vlanconfig,clusternetwork,node}` (plus our managed-by label);
 - owner: the VlanConfig, when its uid is known (the API needs one; in manifest-directory mode there is none);
-- `status{clusterNetwork, vlanConfig, node, localAreas[{vlanID, cidr}], conditions[ready]}`: ready "True" with
-  an empty message, or "False" with the error text. As in Harvester, a failed status keeps no localAreas.
+- `status{clusterNetwork, vlanConfig, linkMonitor, node, localAreas[{vlanID, cidr}], conditions[ready]}`:
+  `linkMonitor` names the cluster network's LinkMonitor, which Harvester names like the cluster network (its agent's
+  `updateStatus`; the CRD requires it); ready "True" with an empty message, or "False" with the error text. As in
+  Harvester, a failed status keeps no localAreas.
 Pure: the caller passes the update time.
 """
 
@@ -63,6 +65,7 @@ def vlanstatus_object(
         "status": {
             "clusterNetwork": cluster_network,
             "vlanConfig": vlan_config,
+            "linkMonitor": cluster_network,
             "node": node,
             "localAreas": [{"vlanID": vid, "cidr": cidr} for vid, cidr in areas],
             "conditions": [

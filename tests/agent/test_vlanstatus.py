@@ -75,6 +75,7 @@ def test_ready_status_with_owner_and_local_areas() -> None:
         "status": {
             "clusterNetwork": "cn1",
             "vlanConfig": "cn1-node1",
+            "linkMonitor": "cn1",
             "node": "node1",
             "localAreas": [{"vlanID": 100, "cidr": "10.100.0.0/24"}, {"vlanID": 200, "cidr": ""}],
             "conditions": [{"type": "ready", "status": "True", "message": "", "lastUpdateTime": NOW}],

@@ -15,6 +15,7 @@ import yaml
 
 from harvester_network.model import load_plan
 from harvester_network.render import object_key, render_plan
+from harvester_network.render.vlanstatus import vlanstatus_object
 from tests.k8s_api.harvester.schemas import crd_schemas, kubevirt_schema
 from tests.k8s_api.schema import prune, validate
 from tests.k8s_api.util import clone
@@ -73,6 +74,24 @@ def test_every_upstream_kind_an_example_renders_is_checked(schemas: dict[str, di
     rendered = {obj["kind"] for _, obj in EXAMPLE_OBJECTS}
     assert rendered == {"ClusterNetwork", "VlanConfig", "NetworkAttachmentDefinition", "IPPool", "VirtualMachine"}
     assert rendered <= set(schemas)
+
+
+@pytest.mark.parametrize("ready", [True, False], ids=["ready", "failed"])
+def test_the_agents_vlanstatus_validates_against_harvesters_crd(
+    ready: bool, schemas: dict[str, dict[str, Any]]
+) -> None:
+    """What `hvnet agent` writes (agent/reconcile.py via render/vlanstatus.py), as Harvester's agent writes it."""
+    status = vlanstatus_object(
+        cluster_network="cn1",
+        node="node1",
+        vlan_config="vc1",
+        ready=ready,
+        message="" if ready else "NIC eth9 not found",
+        updated_at="2026-01-01T00:00:00Z",
+        local_areas=[(100, "10.0.0.0/24"), (200, "")],
+        vlan_config_uid="0b6f1c2e-0000-4000-8000-000000000001",
+    )
+    assert schema_errors(status, schemas["VlanStatus"]) == []
 
 
 @pytest.mark.parametrize(
