@@ -39,8 +39,8 @@ def differences(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, tuple
     for flat in (mine, upstream):  # a version without subresources has none, whether it says `{}` or nothing
         for version in [p.removesuffix(".name") for p in flat if p.startswith("versions[") and p.endswith(".name")]:
             flat.setdefault(f"{version}.subresources", [])
-    paths = sorted(set(mine) | set(upstream))
-    return {p: (mine.get(p, ABSENT), upstream.get(p, ABSENT)) for p in paths if mine.get(p, ABSENT) != upstream.get(p, ABSENT)}  # fmt: skip
+    pairs = {path: (mine.get(path, ABSENT), upstream.get(path, ABSENT)) for path in sorted(set(mine) | set(upstream))}
+    return {path: pair for path, pair in pairs.items() if pair[0] != pair[1]}
 
 
 @pytest.fixture(scope="module")
