@@ -61,19 +61,22 @@ class ClusterNetwork(HarvesterComponent):
             opts=self.child_opts(),
         )
         # As render/clusternetwork.py: one VlanConfig per listed node (its override or the default uplink),
-        # else one for every node. Harvester accepts a VlanConfig only once its ClusterNetwork exists.
-        self.vlan_configs = [
-            provider.VlanConfig(
-                resource_name if node is None else f"{resource_name}-{node}",
-                cluster_network=spec.name,
-                node=node,
-                description=spec.description,
-                uplink=dumped(spec.uplink if node is None else spec.uplink_for(node)),
-                settings=object_settings,
-                opts=self.child_opts([self.cluster_network]),
+        # else one for every node. Harvester accepts a VlanConfig only once its ClusterNetwork exists. The first
+        # goes before the others: it deletes what the plan no longer has and Harvester would refuse the others
+        # next to (provider/vlanconfig.py make_way), so that happens once, not in each in parallel.
+        self.vlan_configs: list[provider.VlanConfig] = []
+        for node in node_list:
+            self.vlan_configs.append(
+                provider.VlanConfig(
+                    resource_name if node is None else f"{resource_name}-{node}",
+                    cluster_network=spec.name,
+                    node=node,
+                    description=spec.description,
+                    uplink=dumped(spec.uplink if node is None else spec.uplink_for(node)),
+                    settings=object_settings,
+                    opts=self.child_opts([self.cluster_network, *self.vlan_configs[:1]]),
+                )
             )
-            for node in node_list
-        ]
 
         # What a network on this cluster network waits for.
         self.objects: list[pulumi.Resource] = [self.cluster_network, *self.vlan_configs]

@@ -147,6 +147,10 @@ class ObjectProvider(ResourceProvider, ABC):
         """Why Harvester would refuse to update `live` to `obj`, one line each, with what to do. Default: nothing."""
         return []
 
+    def make_way(self, kube: KubeClient, obj: dict[str, Any], timeout: float) -> None:
+        """Remove what the plan no longer has and Harvester would refuse `obj` next to (a staged change, before the
+        apply; raise ProviderError before anything changes when that cannot be done). Default: nothing."""
+
     # --- Pulumi's dynamic provider interface ---------------------------------------------------------------
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
@@ -181,6 +185,7 @@ class ObjectProvider(ResourceProvider, ABC):
                     kube.delete_and_wait(self.kind, meta["name"], meta.get("namespace"), timeout=_timeout(props))
                     live = None
             self._refuse_what_harvester_refuses(kube, plan, obj, live)
+            self.make_way(kube, obj, _timeout(props))
             live = self._apply_and_wait(kube, plan, obj, live, props)
             return CreateResult(object_key(obj), self._outputs(kube, props, plan, obj, live))
 
@@ -201,6 +206,7 @@ class ObjectProvider(ResourceProvider, ABC):
         with self._client(news) as kube:
             live = kube.get(self.kind, obj["metadata"]["name"], obj["metadata"].get("namespace"))
             self._refuse_what_harvester_refuses(kube, plan, obj, live)
+            self.make_way(kube, obj, _timeout(news))
             live = self._apply_and_wait(kube, plan, obj, live, news)
             return UpdateResult(self._outputs(kube, news, plan, obj, live))
 

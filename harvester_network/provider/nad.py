@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
-from harvester_network.kube import KubeClient
+from harvester_network.kube import KubeClient, poll_until
 from harvester_network.model import Plan, names
 from harvester_network.provider.base import STAND_IN_NIC, ObjectProvider
 from harvester_network.provider.resource import HarvesterObject, ObjectSettings
@@ -134,6 +134,28 @@ class NetworkAttachmentDefinitionProvider(ObjectProvider):
             f"its config changes ({describe_config_change(live, obj)}) while VMs run with it: "
             f"stop VMs {', '.join(running)} first"
         ]
+
+    def make_way(self, kube: KubeClient, obj: dict[str, Any], timeout: float) -> None:
+        """Harvester refuses a NAD whose MTU is not its cluster network's (pkg/webhook/nad/validator.go
+        checkNadConfig), which its controller takes from the VlanConfigs a moment after they change: wait for it."""
+        mtu = (json_object(obj["spec"]["config"]) or {}).get(CONFIG_MTU)
+        cluster_network = obj["metadata"]["labels"][h.LABEL_CLUSTER_NETWORK]
+        if not mtu:
+            return
+
+        def cluster_network_agrees() -> tuple[bool | None, str]:
+            live = kube.get("ClusterNetwork", cluster_network)
+            current = ((live or {}).get("metadata", {}).get("annotations") or {}).get(h.ANNOTATION_UPLINK_MTU)
+            if current is None or current == str(mtu):  # no Harvester, or its VlanConfigs' MTU is ours
+                return True, ""
+            return None, f"its {h.ANNOTATION_UPLINK_MTU} is still {current}"
+
+        poll_until(
+            cluster_network_agrees,
+            timeout=timeout,
+            verb="wait for",
+            subject=f"ClusterNetwork {cluster_network} to take MTU {mtu} from its VlanConfigs",
+        )
 
     def delete_blockers(self, kube: KubeClient, name: str, namespace: str | None) -> list[str]:
         assert namespace is not None

@@ -2,7 +2,15 @@
 
 Ready when every matched node has a VlanStatus with ready=True. Matched nodes are Harvester's
 `matched-nodes` annotation when its mutator wrote one, else the Nodes the nodeSelector selects.
-Harvester refuses the deletion while VMs using the cluster network's NADs run on those nodes.
+Harvester refuses the deletion, and an uplink change, while VMs using the cluster network's NADs run on
+those nodes.
+
+Staged changes (`make_way`, docs/harvester.md): Harvester refuses a VlanConfig on a node whose VlanStatus
+belongs to another VlanConfig of the cluster network (checkOverlaps), and VlanConfigs of one cluster network
+with different MTUs (validateMTU). So before a VlanConfig is applied, hvnet's VlanConfigs of the cluster
+network that the plan no longer has are deleted, and their VlanStatuses awaited away: those of the other
+layout (`<cn>` for every node vs. `<cn>-<node>` per node: the plan gained or lost `nodes`) and, on an MTU
+change, those with the old MTU (their own update re-creates them next).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import pulumi
 
 from harvester_network.kube import KubeClient, condition, poll_until
 from harvester_network.model import Plan
-from harvester_network.provider.base import ObjectProvider
+from harvester_network.provider.base import ObjectProvider, ProviderError, managed_view
 from harvester_network.provider.resource import HarvesterObject, ObjectSettings
 from harvester_network.render import harvester as h
 from harvester_network.render.clusternetwork import vlanconfig_object
@@ -45,12 +53,29 @@ def node_state(node: str, vlanstatus: dict[str, Any] | None) -> str | None:
     return f"{node}: VlanStatus {vlanstatus['metadata']['name']} {state}{message}"
 
 
+def uplink_mtu(vlanconfig: dict[str, Any]) -> Any:
+    return (((vlanconfig.get("spec") or {}).get("uplink") or {}).get("linkAttributes") or {}).get("mtu", 0)
+
+
+def per_node(vlanconfig: dict[str, Any]) -> bool:
+    """Whether it is one node's (`<cn>-<node>`, selecting that hostname) rather than every node's (`<cn>`)."""
+    return bool((vlanconfig.get("spec") or {}).get("nodeSelector"))
+
+
+def running_vms_on_nodes(kube: KubeClient, cluster_network: str, nodes: set[str]) -> list[str]:
+    """Running VMs on `nodes` attached to a NAD of `cluster_network` (pkg/webhook/vlanconfig/validator.go checkVmi)."""
+    nads = kube.list_objects("NetworkAttachmentDefinition", labels={h.LABEL_CLUSTER_NETWORK: cluster_network})
+    refs = {(n["metadata"]["namespace"], n["metadata"]["name"]) for n in nads}
+    return kube.running_vms_using_nads(refs, nodes) if refs and nodes else []
+
+
 class VlanConfigProvider(ObjectProvider):
     kind = "VlanConfig"
     spec_inputs = ("clusterNetwork", "node", "description", "uplink")
     # The name is `<clusterNetwork>-<node>` (or `<clusterNetwork>`), so both name a different object.
     replace_on = ("clusterNetwork", "node")
     cluster_outputs = ("matchedNodes", "ready")
+    checked_in_preview = ("uplink",)
     input_paths = {
         "clusterNetworks[0]": "",
         "clusterNetworks[0].name": "clusterNetwork",
@@ -96,12 +121,61 @@ class VlanConfigProvider(ObjectProvider):
         if live is None:
             return []
         cluster_network = live["spec"]["clusterNetwork"]
-        nads = kube.list_objects("NetworkAttachmentDefinition", labels={h.LABEL_CLUSTER_NETWORK: cluster_network})
-        refs = {(n["metadata"]["namespace"], n["metadata"]["name"]) for n in nads}
-        running = kube.running_vms_using_nads(refs, set(matched_nodes(kube, live))) if refs else []
+        running = running_vms_on_nodes(kube, cluster_network, set(matched_nodes(kube, live)))
         return [
             f"VM {vm} runs on its nodes with a network of cluster network {cluster_network}; stop it" for vm in running
         ]
+
+    def refusals(self, kube: KubeClient, plan: Plan, obj: dict[str, Any], live: dict[str, Any]) -> list[str]:
+        # pkg/webhook/vlanconfig/validator.go Update: an uplink change affects every node the VlanConfig matched.
+        uplink = obj["spec"]["uplink"]
+        if managed_view((live.get("spec") or {}).get("uplink"), uplink) == uplink:
+            return []
+        cluster_network = obj["spec"]["clusterNetwork"]
+        running = running_vms_on_nodes(kube, cluster_network, set(matched_nodes(kube, live)))
+        if not running:
+            return []
+        return [
+            f"its uplink changes while VMs run on its nodes with networks of cluster network {cluster_network}: "
+            f"stop VMs {', '.join(running)} first"
+        ]
+
+    def make_way(self, kube: KubeClient, obj: dict[str, Any], timeout: float) -> None:
+        name, cluster_network = obj["metadata"]["name"], obj["spec"]["clusterNetwork"]
+        ours = {h.LABEL_CLUSTER_NETWORK: cluster_network, h.LABEL_MANAGED_BY: h.MANAGED_BY}
+        leftovers = [
+            vc
+            for vc in kube.list_objects(self.kind, labels=ours)
+            if vc["metadata"]["name"] != name
+            and (per_node(vc) != per_node(obj) or uplink_mtu(vc) != uplink_mtu(obj))
+            and not vc["metadata"].get("deletionTimestamp")
+        ]
+        blockers = [
+            f"{line} (VlanConfig {vc['metadata']['name']})"
+            for vc in leftovers
+            for line in self.delete_blockers(kube, vc["metadata"]["name"], None)
+        ]
+        if blockers:
+            raise ProviderError(
+                f"apply VlanConfig {name}: Harvester refuses it next to VlanConfigs of cluster network "
+                f"{cluster_network} the plan no longer has "
+                f"({', '.join(vc['metadata']['name'] for vc in leftovers)}), and refuses to delete those now:\n"
+                + "\n".join(f"  - {line}" for line in blockers)
+                + "\nnothing was changed; stop those VMs, then run `pulumi up` again"
+            )
+        for vc in leftovers:
+            old = vc["metadata"]["name"]
+            kube.delete_and_wait(self.kind, old, timeout=timeout)
+
+            def statuses_gone(old: str = old) -> tuple[bool | None, str]:
+                left = sorted(
+                    s["metadata"]["name"] for s in kube.list_objects("VlanStatus", labels={h.LABEL_VLANCONFIG: old})
+                )
+                return (True, "") if not left else (None, f"VlanStatuses {', '.join(left)} are still there")
+
+            poll_until(
+                statuses_gone, timeout=timeout, verb="wait for", subject=f"the nodes to let go of VlanConfig {old}"
+            )
 
 
 class VlanConfig(HarvesterObject, module="harvester-network", name="VlanConfig"):

@@ -12,6 +12,7 @@ LABEL_VLANCONFIG = "network.harvesterhci.io/vlanconfig"
 LABEL_NODE = "network.harvesterhci.io/node"
 ANNOTATION_ROUTE = "network.harvesterhci.io/route"
 ANNOTATION_MATCHED_NODES = "network.harvesterhci.io/matched-nodes"
+ANNOTATION_UPLINK_MTU = "network.harvesterhci.io/uplink-mtu"  # Harvester writes it on ClusterNetworks
 ANNOTATION_DESCRIPTION = "field.cattle.io/description"
 LABEL_VM_NAME = "harvesterhci.io/vmName"
 ANNOTATION_WAIT_FOR_LEASE = "harvesterhci.io/waitForLeaseInterfaceNames"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from harvester_network.kube import KubeClient
+from harvester_network.kube import KubeClient, KubeError
 from harvester_network.provider import NetworkAttachmentDefinitionProvider, ProviderError
 from harvester_network.render import harvester as h
 from tests.k8s_api.fixtures import KubeApi
@@ -207,3 +207,28 @@ def test_a_preview_that_cannot_reach_the_cluster_leaves_the_check_to_the_update(
     created = provider.create(inputs)
     unreachable = {**inputs, "vlan": 200, "kubeconfig": "/nonexistent/kubeconfig"}
     assert provider.diff(created.id, created.outs or {}, unreachable).changes is True
+
+
+def test_a_nad_waits_until_its_cluster_network_has_taken_the_new_mtu_from_its_vlanconfigs(
+    connection: dict[str, Any], kube: KubeClient, k8s_namespace: str, cluster_network: str
+) -> None:
+    """Harvester refuses a NAD whose MTU is not the one its controller wrote on the cluster network (checkNadConfig);
+    after an MTU change of the VlanConfigs it writes the new one a moment later."""
+
+    def harvester_writes_mtu(mtu: str) -> None:
+        cn = {"apiVersion": h.NETWORK_API, "kind": "ClusterNetwork", "metadata": {"name": cluster_network}}
+        cn["metadata"]["annotations"] = {h.ANNOTATION_UPLINK_MTU: mtu}  # type: ignore[index]
+        kube.apply(cn, field_manager=HARVESTER_MANAGER)
+
+    harvester_writes_mtu("1500")
+    provider = NetworkAttachmentDefinitionProvider()
+    inputs = nad_inputs({**connection, "timeout": 0.3}, k8s_namespace, cluster_network, mtu=9000)
+    with pytest.raises(KubeError) as caught:
+        provider.create(inputs)
+    assert str(caught.value).startswith(
+        f"wait for ClusterNetwork {cluster_network} to take MTU 9000 from its VlanConfigs: not done after 0.3s: "
+        f"its {h.ANNOTATION_UPLINK_MTU} is still 1500"
+    )
+    assert kube.get("NetworkAttachmentDefinition", "vlan100", k8s_namespace) is None
+    harvester_writes_mtu("9000")
+    assert provider.create(inputs).id == f"NetworkAttachmentDefinition/{k8s_namespace}/vlan100"
