@@ -31,7 +31,7 @@ def cn1(harvester: Harvester) -> Harvester:
 
 
 def refusal(error: pytest.ExceptionInfo[ApiException]) -> str:
-    body = json.loads(error.value.body)
+    body = json.loads(error.value.body or "{}")
     assert (error.value.status, body["reason"]) == (500, "InternalError")
     message: str = body["message"]
     return message
@@ -240,8 +240,9 @@ def test_running_vm_blocks_nad_update_and_delete_and_a_vm_blocks_delete(cn1: Har
         delete_nad(cn1, "net")
     assert "it's still used by VM(s) default/db-1 which must be stopped at first" in refusal(error)
     cn1.api.harvester.stop_vm("default", "db-1")
+    networks = [{"name": "nic-1", "multus": {"networkName": "default/net"}}]
     vm = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": "db-1"},
-          "spec": {"template": {"spec": {"networks": [{"name": "nic-1", "multus": {"networkName": "default/net"}}]}}}}  # fmt: skip
+          "spec": {"template": {"spec": {"networks": networks}}}}  # fmt: skip
     cn1.custom.create_namespaced_custom_object("kubevirt.io", "v1", "default", "virtualmachines", vm)
     with pytest.raises(ApiException) as error:
         delete_nad(cn1, "net")
