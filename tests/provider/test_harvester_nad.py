@@ -1,0 +1,106 @@
+"""A NAD's life on the Harvester-mode test server (tests/k8s_api/harvester), for every route mode: what Harvester's
+webhooks and controllers write into it is never drift, whatever we change next needs one `up`, and what Harvester
+refuses is refused by us first, in preview."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from harvester_network.kube import KubeClient, KubeError, KubeTarget
+from harvester_network.provider import (
+    ClusterNetworkProvider,
+    NetworkAttachmentDefinitionProvider,
+    ProviderError,
+    VlanConfigProvider,
+)
+from harvester_network.render import harvester as h
+from tests.k8s_api.fixtures import HarvesterApi
+from tests.provider.test_harvester_fields import ROUTES, contents
+
+CN = "data"
+
+
+@pytest.fixture
+def hv(harvester_api: HarvesterApi) -> dict[str, Any]:
+    """Provider inputs that reach the Harvester-mode server; cluster network `data` (MTU 9000) on every node."""
+    connection = {"kubeconfig": harvester_api.kubeconfig_path, "timeout": 10}
+    ClusterNetworkProvider().create({"name": CN, **connection})
+    VlanConfigProvider().create({"clusterNetwork": CN, "uplink": {"nics": ["eth1"], "mtu": 9000}, **connection})
+    assert harvester_api.harvester is not None
+    for vlan in (100, 200):  # what the auto-route helper job's DHCP finds on each VLAN
+        harvester_api.harvester.dhcp_answers[vlan] = (f"10.{vlan}.0.0/24", f"10.{vlan}.0.1")
+    harvester_api.settle()
+    return connection
+
+
+@pytest.fixture
+def kube(harvester_api: HarvesterApi) -> Any:
+    with KubeClient(KubeTarget.from_kubeconfig(harvester_api.kubeconfig_path)) as connected:
+        yield connected
+
+
+def unchanged_after_refresh(provider: NetworkAttachmentDefinitionProvider, id_: str, outs: Any, inputs: Any) -> Any:
+    refreshed = provider.read(id_, outs).outs or {}
+    assert provider.diff(id_, refreshed, inputs).changes is False
+    return refreshed
+
+
+@pytest.mark.parametrize("route", ROUTES.values(), ids=ROUTES.keys())
+@pytest.mark.parametrize("mtu", [0, 9000], ids=["mtu-unset", "mtu-set"])
+def test_a_nads_life_needs_one_up_per_change_and_shows_no_drift(
+    hv: dict[str, Any], kube: KubeClient, harvester_api: HarvesterApi, route: Any, mtu: int
+) -> None:
+    provider = NetworkAttachmentDefinitionProvider()
+    inputs = {"name": "net", "namespace": "default", "clusterNetwork": CN, "vlan": 100, "mtu": mtu, **hv}
+    if route is not None:
+        inputs["route"] = route
+    created = provider.create(inputs)
+    harvester_api.settle()
+    live = kube.get("NetworkAttachmentDefinition", "net", "default")
+    assert live is not None and live["metadata"]["labels"]["network.harvesterhci.io/ready"] == "true"
+    assert json.loads(live["spec"]["config"])["mtu"] == 9000  # Harvester's patchMTU when we set none
+    if route is not None:
+        assert json.loads(live["metadata"]["annotations"][h.ANNOTATION_ROUTE])["connectivity"] == "true"
+    outs = unchanged_after_refresh(provider, created.id, created.outs, inputs)
+
+    assert harvester_api.harvester is not None
+    harvester_api.harvester.check_connectivity("ping failed")  # the 15-minute check
+    outs = unchanged_after_refresh(provider, created.id, outs, inputs)
+
+    for vlan in (200, 0):  # a new VLAN (auto routes: Harvester marks them outdated), then untagged
+        inputs = {**inputs, "vlan": vlan}
+        assert provider.diff(created.id, outs, inputs).changes is True
+        outs = provider.update(created.id, outs, inputs).outs or {}
+        harvester_api.settle()
+        outs = unchanged_after_refresh(provider, created.id, outs, inputs)
+        # a second `up` would find nothing to do: an update now changes nothing
+        before = kube.get("NetworkAttachmentDefinition", "net", "default")
+        provider.update(created.id, outs, inputs)
+        harvester_api.settle()
+        after = kube.get("NetworkAttachmentDefinition", "net", "default")
+        assert before is not None and after is not None and contents(after) == contents(before)
+
+
+def test_a_vlan_change_harvester_refuses_while_vms_run_is_refused_in_preview(
+    hv: dict[str, Any], kube: KubeClient, harvester_api: HarvesterApi
+) -> None:
+    provider = NetworkAttachmentDefinitionProvider()
+    inputs = {"name": "net", "namespace": "default", "clusterNetwork": CN, "vlan": 100, "mtu": 9000, **hv}
+    created = provider.create(inputs)
+    assert harvester_api.harvester is not None
+    harvester_api.harvester.run_vm("default", "web-1", ["default/net"], node="node1")
+    harvester_api.harvester.run_vm("default", "db-1", ["net"], node="node2")
+    moved = {**inputs, "vlan": 200}
+    # Harvester itself:
+    with pytest.raises(KubeError, match=r"VM\(s\) default/(web|db)-1, default/(web|db)-1 which must be stopped"):
+        kube.apply(provider.desired(moved))
+    with pytest.raises(ProviderError, match="stop VMs default/db-1, default/web-1 first"):
+        provider.diff(created.id, created.outs or {}, moved)
+    harvester_api.harvester.stop_vm("default", "web-1")
+    harvester_api.harvester.stop_vm("default", "db-1")
+    outs = provider.update(created.id, created.outs or {}, moved).outs or {}
+    harvester_api.settle()
+    unchanged_after_refresh(provider, created.id, outs, moved)
