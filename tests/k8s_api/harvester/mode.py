@@ -12,6 +12,7 @@ from tests.k8s_api.harvester import netconf as nc
 from tests.k8s_api.harvester.controllers import MANAGER, NetworkControllers, _ready_condition
 from tests.k8s_api.harvester.schemas import upstream_crds
 from tests.k8s_api.harvester.state import CLUSTER_NETWORKS, LINKMONITORS, NODES, VMIS, State
+from tests.k8s_api.harvester.virtualmachines import VmWebhooks
 from tests.k8s_api.harvester.webhooks import NetworkWebhooks
 from tests.k8s_api.resources import CRDS
 
@@ -35,7 +36,7 @@ class HarvesterMode:
             if self.cluster.store.get(CRDS, "", crd["metadata"]["name"]) is None:
                 self.cluster.create(crd_type, None, crd, WriteOptions(field_manager="harvester"))
         self.settle()
-        self.cluster.admission.append(self.webhooks)
+        self.cluster.admission += [self.webhooks, VmWebhooks(self.state)]
         self.cluster.controllers.observers.append(self.controllers.observe)
         # manager/clusternetwork initializeClusterNetwork and initializeLinkMonitor
         mgmt: dict[str, Any] = {"metadata": {"name": nc.MGMT}}
