@@ -206,3 +206,28 @@ def test_new_node_matching_a_vlanconfig_is_added_to_it(harvester: Harvester) -> 
     vc = harvester.get("vlanconfigs", "vc1")
     assert vc["metadata"]["annotations"]["network.harvesterhci.io/matched-nodes"] == '["node3"]'
     assert [s["status"]["node"] for s in harvester.items("vlanstatuses")] == ["node3"]
+
+
+def test_ippool_labels_its_nad(harvester: Harvester) -> None:
+    """vm-dhcp-controller pkg/controller/ippool ensureNADLabels."""
+    harvester.cluster_network("cn1")
+    harvester.vlanconfig("vc1", "cn1")
+    harvester.nad("vlan100", "cn1", 100)
+    pool = {
+        "apiVersion": "network.harvesterhci.io/v1alpha1",
+        "kind": "IPPool",
+        "metadata": {"name": "pool-100", "namespace": "default"},
+        "spec": {
+            "networkName": "default/vlan100",
+            "ipv4Config": {
+                "cidr": "10.0.0.0/24",
+                "serverIP": "10.0.0.2",
+                "pool": {"start": "10.0.0.10", "end": "10.0.0.20"},
+            },
+        },
+    }
+    harvester.custom.create_namespaced_custom_object(GROUP, "v1alpha1", "default", "ippools", pool)
+    harvester.api.settle()
+    nad_labels = harvester.get_nad("vlan100")["metadata"]["labels"]
+    assert nad_labels["network.harvesterhci.io/ippool-namespace"] == "default"
+    assert nad_labels["network.harvesterhci.io/ippool-name"] == "pool-100"

@@ -5,7 +5,7 @@ something trigger another pass; `TestApiServer.cluster.controllers.settle()` wai
 
 The node agent is emulated as having set up every matched node successfully (`vlan.Setup` never fails here); the
 NAD helper job's DHCP answer comes from `dhcp_answers` (VLAN ID -> (CIDR, gateway); none means "DHCP failed"); the
-gateway ping gives `ping_result`.
+gateway ping gives `ping_result`. vm-dhcp-controller's IPPool controller is here too, for the NAD labels it writes.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from tests.k8s_api.harvester import netconf as nc
 from tests.k8s_api.harvester.netconf import HarvesterError
 from tests.k8s_api.harvester.state import (
     CLUSTER_NETWORKS,
+    IPPOOLS,
     LINKMONITORS,
     NADS,
     NODES,
@@ -39,7 +40,9 @@ from tests.k8s_api.util import clone, now_rfc3339
 _log = logging.getLogger(__name__)
 # The user agent of Harvester's controller binary, so its writes show as this field manager.
 MANAGER = "harvester-network-controller"
-WATCHED = {CLUSTER_NETWORKS, VLANCONFIGS, VLANSTATUSES, NADS, NODES, LINKMONITORS}
+WATCHED = {CLUSTER_NETWORKS, VLANCONFIGS, VLANSTATUSES, NADS, NODES, LINKMONITORS, IPPOOLS}
+LABEL_IPPOOL_NAMESPACE = f"{nc.GROUP}/ippool-namespace"
+LABEL_IPPOOL_NAME = f"{nc.GROUP}/ippool-name"
 
 
 def _ready_condition(obj: dict[str, Any], status: str, message: str = "") -> None:
@@ -90,6 +93,7 @@ class NetworkControllers:
             self._nad_mtus,
             self._vlan_id_sets,
             self._route_connectivity,
+            self._ippool_nad_labels,
         ]
         for step in steps:
             try:
@@ -392,6 +396,20 @@ class NetworkControllers:
             else:
                 answer["connectivity"] = "DHCP failed"
             self._update(NADS, nad, _set_route, answer)
+
+    def _ippool_nad_labels(self) -> None:
+        """vm-dhcp-controller (c3042d6) pkg/controller/ippool OnChange -> ensureNADLabels: the NAD named by
+        spec.networkName (`<ns>/<name>`, kv.RSplit) gets labels naming the IPPool."""
+        for pool in self.state.objects(IPPOOLS):
+            if deleting(pool):
+                continue
+            namespace, _, name = str((pool.get("spec") or {}).get("networkName", "")).rpartition("/")
+            nad = self.state.get(NADS, name, namespace)
+            if nad is None:
+                continue
+            wanted = {LABEL_IPPOOL_NAMESPACE: meta(pool)["namespace"], LABEL_IPPOOL_NAME: meta(pool)["name"]}
+            if any(labels_of(nad).get(k) != v for k, v in wanted.items()):
+                self._update(NADS, nad, _label, wanted)
 
     def _complete_route(self, nad: dict[str, Any]) -> dict[str, Any] | None:
         text = annotations_of(nad).get(nc.ANNOTATION_ROUTE, "")
