@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import runpy
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from harvester_network.components.stack import HarvesterNetworking
 from harvester_network.kube import KubeClient, KubeTarget
 from harvester_network.model import load_plan_file
 from tests.k8s_api.fixtures import HarvesterApi
-from tests.pulumi.harness import PROVIDERS, Recording, run_program
+from tests.pulumi.harness import DYNAMIC_PREFIX, PROVIDERS, Recording, run_program
 from tests.pulumi.test_examples import EXAMPLES
 
 EVERY_ROUTE_AND_BACKEND: dict[str, Any] = {
@@ -65,40 +66,145 @@ def programs() -> dict[str, tuple[Callable[[], Any], list[str]]]:
     return found
 
 
-def up(recording: Recording, connection: dict[str, str | float]) -> list[tuple[str, str, dict[str, Any], Any]]:
-    """`pulumi up` of the dynamic resources, in the order the program registered them (dependencies first):
-    (kind, inputs, id, outputs) of each."""
-    made = []
+@dataclass
+class Deployed:
+    """One dynamic resource in the stack's state."""
+
+    kind: str
+    id: str
+    inputs: dict[str, Any]
+    outs: dict[str, Any]
+
+
+def up(
+    recording: Recording,
+    connection: dict[str, Any],
+    state: dict[str, Deployed] | None = None,
+    steps: list[str] | None = None,
+) -> dict[str, Deployed]:
+    """`pulumi up` of the program's dynamic resources over `state` (URN -> Deployed), in the engine's order:
+    each resource after its dependencies (the program registers them in such an order) is created, updated or
+    replaced as its provider's diff says, then resources the program no longer has are deleted, dependents first.
+    `steps` collects what was done ("create <URN>", "update <URN>", ...)."""
+    done = steps if steps is not None else []
+    old = dict(state or {})
+    new: dict[str, Deployed] = {}
     for registration in recording.registrations:
-        if registration.kind is None:
+        kind = registration.kind
+        if kind is None:
             continue
+        provider = PROVIDERS[kind]
         inputs = {k: registration.plain(k) for k in registration.inputs if not k.startswith("__")}
         inputs = {k: v for k, v in inputs.items() if v is not None} | connection
-        created = PROVIDERS[registration.kind].create(inputs)
-        made.append((registration.kind, created.id, inputs, created.outs or {}))
-    return made
+        found = old.pop(registration.urn, None)
+        if found is None:
+            done.append(f"create {registration.urn}")
+            created = provider.create(inputs)
+            new[registration.urn] = Deployed(kind, created.id, inputs, created.outs or {})
+        else:
+            diff = provider.diff(found.id, found.outs, inputs)
+            if diff.replaces:
+                done.append(f"replace {registration.urn}")
+                if diff.delete_before_replace:
+                    provider.delete(found.id, found.outs)
+                created = provider.create(inputs)
+                if not diff.delete_before_replace:
+                    provider.delete(found.id, found.outs)
+                found = Deployed(kind, created.id, inputs, created.outs or {})
+            elif diff.changes:
+                done.append(f"update {registration.urn}")
+                found = Deployed(kind, found.id, inputs, provider.update(found.id, found.outs, inputs).outs or {})
+            new[registration.urn] = found
+    for name, gone in reversed(old.items()):
+        done.append(f"delete {name}")
+        PROVIDERS[gone.kind].delete(gone.id, gone.outs)
+    return new
+
+
+def refresh_shows_no_change(state: dict[str, Deployed], kube: KubeClient) -> None:
+    """`pulumi refresh` then `pulumi preview`: every resource still there, no diff; and none of Harvester's fields in
+    hvnet's field set."""
+    for name, deployed in state.items():
+        provider = PROVIDERS[deployed.kind]
+        refreshed = provider.read(deployed.id, deployed.outs)
+        assert refreshed.id == deployed.id, name
+        assert provider.diff(deployed.id, refreshed.outs or {}, deployed.inputs).changes is False, name
+        obj = provider.desired(deployed.inputs)
+        live = kube.get(deployed.kind, obj["metadata"]["name"], obj["metadata"].get("namespace"))
+        assert live is not None, name
+        ours = [e for e in live["metadata"].get("managedFields") or [] if e["manager"] == "hvnet"]
+        written = json.dumps([e.get("fieldsV1") for e in ours])
+        assert not [field for field in HARVESTER_FIELDS if field in written], name
+
+
+@pytest.fixture
+def kube(harvester_api: HarvesterApi) -> Any:
+    with KubeClient(KubeTarget.from_kubeconfig(harvester_api.kubeconfig_path)) as connected:
+        yield connected
+
+
+def connection(harvester_api: HarvesterApi) -> dict[str, Any]:
+    return {"kubeconfig": harvester_api.kubeconfig_path, "timeout": 10}
 
 
 @pytest.mark.parametrize("name", sorted(programs()))
-def test_up_then_harvester_then_refresh_shows_no_change(harvester_api: HarvesterApi, name: str) -> None:
+def test_up_then_harvester_then_refresh_shows_no_change(
+    harvester_api: HarvesterApi, kube: KubeClient, name: str
+) -> None:
     program, nodes = programs()[name]
     assert harvester_api.harvester is not None
     for node in set(nodes) - {"node1", "node2"}:
         harvester_api.harvester.add_node(node)
-    recording = run_program(program)
-    made = up(recording, {"kubeconfig": harvester_api.kubeconfig_path, "timeout": 10})
-    assert made
+    state = up(run_program(program), connection(harvester_api))
+    assert state
     harvester_api.settle()
+    refresh_shows_no_change(state, kube)
+    # The next hourly `up` finds nothing to do.
+    steps: list[str] = []
+    assert up(run_program(program), connection(harvester_api), state, steps) == state
+    assert steps == []
 
-    with KubeClient(KubeTarget.from_kubeconfig(harvester_api.kubeconfig_path)) as kube:
-        for kind, id_, inputs, outs in made:
-            provider = PROVIDERS[kind]
-            refreshed = provider.read(id_, outs)
-            assert refreshed.id == id_
-            assert provider.diff(id_, refreshed.outs or {}, inputs).changes is False, id_
-            obj = provider.desired(inputs)
-            live = kube.get(kind, obj["metadata"]["name"], obj["metadata"].get("namespace"))
-            assert live is not None
-            ours = [e for e in live["metadata"].get("managedFields") or [] if e["manager"] == "hvnet"]
-            written = json.dumps([e.get("fieldsV1") for e in ours])
-            assert not [field for field in HARVESTER_FIELDS if field in written], id_
+
+PLAN_WITHOUT_NODES: dict[str, Any] = {
+    "clusterNetworks": [{"name": "data", "uplink": {"nics": ["eth1"], "mtu": 1500}}],
+    "networks": [{"name": "vlan100", "clusterNetwork": "data", "vlan": 100, "route": {"mode": "auto"}}],
+}
+PLAN_WITH_NODES = {**PLAN_WITHOUT_NODES, "nodes": ["node1", "node2"]}
+PLAN_WITH_NODES_AND_JUMBO_FRAMES = {
+    **PLAN_WITH_NODES,
+    "clusterNetworks": [{"name": "data", "uplink": {"nics": ["eth1"], "mtu": 9000}}],
+}
+
+
+@pytest.mark.parametrize(
+    "plans",
+    [
+        (PLAN_WITHOUT_NODES, PLAN_WITH_NODES),
+        (PLAN_WITH_NODES, PLAN_WITHOUT_NODES),
+        (PLAN_WITH_NODES, PLAN_WITH_NODES_AND_JUMBO_FRAMES),
+        (PLAN_WITHOUT_NODES, PLAN_WITH_NODES_AND_JUMBO_FRAMES),
+    ],
+    ids=["gain-nodes", "lose-nodes", "mtu-with-nodes", "gain-nodes-and-mtu"],
+)
+def test_a_plan_change_harvester_needs_in_order_takes_one_up(
+    harvester_api: HarvesterApi, kube: KubeClient, plans: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
+    before, after = plans
+    state = up(run_program(lambda: HarvesterNetworking("site", plan=before)), connection(harvester_api))
+    harvester_api.settle()
+    state = up(run_program(lambda: HarvesterNetworking("site", plan=after)), connection(harvester_api), state)
+    harvester_api.settle()
+    refresh_shows_no_change(state, kube)
+    steps: list[str] = []
+    up(run_program(lambda: HarvesterNetworking("site", plan=after)), connection(harvester_api), state, steps)
+    assert steps == []
+    vlanconfigs = sorted(vc["metadata"]["name"] for vc in kube.list_objects("VlanConfig"))
+    assert vlanconfigs == (["data-node1", "data-node2"] if "nodes" in after else ["data"])
+
+
+def test_the_first_vlanconfig_of_a_cluster_network_goes_before_the_others() -> None:
+    """It deletes what the plan no longer has (provider/vlanconfig.py make_way) once, before the others are applied."""
+    recording = run_program(lambda: HarvesterNetworking("site", plan={**PLAN_WITH_NODES, "nodes": ["n1", "n2", "n3"]}))
+    first, *others = recording.of_type(f"{DYNAMIC_PREFIX}VlanConfig")
+    assert first.name == "site/data-n1"
+    assert all(first.urn in other.dependencies for other in others)
