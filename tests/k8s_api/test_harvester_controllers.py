@@ -231,3 +231,24 @@ def test_ippool_labels_its_nad(harvester: Harvester) -> None:
     nad_labels = harvester.get_nad("vlan100")["metadata"]["labels"]
     assert nad_labels["network.harvesterhci.io/ippool-namespace"] == "default"
     assert nad_labels["network.harvesterhci.io/ippool-name"] == "pool-100"
+
+
+def test_watched_objects_carry_wrangler_finalizers_until_their_handlers_ran(harvester: Harvester) -> None:
+    """wrangler generic.NewRemoveHandler (OnRemove of manager/agent vlanconfig, manager nad, manager clusternetwork):
+    finalizers `wrangler.cattle.io/<controller>`, removed after the delete was handled."""
+    harvester.cluster_network("cn1")
+    harvester.vlanconfig("vc1", "cn1")
+    nad = harvester.nad("vlan100", "cn1", 100)
+    assert harvester.get("vlanconfigs", "vc1")["metadata"]["finalizers"] == [
+        "wrangler.cattle.io/harvester-network-vlanconfig-controller",
+        "wrangler.cattle.io/harvester-network-manager-vlanconfig-controller",
+    ]
+    assert nad["metadata"]["finalizers"] == ["wrangler.cattle.io/harvester-network-manager-nad-controller"]
+    assert harvester.get("clusternetworks", "cn1")["metadata"]["finalizers"] == [
+        "wrangler.cattle.io/harvester-network-manager-cn-controller"
+    ]
+    assert all(s["metadata"]["finalizers"] for s in harvester.items("vlanstatuses"))
+    harvester.custom.delete_cluster_custom_object(GROUP, VERSION, "vlanconfigs", "vc1")
+    harvester.api.settle()
+    assert [v["metadata"]["name"] for v in harvester.items("vlanconfigs")] == []
+    assert harvester.items("vlanstatuses") == []

@@ -41,6 +41,16 @@ _log = logging.getLogger(__name__)
 # The user agent of Harvester's controller binary, so its writes show as this field manager.
 MANAGER = "harvester-network-controller"
 WATCHED = {CLUSTER_NETWORKS, VLANCONFIGS, VLANSTATUSES, NADS, NODES, LINKMONITORS, IPPOOLS}
+# wrangler's OnRemove handlers put a finalizer "wrangler.cattle.io/<controller name>" on every object they watch
+# (pkg/generic/remove.go) and remove it once their handler ran for the deleted object.
+_NETWORK_CONTROLLERS = {
+    CLUSTER_NETWORKS: ("harvester-network-manager-cn-controller",),
+    VLANCONFIGS: ("harvester-network-vlanconfig-controller", "harvester-network-manager-vlanconfig-controller"),
+    VLANSTATUSES: ("harvester-network-manager-vlanconfig-controller",),
+    NADS: ("harvester-network-manager-nad-controller",),
+    IPPOOLS: ("vm-dhcp-ippool-controller",),
+}
+FINALIZERS = {key: tuple(f"wrangler.cattle.io/{name}" for name in names) for key, names in _NETWORK_CONTROLLERS.items()}
 LABEL_IPPOOL_NAMESPACE = f"{nc.GROUP}/ippool-namespace"
 LABEL_IPPOOL_NAME = f"{nc.GROUP}/ippool-name"
 
@@ -83,6 +93,7 @@ class NetworkControllers:
     def reconcile(self) -> None:
         self._queued = False
         steps: list[Callable[[], None]] = [
+            self._add_finalizers,
             self._match_new_nodes,
             self._ensure_cluster_networks,
             self._replace_mtu_source,
@@ -94,6 +105,7 @@ class NetworkControllers:
             self._vlan_id_sets,
             self._route_connectivity,
             self._ippool_nad_labels,
+            self._release_finalizers,
         ]
         for step in steps:
             try:
@@ -126,6 +138,25 @@ class NetworkControllers:
 
     def _delete(self, storage_key: tuple[str, str], obj: dict[str, Any]) -> None:
         self.cluster.internal_delete(self.state.type_of(storage_key), obj, "Background")
+
+    # --- finalizers (wrangler generic.NewRemoveHandler) ------------------------------------------------------------
+
+    def _add_finalizers(self) -> None:
+        """objectLifecycleAdapter.addFinalizer: each live object of a watched kind gets its controllers' finalizers."""
+        for storage_key, finalizers in FINALIZERS.items():
+            for obj in self.state.objects(storage_key):
+                missing = [f for f in finalizers if f not in (meta(obj).get("finalizers") or [])]
+                if missing and not deleting(obj):
+                    self._update(storage_key, obj, _set_finalizers, [*(meta(obj).get("finalizers") or []), *missing])
+
+    def _release_finalizers(self) -> None:
+        """objectLifecycleAdapter.removeFinalizer: a deleted object loses them once the handlers above have run for
+        it in this pass (they treat a deleting object as gone)."""
+        for storage_key, finalizers in FINALIZERS.items():
+            for obj in self.state.objects(storage_key):
+                current = list(meta(obj).get("finalizers") or [])
+                if deleting(obj) and any(f in current for f in finalizers):
+                    self._update(storage_key, obj, _set_finalizers, [f for f in current if f not in finalizers])
 
     # --- VlanConfigs and nodes ----------------------------------------------------------------------------------
 
@@ -176,7 +207,8 @@ class NetworkControllers:
         for cn in self.state.objects(CLUSTER_NETWORKS):
             name = meta(cn)["name"]
             source = annotations_of(cn).get(nc.ANNOTATION_MTU_SOURCE)
-            if name == nc.MGMT or not source or self.state.get(VLANCONFIGS, source) is not None:
+            source_vc = self.state.get(VLANCONFIGS, source) if source else None
+            if name == nc.MGMT or not source or (source_vc is not None and not deleting(source_vc)):
                 continue
             candidates = [
                 vc for vc in self.state.vlanconfigs_on(name) if not deleting(vc) and nc.valid_mtu(nc.vlanconfig_mtu(vc))
@@ -204,6 +236,8 @@ class NetworkControllers:
             ]
             wanted = {meta(vc)["name"]: vc for vc in matched}
             for status in self.state.with_labels(VLANSTATUSES, {nc.LABEL_NODE: node_name}):
+                if deleting(status):
+                    continue
                 body = status.get("status") or {}
                 owner = wanted.get(body.get("vlanConfig", ""))
                 if owner is None or (owner.get("spec") or {}).get("clusterNetwork") != body.get("clusterNetwork"):
@@ -228,6 +262,8 @@ class NetworkControllers:
             _ready_condition(obj, "True")
 
         current = self.state.get(VLANSTATUSES, status_name)
+        if current is not None and deleting(current):
+            return  # the old one is still going; the next pass creates the new one
         if current is None:
             owner = {"apiVersion": nc.GROUP + "/v1beta1", "kind": "VlanConfig", "name": vc_name,
                      "uid": meta(vlanconfig)["uid"]}  # fmt: skip
@@ -296,7 +332,8 @@ class NetworkControllers:
             self._create(LINKMONITORS, {"metadata": {"name": name}, "spec": {"targetLinkRule": rule}})
         for monitor in self.state.objects(LINKMONITORS):
             name = meta(monitor)["name"]
-            if name != "nic" and self.state.cluster_network(name) is None:
+            owner = self.state.cluster_network(name)
+            if name != "nic" and (owner is None or deleting(owner)):
                 self._delete(LINKMONITORS, monitor)
 
     # --- NADs ---------------------------------------------------------------------------------------------------
@@ -463,3 +500,10 @@ def _set_config(obj: dict[str, Any], config: str) -> None:
 
 def _annotate_vid_set(obj: dict[str, Any], text: str, digest: str) -> None:
     meta(obj)["annotations"] = {**annotations_of(obj), nc.ANNOTATION_VID_SET: text, nc.ANNOTATION_VID_SET_HASH: digest}
+
+
+def _set_finalizers(obj: dict[str, Any], finalizers: list[str]) -> None:
+    if finalizers:
+        meta(obj)["finalizers"] = finalizers
+    else:
+        meta(obj).pop("finalizers", None)
