@@ -265,9 +265,10 @@ class Registry:
         self._types: dict[tuple[str, str, str], ResourceType] = {}
         self._by_crd: dict[str, list[ResourceType]] = {}
         for resource_type in builtin_types():
-            self._add(resource_type)
+            self.add(resource_type)
 
-    def _add(self, resource_type: ResourceType) -> None:
+    def add(self, resource_type: ResourceType) -> None:
+        """Serve `resource_type` (replacing the same group/version/resource)."""
         self._types[(resource_type.group, resource_type.version, resource_type.plural)] = resource_type
 
     def lookup(self, group: str, version: str, plural: str) -> ResourceType | None:
@@ -284,7 +285,7 @@ class Registry:
         self.forget_crd(crd["metadata"]["name"])
         served = types_from_crd(crd)
         for resource_type in served:
-            self._add(resource_type)
+            self.add(resource_type)
         self._by_crd[crd["metadata"]["name"]] = served
 
     def forget_crd(self, name: str) -> None:

@@ -147,3 +147,15 @@ def test_duplicate_mac_on_one_cluster_network_is_refused(harvester: Harvester) -
 def test_quantities_parse_and_print_as_kubernetes_does(text: str, milli: int, fmt: str, shown: str) -> None:
     assert parse_quantity(text) == (milli, fmt)
     assert format_quantity(milli, fmt) == shown
+
+
+def test_vm_fields_kubevirt_does_not_know_are_pruned_and_types_checked(harvester: Harvester) -> None:
+    """KubeVirt's VirtualMachine CRD is structural (served here from swagger.json v1.VirtualMachine)."""
+    body = vm_body()
+    body["spec"]["template"]["spec"]["bogus"] = True
+    created = create_vm(harvester, body)
+    assert "bogus" not in created["spec"]["template"]["spec"]
+    with pytest.raises(ApiException) as error:
+        create_vm(harvester, vm_body("db-2", cpu={"cores": "two"}))
+    assert error.value.status == 422
+    assert "spec.template.spec.domain.cpu.cores" in json.loads(error.value.body or "{}")["message"]

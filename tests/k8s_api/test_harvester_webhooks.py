@@ -243,7 +243,7 @@ def test_running_vm_blocks_nad_update_and_delete_and_a_vm_blocks_delete(cn1: Har
     networks = [{"name": "nic-1", "multus": {"networkName": "default/net"}}]
     vm = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": "db-1"},
           "spec": {"template": {"spec": {"networks": networks, "domain": {
-              "cpu": {"cores": 1}, "resources": {"limits": {"memory": "1Gi"}}}}}}}  # fmt: skip
+              "cpu": {"cores": 1}, "resources": {"limits": {"memory": "1Gi"}}, "devices": {}}}}}}  # fmt: skip
     cn1.custom.create_namespaced_custom_object("kubevirt.io", "v1", "default", "virtualmachines", vm)
     with pytest.raises(ApiException) as error:
         delete_nad(cn1, "net")

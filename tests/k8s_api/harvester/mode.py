@@ -1,17 +1,19 @@
-"""Turn a test API server into a Harvester: the upstream CRDs (../shared/reference/upstream) instead of hvnet's,
+"""Turn a test API server into a Harvester: the upstream CRDs (../shared/reference/upstream) instead of hvnet's and
+KubeVirt's VirtualMachine schema,
 Harvester's network webhooks in the request path, its controllers in the background, the `mgmt` cluster network
 and the `nic` LinkMonitor it creates at start, and helpers for what a test needs around them (nodes, running VMs).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from tests.k8s_api.cluster import WriteOptions
 from tests.k8s_api.harvester import netconf as nc
 from tests.k8s_api.harvester.controllers import MANAGER, NetworkControllers, _ready_condition
-from tests.k8s_api.harvester.schemas import upstream_crds
-from tests.k8s_api.harvester.state import CLUSTER_NETWORKS, LINKMONITORS, NODES, VMIS, State
+from tests.k8s_api.harvester.schemas import kubevirt_schema, upstream_crds
+from tests.k8s_api.harvester.state import CLUSTER_NETWORKS, LINKMONITORS, NODES, VMIS, VMS, State
 from tests.k8s_api.harvester.virtualmachines import VmWebhooks
 from tests.k8s_api.harvester.webhooks import NetworkWebhooks
 from tests.k8s_api.resources import CRDS
@@ -36,6 +38,9 @@ class HarvesterMode:
             if self.cluster.store.get(CRDS, "", crd["metadata"]["name"]) is None:
                 self.cluster.create(crd_type, None, crd, WriteOptions(field_manager="harvester"))
         self.settle()
+        # KubeVirt's VirtualMachine CRD is structural: unknown fields are pruned (an error under Strict), types checked.
+        vm_type = self.cluster.type_of(VMS)
+        self.cluster.registry.add(dataclasses.replace(vm_type, schema=kubevirt_schema("v1.VirtualMachine")))
         self.cluster.admission += [self.webhooks, VmWebhooks(self.state)]
         self.cluster.controllers.observers.append(self.controllers.observe)
         # manager/clusternetwork initializeClusterNetwork and initializeLinkMonitor
