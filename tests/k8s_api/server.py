@@ -1,6 +1,6 @@
 """Start and stop the test API server, in-process or as a program.
 
-    python -m tests.k8s_api.server --port 0 --kubeconfig-out /tmp/kubeconfig [--install-crds]
+    python -m tests.k8s_api.server --port 0 --kubeconfig-out /tmp/kubeconfig [--install-crds | --harvester node1,node2]
 
 prints the URL once it listens and serves until interrupted (SIGINT or SIGTERM).
 """
@@ -105,11 +105,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--kubeconfig-out", required=True, help="where to write a kubeconfig for this server")
     parser.add_argument("--install-crds", action="store_true", help="serve hvnet's CRDs from the start")
+    parser.add_argument("--harvester", metavar="NODES", help="be a Harvester with these nodes (comma-separated)")
     parser.add_argument("--bookmark-interval", type=float, default=1.0, help="seconds between watch bookmarks")
     args = parser.parse_args(argv)
     server = TestApiServer(port=args.port, bookmark_interval=args.bookmark_interval).start()
     if args.install_crds:
         server.install_crds()
+    if args.harvester:
+        from tests.k8s_api.harvester.mode import HarvesterMode
+
+        harvester = HarvesterMode(server).install()
+        for node in args.harvester.split(","):
+            harvester.add_node(node)
     server.write_kubeconfig(args.kubeconfig_out)
     print(server.url, flush=True)
     stopped = threading.Event()

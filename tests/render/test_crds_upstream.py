@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from harvester_network.render import crds
+from harvester_network.render.agent_install import agent_install_objects
 from tests.k8s_api.harvester.schemas import upstream_crds
 
 ABSENT = "<absent>"
@@ -75,3 +76,9 @@ def test_the_comparison_sees_a_changed_field(upstream_by_name: dict[str, dict[st
     found = differences(ours, upstream_by_name[ours["metadata"]["name"]])
     path = "versions[v1beta1].schema.openAPIV3Schema.properties.status.properties.linkMonitor.type"
     assert found[path] == ("integer", "string")
+
+
+def test_the_agent_install_ships_exactly_the_compared_crds() -> None:
+    """`hvnet render --install-agent` objects with an upstream CRD are these CRDs: the comparison above covers them."""
+    shipped = [obj for obj in agent_install_objects() if obj["kind"] == "CustomResourceDefinition"]
+    assert shipped == crds.custom_resource_definitions()
