@@ -7,10 +7,9 @@ those nodes.
 
 Staged changes (`make_way`, docs/harvester.md): Harvester refuses a VlanConfig on a node whose VlanStatus
 belongs to another VlanConfig of the cluster network (checkOverlaps), and VlanConfigs of one cluster network
-with different MTUs (validateMTU). So before a VlanConfig is applied, hvnet's VlanConfigs of the cluster
-network that the plan no longer has are deleted, and their VlanStatuses awaited away: those of the other
-layout (`<cn>` for every node vs. `<cn>-<node>` per node: the plan gained or lost `nodes`) and, on an MTU
-change, those with the old MTU (their own update re-creates them next).
+with different MTUs (validateMTU); a NIC serves one cluster network's bond at a time. So before a VlanConfig
+is applied, hvnet's VlanConfigs the plan no longer has are deleted, and their VlanStatuses awaited away
+(`superseded` says which); one whose update is still to come (an MTU change) is re-created by it.
 """
 
 from __future__ import annotations
@@ -141,15 +140,8 @@ class VlanConfigProvider(ObjectProvider):
         ]
 
     def make_way(self, kube: KubeClient, obj: dict[str, Any], timeout: float) -> None:
-        name, cluster_network = obj["metadata"]["name"], obj["spec"]["clusterNetwork"]
-        ours = {h.LABEL_CLUSTER_NETWORK: cluster_network, h.LABEL_MANAGED_BY: h.MANAGED_BY}
-        leftovers = [
-            vc
-            for vc in kube.list_objects(self.kind, labels=ours)
-            if vc["metadata"]["name"] != name
-            and (per_node(vc) != per_node(obj) or uplink_mtu(vc) != uplink_mtu(obj))
-            and not vc["metadata"].get("deletionTimestamp")
-        ]
+        name = obj["metadata"]["name"]
+        leftovers = self.superseded(kube, obj)
         blockers = [
             f"{line} (VlanConfig {vc['metadata']['name']})"
             for vc in leftovers
@@ -157,8 +149,7 @@ class VlanConfigProvider(ObjectProvider):
         ]
         if blockers:
             raise ProviderError(
-                f"apply VlanConfig {name}: Harvester refuses it next to VlanConfigs of cluster network "
-                f"{cluster_network} the plan no longer has "
+                f"apply VlanConfig {name}: Harvester refuses it next to VlanConfigs the plan no longer has "
                 f"({', '.join(vc['metadata']['name'] for vc in leftovers)}), and refuses to delete those now:\n"
                 + "\n".join(f"  - {line}" for line in blockers)
                 + "\nnothing was changed; stop those VMs, then run `pulumi up` again"
@@ -176,6 +167,29 @@ class VlanConfigProvider(ObjectProvider):
             poll_until(
                 statuses_gone, timeout=timeout, verb="wait for", subject=f"the nodes to let go of VlanConfig {old}"
             )
+
+    def superseded(self, kube: KubeClient, obj: dict[str, Any]) -> list[dict[str, Any]]:
+        """hvnet's VlanConfigs that a valid plan cannot have next to `obj`, so the plan no longer has them:
+        - of its cluster network in the other layout (the plan gained or lost `nodes`; Harvester: checkOverlaps),
+        - of its cluster network with another MTU (Harvester: validateMTU),
+        - of another cluster network with one of its NICs on one of its nodes (a NIC is enslaved to one bond: the
+          new uplink would never come up next to the old one)."""
+        cluster_network = obj["spec"]["clusterNetwork"]
+        nics = set(obj["spec"]["uplink"]["nics"])
+        nodes: set[str] | None = None  # ours, looked up only when another cluster network shares a NIC
+        found = []
+        for vc in kube.list_objects(self.kind, labels={h.LABEL_MANAGED_BY: h.MANAGED_BY}):
+            if vc["metadata"]["name"] == obj["metadata"]["name"] or vc["metadata"].get("deletionTimestamp"):
+                continue
+            spec = vc.get("spec") or {}
+            if spec.get("clusterNetwork") == cluster_network:
+                if per_node(vc) != per_node(obj) or uplink_mtu(vc) != uplink_mtu(obj):
+                    found.append(vc)
+            elif nics & set((spec.get("uplink") or {}).get("nics") or []):
+                nodes = set(matched_nodes(kube, obj)) if nodes is None else nodes
+                if nodes & set(matched_nodes(kube, vc)):
+                    found.append(vc)
+        return found
 
 
 class VlanConfig(HarvesterObject, module="harvester-network", name="VlanConfig"):

@@ -111,8 +111,8 @@ def test_a_layout_change_while_vms_run_fails_before_anything_changes(
     with pytest.raises(ProviderError) as caught:
         provider.create(vlanconfig(hv, "node1"))
     assert str(caught.value) == (
-        f"apply VlanConfig {CN}-node1: Harvester refuses it next to VlanConfigs of cluster network {CN} the plan no "
-        f"longer has ({CN}), and refuses to delete those now:\n"
+        f"apply VlanConfig {CN}-node1: Harvester refuses it next to VlanConfigs the plan no longer has ({CN}), and "
+        "refuses to delete those now:\n"
         f"  - VM default/db-1 runs on its nodes with a network of cluster network {CN}; stop it (VlanConfig {CN})\n"
         f"  - VM default/web-1 runs on its nodes with a network of cluster network {CN}; stop it (VlanConfig {CN})\n"
         "nothing was changed; stop those VMs, then run `pulumi up` again"
@@ -175,3 +175,17 @@ def test_an_mtu_change_of_per_node_vlanconfigs_and_their_nads_takes_one_up(
     assert live_nad is not None and json.loads(live_nad["spec"]["config"])["mtu"] == 9000
     refreshed = nads.read(nad.id, nad_outs).outs or {}
     assert nads.diff(nad.id, refreshed, {**nad_inputs, "mtu": 9000}).changes is False
+
+
+def test_a_nic_moving_to_another_cluster_network_leaves_the_old_one_first(
+    hv: dict[str, Any], kube: KubeClient, harvester_api: HarvesterApi
+) -> None:
+    """A NIC is enslaved to one cluster network's bond: the new uplink would never come up next to the old one."""
+    clusters, provider = ClusterNetworkProvider(), VlanConfigProvider()
+    for other in ("storage", "backup"):
+        clusters.create({"name": other, **hv})
+    provider.create({**vlanconfig(hv, nics=["eth1", "eth2"])})
+    provider.create({**vlanconfig(hv, "node2"), "clusterNetwork": "backup", "uplink": {"nics": ["eth3"]}})
+    provider.create({**vlanconfig(hv, "node1"), "clusterNetwork": "storage", "uplink": {"nics": ["eth2"]}})
+    harvester_api.settle()
+    assert sorted(vc["metadata"]["name"] for vc in kube.list_objects("VlanConfig")) == ["backup-node2", "storage-node1"]

@@ -174,6 +174,10 @@ PLAN_WITH_NODES_AND_JUMBO_FRAMES = {
     **PLAN_WITH_NODES,
     "clusterNetworks": [{"name": "data", "uplink": {"nics": ["eth1"], "mtu": 9000}}],
 }
+PLAN_RENAMED = {  # the cluster network gets a new name: its NIC and network move to it
+    "clusterNetworks": [{"name": "fabric", "uplink": {"nics": ["eth1"], "mtu": 1500}}],
+    "networks": [{**PLAN_WITHOUT_NODES["networks"][0], "clusterNetwork": "fabric"}],
+}
 
 
 @pytest.mark.parametrize(
@@ -183,8 +187,9 @@ PLAN_WITH_NODES_AND_JUMBO_FRAMES = {
         (PLAN_WITH_NODES, PLAN_WITHOUT_NODES),
         (PLAN_WITH_NODES, PLAN_WITH_NODES_AND_JUMBO_FRAMES),
         (PLAN_WITHOUT_NODES, PLAN_WITH_NODES_AND_JUMBO_FRAMES),
+        (PLAN_WITH_NODES, PLAN_RENAMED),
     ],
-    ids=["gain-nodes", "lose-nodes", "mtu-with-nodes", "gain-nodes-and-mtu"],
+    ids=["gain-nodes", "lose-nodes", "mtu-with-nodes", "gain-nodes-and-mtu", "rename-cluster-network"],
 )
 def test_a_plan_change_harvester_needs_in_order_takes_one_up(
     harvester_api: HarvesterApi, kube: KubeClient, plans: tuple[dict[str, Any], dict[str, Any]]
@@ -199,7 +204,9 @@ def test_a_plan_change_harvester_needs_in_order_takes_one_up(
     up(run_program(lambda: HarvesterNetworking("site", plan=after)), connection(harvester_api), state, steps)
     assert steps == []
     vlanconfigs = sorted(vc["metadata"]["name"] for vc in kube.list_objects("VlanConfig"))
-    assert vlanconfigs == (["data-node1", "data-node2"] if "nodes" in after else ["data"])
+    cluster_network = after["clusterNetworks"][0]["name"]
+    expected = [f"{cluster_network}-{node}" for node in after.get("nodes", [])] or [cluster_network]
+    assert vlanconfigs == expected
 
 
 def test_the_first_vlanconfig_of_a_cluster_network_goes_before_the_others() -> None:
