@@ -173,7 +173,7 @@ class VlanConfigProvider(ObjectProvider):
         - of its cluster network in the other layout (the plan gained or lost `nodes`; Harvester: checkOverlaps),
         - of its cluster network with another MTU (Harvester: validateMTU),
         - of another cluster network with one of its NICs on one of its nodes (a NIC is enslaved to one bond: the
-          new uplink would never come up next to the old one)."""
+          new uplink would never come up next to the old one; pkg/network/iface/bond.go EnsureBond)."""
         cluster_network = obj["spec"]["clusterNetwork"]
         nics = set(obj["spec"]["uplink"]["nics"])
         nodes: set[str] | None = None  # ours, looked up only when another cluster network shares a NIC
