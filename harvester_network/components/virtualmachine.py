@@ -58,7 +58,9 @@ class VirtualMachine(HarvesterComponent):
             if resources is not None:
                 declared[resources.reference] = pick(resources.network, dumped)
                 cluster_networks.add(resources.cluster_network_name)
-                waits_for.append(resources.nad)
+                # Its DHCP server too: up, the VM asks for a lease at boot; down, vm-dhcp-controller refuses to delete
+                # an IPPool while its VMs' VirtualMachineNetworkConfigs are left (ippool validator checkVmNetCfgs).
+                waits_for.extend([resources.nad, *resources.dhcp])
                 return resources.reference
             assert isinstance(network, Mapping)
             item = dict(network)

@@ -215,3 +215,16 @@ def test_the_first_vlanconfig_of_a_cluster_network_goes_before_the_others() -> N
     first, *others = recording.of_type(f"{DYNAMIC_PREFIX}VlanConfig")
     assert first.name == "site/data-n1"
     assert all(first.urn in other.dependencies for other in others)
+
+
+def test_a_vm_waits_for_its_networks_dhcp_server_so_it_goes_before_it() -> None:
+    """vm-dhcp-controller refuses to delete an IPPool while its VMs' VirtualMachineNetworkConfigs are left
+    (pkg/webhook/ippool/validator.go checkVmNetCfgs): Pulumi must delete the VM first."""
+    plan = {
+        **EVERY_ROUTE_AND_BACKEND,
+        "virtualMachines": [{"name": "vm", "interfaces": [{"name": "nic-1", "network": "pool", "ip": "dhcp"}]}],
+    }
+    recording = run_program(lambda: HarvesterNetworking("all", plan=plan))
+    vm = recording.by_name("kubernetes:kubevirt.io/v1:VirtualMachine", "all/default/vm")
+    pool = recording.by_name(f"{DYNAMIC_PREFIX}IPPool", "all/default/pool")
+    assert pool.urn in vm.dependencies
