@@ -263,26 +263,6 @@ def test_drift_shows_in_the_diff_after_a_refresh_and_an_update_restores_the_obje
     assert provider.diff(created.id, provider.read(created.id, restored).outs or {}, inputs).changes is False
 
 
-def test_auto_route_details_harvester_writes_back_are_not_drift(
-    connection: dict[str, Any], k8s_api: KubeApi, k8s_namespace: str, cluster_network: str
-) -> None:
-    provider = NetworkAttachmentDefinitionProvider()
-    inputs = nad_inputs(connection, k8s_namespace, cluster_network, route={"mode": "auto"})
-    created = provider.create(inputs)
-    custom: Any = client.CustomObjectsApi(k8s_api.api_client())
-    found = '{"mode":"auto","cidr":"10.9.0.0/24","gateway":"10.9.0.1"}'
-    custom.patch_namespaced_custom_object(
-        "k8s.cni.cncf.io",
-        "v1",
-        k8s_namespace,
-        "network-attachment-definitions",
-        "vlan100",
-        {"metadata": {"annotations": {h.ANNOTATION_ROUTE: found}}},
-    )
-    refreshed = provider.read(created.id, created.outs or {}).outs or {}
-    assert provider.diff(created.id, refreshed, inputs).changes is False
-
-
 def test_ippool_lifecycle(connection: dict[str, Any], kube: KubeClient, k8s_namespace: str) -> None:
     provider = IPPoolProvider()
     dhcp = {"serverIP": "10.100.0.2", "range": {"start": "10.100.0.100", "end": "10.100.0.200"}, "backend": "ippool"}
