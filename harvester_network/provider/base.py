@@ -112,6 +112,8 @@ class ObjectProvider(ResourceProvider, ABC):
     input_paths: ClassVar[dict[str, str]]
     # Inputs whose change Harvester may refuse (see `refusals`): a preview that changes one asks the cluster.
     checked_in_preview: ClassVar[tuple[str, ...]] = ()
+    # Whether a preview of a new object asks the cluster whether its staged step (`refuse_staging`) is refused.
+    staging_checked_in_preview: ClassVar[bool] = False
 
     # --- what each kind states -----------------------------------------------------------------------------------
 
@@ -149,7 +151,10 @@ class ObjectProvider(ResourceProvider, ABC):
 
     def make_way(self, kube: KubeClient, obj: dict[str, Any], timeout: float) -> None:
         """Remove what the plan no longer has and Harvester would refuse `obj` next to (a staged change, before the
-        apply; raise ProviderError before anything changes when that cannot be done). Default: nothing."""
+        apply; `refuse_staging` first). Default: nothing."""
+
+    def refuse_staging(self, kube: KubeClient, obj: dict[str, Any]) -> None:
+        """Raise ProviderError, naming what to do, when Harvester would refuse `make_way`'s step. Default: nothing."""
 
     # --- Pulumi's dynamic provider interface ---------------------------------------------------------------
 
@@ -158,6 +163,8 @@ class ObjectProvider(ResourceProvider, ABC):
         spec = self._spec(news)
         if not has_unknown(spec):  # during preview an input may not be known yet; `up` checks again
             failures += [CheckFailure(self.input_for(issue.path), issue_text(issue)) for issue in self.issues(spec)]
+        if not failures and not _olds and self.staging_checked_in_preview:  # a new object (diff checks updates)
+            self._refuse_in_preview(news)
         return CheckResult(news, _unique(failures))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -309,6 +316,7 @@ class ObjectProvider(ResourceProvider, ABC):
             with self._client(news, request_timeout=PREVIEW_REQUEST_TIMEOUT) as kube:
                 live = kube.get(self.kind, obj["metadata"]["name"], obj["metadata"].get("namespace"))
                 self._refuse_what_harvester_refuses(kube, plan, obj, live)
+                self.refuse_staging(kube, obj)
         except KubeError:
             return
 

@@ -75,6 +75,7 @@ class VlanConfigProvider(ObjectProvider):
     replace_on = ("clusterNetwork", "node")
     cluster_outputs = ("matchedNodes", "ready")
     checked_in_preview = ("uplink",)
+    staging_checked_in_preview = True
     input_paths = {
         "clusterNetworks[0]": "",
         "clusterNetworks[0].name": "clusterNetwork",
@@ -139,9 +140,10 @@ class VlanConfigProvider(ObjectProvider):
             f"stop VMs {', '.join(running)} first"
         ]
 
-    def make_way(self, kube: KubeClient, obj: dict[str, Any], timeout: float) -> None:
-        name = obj["metadata"]["name"]
-        leftovers = self.superseded(kube, obj)
+    def refuse_staging(self, kube: KubeClient, obj: dict[str, Any]) -> None:
+        self._refuse_deleting(kube, obj, self.superseded(kube, obj))
+
+    def _refuse_deleting(self, kube: KubeClient, obj: dict[str, Any], leftovers: list[dict[str, Any]]) -> None:
         blockers = [
             f"{line} (VlanConfig {vc['metadata']['name']})"
             for vc in leftovers
@@ -149,11 +151,16 @@ class VlanConfigProvider(ObjectProvider):
         ]
         if blockers:
             raise ProviderError(
-                f"apply VlanConfig {name}: Harvester refuses it next to VlanConfigs the plan no longer has "
-                f"({', '.join(vc['metadata']['name'] for vc in leftovers)}), and refuses to delete those now:\n"
+                f"apply VlanConfig {obj['metadata']['name']}: Harvester refuses it next to VlanConfigs the plan no "
+                f"longer has ({', '.join(vc['metadata']['name'] for vc in leftovers)}), and refuses to delete those "
+                "now:\n"
                 + "\n".join(f"  - {line}" for line in blockers)
                 + "\nnothing was changed; stop those VMs, then run `pulumi up` again"
             )
+
+    def make_way(self, kube: KubeClient, obj: dict[str, Any], timeout: float) -> None:
+        leftovers = self.superseded(kube, obj)
+        self._refuse_deleting(kube, obj, leftovers)
         for vc in leftovers:
             old = vc["metadata"]["name"]
             kube.delete_and_wait(self.kind, old, timeout=timeout)

@@ -108,8 +108,11 @@ def test_a_layout_change_while_vms_run_fails_before_anything_changes(
     assert harvester_api.harvester is not None
     harvester_api.harvester.run_vm("default", "web-1", ["default/vlan100"], node="node1")
     harvester_api.harvester.run_vm("default", "db-1", ["vlan100"], node="node2")
+    with pytest.raises(ProviderError) as in_preview:  # Pulumi checks a new resource's inputs in preview
+        provider.check({}, vlanconfig(hv, "node1"))
     with pytest.raises(ProviderError) as caught:
         provider.create(vlanconfig(hv, "node1"))
+    assert str(in_preview.value) == str(caught.value)
     assert str(caught.value) == (
         f"apply VlanConfig {CN}-node1: Harvester refuses it next to VlanConfigs the plan no longer has ({CN}), and "
         "refuses to delete those now:\n"
