@@ -18,7 +18,7 @@ from typing import Any
 from tests.k8s_api.errors import ApiError
 from tests.k8s_api.harvester import netconf as nc
 from tests.k8s_api.harvester.netconf import HarvesterError
-from tests.k8s_api.harvester.state import NADS, VMS, State, annotations_of, labels_of, meta
+from tests.k8s_api.harvester.state import NADS, VMS, State, annotations_of, deleting, labels_of, meta
 from tests.k8s_api.resources import ResourceType
 
 CPU_OVERCOMMIT, MEMORY_OVERCOMMIT = 1000, 150
@@ -106,7 +106,7 @@ class VmWebhooks:
     def mutate(
         self, operation: str, resource_type: ResourceType, new: dict[str, Any], old: dict[str, Any] | None
     ) -> None:
-        if resource_type.storage_key != VMS or meta(new).get("deletionTimestamp"):
+        if resource_type.storage_key != VMS or deleting(new):
             return
         try:
             if operation == "CREATE" or (old is not None and _overcommit_changed(old, new)):

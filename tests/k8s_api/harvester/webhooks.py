@@ -23,6 +23,7 @@ from tests.k8s_api.harvester.state import (
     VLANSTATUSES,
     State,
     annotations_of,
+    deleting,
     labels_of,
     meta,
     names_of,
@@ -115,7 +116,7 @@ class NetworkWebhooks:
         mtu = nc.DEFAULT_MTU if text is None else nc.mtu_from_string(text)
         if name != nc.MGMT:
             for vlanconfig in self.state.vlanconfigs_on(name):
-                if meta(vlanconfig).get("deletionTimestamp"):
+                if deleting(vlanconfig):
                     continue
                 vc_mtu = nc.vlanconfig_mtu(vlanconfig)
                 if not nc.equal_mtus(vc_mtu, mtu):
@@ -155,7 +156,7 @@ class NetworkWebhooks:
     def _mutate_vlanconfig(self, operation: str, new: dict[str, Any], old: dict[str, Any] | None) -> None:
         """Mutator.Create/Update: the cluster-network label (getCnLabelPatch; on update only when spec.clusterNetwork
         changed) and the matched-nodes annotation (matchNodes); nothing for mgmt or a deleting object."""
-        if meta(new).get("deletionTimestamp"):
+        if deleting(new):
             return
         cluster_network = _spec(new).get("clusterNetwork", "")
         if cluster_network == nc.MGMT:
@@ -186,7 +187,7 @@ class NetworkWebhooks:
             self._check_system_nads(old, nodes)
             return
         assert new is not None
-        if meta(new).get("deletionTimestamp"):
+        if deleting(new):
             return
         self._refuse_mgmt(new, "create" if operation == "CREATE" else "update")
         cluster_network = _spec(new).get("clusterNetwork", "")
@@ -226,7 +227,7 @@ class NetworkWebhooks:
         name = meta(vlanconfig)["name"]
         for other in self.state.vlanconfigs_on(cluster_network):
             other_name = meta(other)["name"]
-            if other_name == name or meta(other).get("deletionTimestamp"):
+            if other_name == name or deleting(other):
                 continue
             other_mtu = nc.vlanconfig_mtu(other)
             if not nc.equal_mtus(mtu, other_mtu):
@@ -260,7 +261,7 @@ class NetworkWebhooks:
         if not nodes:
             return
         for nad in self.state.nads_on(_spec(vlanconfig).get("clusterNetwork", "")):
-            if not meta(nad).get("deletionTimestamp") and _is_system_network(nad):
+            if not deleting(nad) and _is_system_network(nad):
                 raise HarvesterError(f"the system network nad {meta(nad)['name']} is still attached")
 
     # --- NetworkAttachmentDefinition (pkg/webhook/nad) ---------------------------------------------------------
@@ -281,7 +282,7 @@ class NetworkWebhooks:
 
     def _mutate_nad_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         """Mutator.Update: ensureLabels, then tagRouteOutdated."""
-        if meta(new).get("deletionTimestamp"):
+        if deleting(new):
             return
         old_conf, new_conf = nc.decode_netconf(old), nc.decode_netconf(new)
         self._ensure_nad_labels(new, new_conf)
@@ -357,7 +358,7 @@ class NetworkWebhooks:
 
     def _validate_nad_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         """Validator.Update: the route always; the rest only when the config changed (reflect.DeepEqual)."""
-        if meta(new).get("deletionTimestamp"):
+        if deleting(new):
             return
         new_conf, old_conf = nc.decode_netconf(new), nc.decode_netconf(old)
         nc.parse_route(annotations_of(new).get(nc.ANNOTATION_ROUTE, ""))
