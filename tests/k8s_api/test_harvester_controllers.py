@@ -252,3 +252,18 @@ def test_watched_objects_carry_wrangler_finalizers_until_their_handlers_ran(harv
     harvester.api.settle()
     assert [v["metadata"]["name"] for v in harvester.items("vlanconfigs")] == []
     assert harvester.items("vlanstatuses") == []
+
+
+def test_failed_setup_is_a_not_ready_vlanstatus_without_node_label(harvester: Harvester) -> None:
+    """agent/vlanconfig setupVLAN: updateStatus(vc, setupErr) (ready False, the error as message), no addNodeLabel;
+    manager/vlanconfig SetClusterNetworkReady marks the cluster network ready anyway."""
+    assert harvester.api.harvester is not None
+    harvester.api.harvester.fail_setup("node2", "set up uplink failed, error: link eth1 not found")
+    harvester.cluster_network("cn1")
+    harvester.vlanconfig("vc1", "cn1")
+    statuses = {s["status"]["node"]: s for s in harvester.items("vlanstatuses")}
+    failed = statuses["node2"]["status"]["conditions"][0]
+    assert (failed["status"], failed["message"]) == ("False", "set up uplink failed, error: link eth1 not found")
+    assert ready(statuses["node1"]) == "True"
+    assert "network.harvesterhci.io/cn1" not in harvester.core.read_node("node2").metadata.labels
+    assert ready(harvester.get("clusternetworks", "cn1")) == "True"

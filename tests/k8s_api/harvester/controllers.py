@@ -3,7 +3,7 @@ level-based: after any change to a kind they watch, one background pass (`reconc
 those controllers would write, through the API (so Harvester's webhooks see their writes too). Writes that change
 something trigger another pass; `TestApiServer.cluster.controllers.settle()` waits until none is left.
 
-The node agent is emulated as having set up every matched node successfully (`vlan.Setup` never fails here); the
+The node agent's VLAN setup succeeds unless `failing_setup` names the node (with the error it fails with); the
 NAD helper job's DHCP answer comes from `dhcp_answers` (VLAN ID -> (CIDR, gateway); none means "DHCP failed"); the
 gateway ping gives `ping_result`. vm-dhcp-controller's IPPool controller is here too, for the NAD labels it writes.
 """
@@ -79,6 +79,8 @@ class NetworkControllers:
         self.cluster = state.cluster
         self.dhcp_answers: dict[int, tuple[str, str]] = {}
         self.ping_result = "true"
+        # node -> the error its agent's VLAN setup fails with (setUplink / vlan.Setup); absent: setup succeeds.
+        self.failing_setup: dict[str, str] = {}
         self._queued = False
         self._helper_jobs: set[tuple[str, str, str]] = set()
 
@@ -244,11 +246,13 @@ class NetworkControllers:
                     self._delete(VLANSTATUSES, status)
                     self._remove_node_labels(node_name, body.get("clusterNetwork", ""), body.get("vlanConfig", ""))
             for vlanconfig in matched:
-                self._update_status(vlanconfig, node_name)
-                self._add_node_labels(node_name, vlanconfig)
+                failure = self.failing_setup.get(node_name, "")
+                self._update_status(vlanconfig, node_name, failure)
+                if not failure:  # setupVLAN returns before addNodeLabel when the setup failed
+                    self._add_node_labels(node_name, vlanconfig)
 
-    def _update_status(self, vlanconfig: dict[str, Any], node: str) -> None:
-        """agent/vlanconfig updateStatus."""
+    def _update_status(self, vlanconfig: dict[str, Any], node: str, failure: str) -> None:
+        """agent/vlanconfig updateStatus: ready, or not ready with the setup error as message."""
         cluster_network = vlanconfig["spec"]["clusterNetwork"]
         vc_name = meta(vlanconfig)["name"]
         status_name = nc.name("", cluster_network, node)
@@ -259,7 +263,7 @@ class NetworkControllers:
             body = obj.setdefault("status", {})
             body.update({"clusterNetwork": cluster_network, "vlanConfig": vc_name, "linkMonitor": cluster_network,
                          "node": node})  # fmt: skip
-            _ready_condition(obj, "True")
+            _ready_condition(obj, "False" if failure else "True", failure)
 
         current = self.state.get(VLANSTATUSES, status_name)
         if current is not None and deleting(current):

@@ -60,6 +60,13 @@ class HarvesterMode:
         """VLAN ID -> (CIDR, gateway) the NAD helper job's DHCP finds on that VLAN (none: "DHCP failed")."""
         return self.controllers.dhcp_answers
 
+    def fail_setup(self, node: str, error: str) -> None:
+        """From now on the agent on `node` fails to set up VLANs with `error` (its VlanStatuses say so)."""
+        with self.cluster.lock:
+            self.controllers.failing_setup[node] = error
+            self.controllers.observe(self.cluster.type_of(NODES), {})
+        self.settle()
+
     def check_connectivity(self, result: str) -> None:
         """The 15-minute gateway ping, now, answering `result` ("true", "false", "ping failed")."""
         self.controllers.check_connectivity(result)
