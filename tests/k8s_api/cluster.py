@@ -311,14 +311,19 @@ class Cluster:
             else:
                 meta.pop("generation", None)
             CREATE_HOOKS.get(resource_type.storage_key, _no_hook)(obj)
-            self._prune_default_validate(resource_type, obj, None, opts)
+            self._prune_default(resource_type, obj, opts)
+            if not self.admission:
+                self._check(resource_type, obj, None)
             if managers is None:
                 me = mf.Manager(opts.manager, "Update", resource_type.api_version, "", now_rfc3339(), set())
                 managers = mf.record_update({}, obj, resource_type.schema, {}, me, _reset_paths(resource_type, ""))
             self._set_managers(meta, managers)
+            if self.admission:
+                self._mutating_admission("CREATE", resource_type, obj, None, opts)
+                self._check(resource_type, obj, None)
+                self._validating_admission("CREATE", resource_type, obj, None)
             if self.store.get(resource_type.storage_key, namespace or "", meta["name"]) is not None:
                 raise already_exists(resource_type.subject(meta["name"]))
-            self._admit("CREATE", resource_type, obj, None, opts)
             if opts.dry_run:
                 return self.present(resource_type, obj)
             self.store.put(resource_type.storage_key, obj, None)
@@ -333,28 +338,27 @@ class Cluster:
         else:
             meta.pop("managedFields", None)
 
-    def _admit(
+    def _mutating_admission(
         self,
         operation: str,
         resource_type: ResourceType,
         new: dict[str, Any],
         old: dict[str, Any] | None,
         opts: WriteOptions,
-        subresource: str = "",
     ) -> None:
-        """Mutating admission, the schema again (a mutation may break it), then validating admission. Webhooks
-        registered for a resource do not see writes to its subresources."""
-        if not self.admission or subresource:
-            return
+        """After the field manager has recorded the writer's fields and before the schema is checked, as the API
+        server orders them; a mutation is pruned and defaulted like the request was."""
         for plugin in self.admission:
             plugin.mutate(operation, resource_type, new, old)
-        self._prune_default_validate(resource_type, new, old, opts)
+        self._prune_default(resource_type, new, opts)
+
+    def _validating_admission(
+        self, operation: str, resource_type: ResourceType, new: dict[str, Any], old: dict[str, Any] | None
+    ) -> None:
         for plugin in self.admission:
             plugin.validate(operation, resource_type, new, old)
 
-    def _prune_default_validate(
-        self, resource_type: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, opts: WriteOptions
-    ) -> None:
+    def _prune_default(self, resource_type: ResourceType, obj: dict[str, Any], opts: WriteOptions) -> None:
         unknown = prune(obj, resource_type.schema)
         if unknown and opts.field_validation == "Strict":
             listed = ", ".join(f'unknown field "{path}"' for path in unknown)
@@ -365,6 +369,9 @@ class Cluster:
         if opts.field_validation != "Ignore":
             opts.warnings += [f'unknown field "{path}"' for path in unknown]
         apply_defaults(obj, resource_type.schema)
+
+    def _check(self, resource_type: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """Metadata and schema validation (422 with every field error)."""
         errors: list[FieldError] = []
         if old is None:
             errors += metadata_errors(obj["metadata"], self._name_rule(resource_type))
@@ -526,20 +533,27 @@ class Cluster:
             else:
                 meta.pop(key, None)
         meta.pop("selfLink", None)
-        self._prune_default_validate(resource_type, new, current, opts)
-        if resource_type.tracks_generation:
-            kwargs = {"without_status": resource_type.status_subresource, "spec_only": not resource_type.custom}
-            if _content(new, **kwargs) != _content(current, **kwargs):
-                meta["generation"] = current_meta.get("generation", 1) + 1
+        # Webhooks registered for a resource see neither its subresources' writes nor (Harvester's skip them) a
+        # deleting object's.
+        admitted = bool(self.admission) and not subresource and not meta.get("deletionTimestamp")
+        self._prune_default(resource_type, new, opts)
+        if not admitted:
+            self._check(resource_type, new, current)
         if managers is None:
             me = mf.Manager(opts.manager, "Update", resource_type.api_version, subresource, now_rfc3339(), set())
             base = self._request_managers(requested_managers, current)
             reset = _reset_paths(resource_type, subresource)
             managers = mf.record_update(current, new, resource_type.schema, base, me, reset)
         self._set_managers(meta, managers)
+        if admitted:
+            self._mutating_admission("UPDATE", resource_type, new, current, opts)
+            self._check(resource_type, new, current)
+            self._validating_admission("UPDATE", resource_type, new, current)
+        if resource_type.tracks_generation:
+            kwargs = {"without_status": resource_type.status_subresource, "spec_only": not resource_type.custom}
+            if _content(new, **kwargs) != _content(current, **kwargs):
+                meta["generation"] = current_meta.get("generation", 1) + 1
         meta["resourceVersion"] = current_meta["resourceVersion"]
-        if not meta.get("deletionTimestamp"):
-            self._admit("UPDATE", resource_type, new, current, opts, subresource)
         if _without_manager_times(new) == _without_manager_times(current):
             return self.present(resource_type, current)
         if opts.dry_run:

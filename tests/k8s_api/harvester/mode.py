@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from tests.k8s_api.cluster import WriteOptions
 from tests.k8s_api.harvester import netconf as nc
 from tests.k8s_api.harvester.controllers import MANAGER, NetworkControllers, _ready_condition
+from tests.k8s_api.harvester.ippools import IpPoolWebhooks
 from tests.k8s_api.harvester.schemas import kubevirt_schema, upstream_crds
 from tests.k8s_api.harvester.state import CLUSTER_NETWORKS, LINKMONITORS, NODES, VMIS, VMS, State
 from tests.k8s_api.harvester.virtualmachines import VmWebhooks
@@ -41,7 +42,7 @@ class HarvesterMode:
         # KubeVirt's VirtualMachine CRD is structural: unknown fields are pruned (an error under Strict), types checked.
         vm_type = self.cluster.type_of(VMS)
         self.cluster.registry.add(dataclasses.replace(vm_type, schema=kubevirt_schema("v1.VirtualMachine")))
-        self.cluster.admission += [self.webhooks, VmWebhooks(self.state)]
+        self.cluster.admission += [self.webhooks, VmWebhooks(self.state), IpPoolWebhooks(self.state)]
         self.cluster.controllers.observers.append(self.controllers.observe)
         # manager/clusternetwork initializeClusterNetwork and initializeLinkMonitor
         mgmt: dict[str, Any] = {"metadata": {"name": nc.MGMT}}
