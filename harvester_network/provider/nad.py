@@ -148,7 +148,10 @@ class NetworkAttachmentDefinitionProvider(ObjectProvider):
             current = ((live or {}).get("metadata", {}).get("annotations") or {}).get(h.ANNOTATION_UPLINK_MTU)
             if current is None or current == str(mtu):  # no Harvester, or its VlanConfigs' MTU is ours
                 return True, ""
-            return None, f"its {h.ANNOTATION_UPLINK_MTU} is still {current}"
+            return None, (
+                f"its {h.ANNOTATION_UPLINK_MTU} is still {current}, its VlanConfigs' MTU; Harvester refuses a NAD with "
+                "another MTU: give the network its cluster network's MTU, or 0 to take it"
+            )
 
         poll_until(
             cluster_network_agrees,

@@ -147,6 +147,7 @@ class VlanConfigProvider(ObjectProvider):
         blockers = [
             f"{line} (VlanConfig {vc['metadata']['name']})"
             for vc in leftovers
+            if not vc["metadata"].get("deletionTimestamp")  # already on its way: waited for
             for line in self.delete_blockers(kube, vc["metadata"]["name"], None)
         ]
         if blockers:
@@ -176,7 +177,8 @@ class VlanConfigProvider(ObjectProvider):
             )
 
     def superseded(self, kube: KubeClient, obj: dict[str, Any]) -> list[dict[str, Any]]:
-        """hvnet's VlanConfigs that a valid plan cannot have next to `obj`, so the plan no longer has them:
+        """hvnet's VlanConfigs (also those being deleted) that a valid plan cannot have next to `obj`, so the plan
+        no longer has them:
         - of its cluster network in the other layout (the plan gained or lost `nodes`; Harvester: checkOverlaps),
         - of its cluster network with another MTU (Harvester: validateMTU),
         - of another cluster network with one of its NICs on one of its nodes (a NIC is enslaved to one bond: the
@@ -186,7 +188,7 @@ class VlanConfigProvider(ObjectProvider):
         nodes: set[str] | None = None  # ours, looked up only when another cluster network shares a NIC
         found = []
         for vc in kube.list_objects(self.kind, labels={h.LABEL_MANAGED_BY: h.MANAGED_BY}):
-            if vc["metadata"]["name"] == obj["metadata"]["name"] or vc["metadata"].get("deletionTimestamp"):
+            if vc["metadata"]["name"] == obj["metadata"]["name"]:
                 continue
             spec = vc.get("spec") or {}
             if spec.get("clusterNetwork") == cluster_network:

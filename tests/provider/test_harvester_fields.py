@@ -227,7 +227,8 @@ def test_a_nad_waits_until_its_cluster_network_has_taken_the_new_mtu_from_its_vl
         provider.create(inputs)
     assert str(caught.value).startswith(
         f"wait for ClusterNetwork {cluster_network} to take MTU 9000 from its VlanConfigs: not done after 0.3s: "
-        f"its {h.ANNOTATION_UPLINK_MTU} is still 1500"
+        f"its {h.ANNOTATION_UPLINK_MTU} is still 1500, its VlanConfigs' MTU; Harvester refuses a NAD with another "
+        "MTU: give the network its cluster network's MTU, or 0 to take it"
     )
     assert kube.get("NetworkAttachmentDefinition", "vlan100", k8s_namespace) is None
     harvester_writes_mtu("9000")

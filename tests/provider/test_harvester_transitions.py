@@ -192,3 +192,19 @@ def test_a_nic_moving_to_another_cluster_network_leaves_the_old_one_first(
     provider.create({**vlanconfig(hv, "node1"), "clusterNetwork": "storage", "uplink": {"nics": ["eth2"]}})
     harvester_api.settle()
     assert sorted(vc["metadata"]["name"] for vc in kube.list_objects("VlanConfig")) == ["backup-node2", "storage-node1"]
+
+
+def test_a_leftover_already_being_deleted_is_waited_for(
+    hv: dict[str, Any], kube: KubeClient, harvester_api: HarvesterApi
+) -> None:
+    provider = VlanConfigProvider()
+    provider.create(vlanconfig(hv))
+    kube.merge_patch("VlanConfig", CN, {"metadata": {"finalizers": ["example.com/hold"]}})
+    kube.delete("VlanConfig", CN)
+    with pytest.raises(KubeError, match=rf"delete VlanConfig {CN}: .*waiting for finalizers \['example.com/hold'\]"):
+        provider.create({**vlanconfig(hv, "node1"), "timeout": 0.3})
+    assert kube.get("VlanConfig", f"{CN}-node1") is None
+    kube.merge_patch("VlanConfig", CN, {"metadata": {"finalizers": None}})
+    provider.create(vlanconfig(hv, "node1"))
+    harvester_api.settle()
+    assert vlanstatus_owners(kube) == {"node1": f"{CN}-node1"}
