@@ -208,3 +208,17 @@ def test_a_leftover_already_being_deleted_is_waited_for(
     provider.create(vlanconfig(hv, "node1"))
     harvester_api.settle()
     assert vlanstatus_owners(kube) == {"node1": f"{CN}-node1"}
+
+
+def test_a_vlanconfig_harvester_cannot_set_up_times_out_naming_the_node_and_its_error(
+    hv: dict[str, Any], kube: KubeClient, harvester_api: HarvesterApi
+) -> None:
+    assert harvester_api.harvester is not None
+    harvester_api.harvester.fail_setup("node2", "eth1 has been enslaved by the link with index 7")
+    provider = VlanConfigProvider()
+    with pytest.raises(ProviderError) as caught:
+        provider.create({**vlanconfig(hv), "timeout": 0.5})
+    message = str(caught.value)
+    assert message.startswith(f"wait for VlanConfig {CN} to be ready: not done after 0.5s: node2: VlanStatus {CN}-")
+    assert "ready=False: eth1 has been enslaved by the link with index 7" in message
+    assert "node1" not in message
