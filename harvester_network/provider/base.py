@@ -5,6 +5,10 @@ one-item plan, validates that with the plan model and renders it with render/. E
 (see the subclasses) which inputs describe it, which force a replacement, how it is rendered, when it is
 ready and what blocks its deletion.
 
+On Harvester (docs/harvester.md) a kind also states which fields it leaves to Harvester (`comparable`, `to_apply`),
+which updates Harvester would refuse (`refusals`) and what must go before its object can be applied (`make_way`);
+those checks run in preview too.
+
 Dynamic providers are pickled (dill, by reference) into the Pulumi state, so a provider object holds no data;
 the API server is reached through the `kubeconfig` (a secret) and `context` inputs, one short-lived client per
 call.
@@ -307,8 +311,9 @@ class ObjectProvider(ResourceProvider, ABC):
             )
 
     def _refuse_in_preview(self, news: dict[str, Any]) -> None:
-        """The update's refusal check, already in preview (diff) when the inputs are known. A cluster that cannot be
-        reached does not fail the preview: the update checks again."""
+        """The checks before an apply (`refusals`, `refuse_staging`), already in preview (diff; check, for a new
+        object) when the inputs are known. A cluster that cannot be reached does not fail the preview: the apply
+        checks again."""
         if has_unknown(self._spec(news)) or any(has_unknown(news.get(k)) for k in CONNECTION_INPUTS):
             return
         plan, obj = self._render_checked(news)
@@ -340,9 +345,8 @@ class ObjectProvider(ResourceProvider, ABC):
         view = self.comparable(managed_view(live, obj), plan)
         return {**props, **self.outputs(kube, plan, live), OBJECT_OUTPUT: view}
 
-    def _client(self, props: dict[str, Any], request_timeout: float = 30.0) -> KubeClient:
-        target = KubeTarget.from_kubeconfig(props.get("kubeconfig"), props.get("context"))
-        return KubeClient(target, request_timeout=request_timeout)
+    def _client(self, props: dict[str, Any], **options: float) -> KubeClient:
+        return KubeClient(KubeTarget.from_kubeconfig(props.get("kubeconfig"), props.get("context")), **options)
 
     def _unknown_input_failures(self, news: dict[str, Any]) -> list[CheckFailure]:
         known = {*self.spec_inputs, *CONNECTION_INPUTS, *BEHAVIOUR_INPUTS, *self.cluster_outputs, OBJECT_OUTPUT}
