@@ -145,6 +145,10 @@ class ObjectProvider(ResourceProvider, ABC):
         """The part of a managed view that drift detection compares. Default: all of it."""
         return view
 
+    def replaced_by(self, olds: dict[str, Any], news: dict[str, Any], changed: list[str]) -> list[str]:
+        """The changed inputs that replace the object. Default: those in `replace_on`."""
+        return [k for k in self.replace_on if k in changed]
+
     def to_apply(self, plan: Plan, obj: dict[str, Any], live: dict[str, Any] | None) -> dict[str, Any]:
         """What to apply over `live` (None: not there yet) so that only our fields change. Default: the object."""
         return obj
@@ -175,7 +179,7 @@ class ObjectProvider(ResourceProvider, ABC):
         # `olds` are the last outputs: the inputs they were made from plus what the cluster reported.
         inputs = (*self.spec_inputs, *CONNECTION_INPUTS, *BEHAVIOUR_INPUTS)
         changed = [k for k in inputs if has_unknown(news.get(k)) or olds.get(k) != news.get(k)]
-        replaces = [k for k in self.replace_on if k in changed]
+        replaces = self.replaced_by(olds, news, changed)
         drifted = self._drifted(olds)
         if not replaces:
             if any(k in self.checked_in_preview for k in changed):

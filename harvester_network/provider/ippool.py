@@ -1,7 +1,9 @@
 """IPPool: the DHCP pool Harvester's vm-dhcp-controller add-on serves on a VLAN network.
 
 Its name and namespace are the network's; a change of either names another object. The add-on reports
-agent conditions that depend on the add-on's deployment, not on the pool, so nothing is waited for.
+agent conditions that depend on the add-on's deployment, not on the pool, so nothing is waited for. Its CRD makes
+the subnet, router, server address and range immutable (`self == oldSelf`): a change of the route, the serverIP or
+the range replaces the pool, deleting the old one first (docs/harvester.md); DNS and lease time change in place.
 """
 
 from __future__ import annotations
@@ -12,18 +14,20 @@ import pulumi
 
 from harvester_network.kube import KubeClient
 from harvester_network.model import Plan
-from harvester_network.provider.base import STAND_IN_UPLINK, ObjectProvider
+from harvester_network.provider.base import STAND_IN_UPLINK, ObjectProvider, has_unknown
 from harvester_network.provider.resource import HarvesterObject, ObjectSettings
 from harvester_network.render.dhcp import ippool_object
 
 # The pool depends on the network's name, route and DHCP server, not on its cluster network or VLAN.
 STAND_IN_CLUSTER_NETWORK = "stand-in"
+# The dhcpServer fields that render into immutable IPPool fields (serverIP, pool start and end).
+IMMUTABLE_DHCP_SERVER_FIELDS = ("serverIP", "range")
 
 
 class IPPoolProvider(ObjectProvider):
     kind = "IPPool"
     spec_inputs = ("name", "namespace", "route", "dhcpServer", "serviceCIDR")
-    replace_on = ("name", "namespace")
+    replace_on = ("name", "namespace", "route")  # the route is the pool's cidr and router, both immutable
     cluster_outputs = ()
     input_paths = {"networks[0]": "", "serviceCIDR": "serviceCIDR"}
 
@@ -46,6 +50,16 @@ class IPPoolProvider(ObjectProvider):
 
     def outputs(self, kube: KubeClient, plan: Plan, live: dict[str, Any]) -> dict[str, Any]:
         return {"networkName": plan.networks[0].ref}
+
+    def replaced_by(self, olds: dict[str, Any], news: dict[str, Any], changed: list[str]) -> list[str]:
+        # vm-dhcp-controller's IPPool CRD: spec.ipv4Config cidr, router, serverIP, pool start/end immutable.
+        replaced = super().replaced_by(olds, news, changed)
+        if "dhcpServer" in changed and any(
+            has_unknown(news.get("dhcpServer")) or (olds.get("dhcpServer") or {}).get(k) != news["dhcpServer"].get(k)
+            for k in IMMUTABLE_DHCP_SERVER_FIELDS
+        ):
+            replaced.append("dhcpServer")
+        return replaced
 
 
 class IPPool(HarvesterObject, module="harvester-network", name="IPPool"):

@@ -12,6 +12,7 @@ import pytest
 from harvester_network.kube import KubeClient, KubeError, KubeTarget
 from harvester_network.provider import (
     ClusterNetworkProvider,
+    IPPoolProvider,
     NetworkAttachmentDefinitionProvider,
     ProviderError,
     VlanConfigProvider,
@@ -104,3 +105,33 @@ def test_a_vlan_change_harvester_refuses_while_vms_run_is_refused_in_preview(
     outs = provider.update(created.id, created.outs or {}, moved).outs or {}
     harvester_api.settle()
     unchanged_after_refresh(provider, created.id, outs, moved)
+
+
+def test_an_ippool_whose_immutable_fields_change_is_replaced_and_its_dns_changes_in_place(
+    hv: dict[str, Any], kube: KubeClient, harvester_api: HarvesterApi
+) -> None:
+    """vm-dhcp-controller's IPPool CRD makes cidr, router, serverIP and the range immutable (self == oldSelf)."""
+    route = {"mode": "manual", "cidr": "10.100.0.0/24", "gateway": "10.100.0.1"}
+    NetworkAttachmentDefinitionProvider().create(
+        {"name": "net", "namespace": "default", "clusterNetwork": CN, "vlan": 100, "route": route, **hv}
+    )
+    pools = IPPoolProvider()
+    dhcp = {"serverIP": "10.100.0.2", "range": {"start": "10.100.0.100", "end": "10.100.0.200"}, "backend": "ippool"}
+    inputs = {"name": "net", "namespace": "default", "route": route, "dhcpServer": dhcp, **hv}
+    created = pools.create(inputs)
+    changes = {
+        "serverIP": ({**dhcp, "serverIP": "10.100.0.3"}, ["dhcpServer"]),
+        "range": ({**dhcp, "range": {"start": "10.100.0.150", "end": "10.100.0.200"}}, ["dhcpServer"]),
+        "dns": ({**dhcp, "dns": ["10.100.0.53"]}, []),
+    }
+    for what, (changed, replaces) in changes.items():
+        diff = pools.diff(created.id, created.outs or {}, {**inputs, "dhcpServer": changed})
+        assert (diff.changes, diff.replaces, diff.delete_before_replace) == (True, replaces, bool(replaces)), what
+    moved = pools.diff(created.id, created.outs or {}, {**inputs, "route": {**route, "gateway": "10.100.0.254"}})
+    assert (moved.replaces, moved.delete_before_replace) == (["route"], True)
+    # What an in-place update of an immutable field meets (and the replacement avoids):
+    with pytest.raises(KubeError, match="ServerIP is immutable"):
+        pools.update(created.id, created.outs or {}, {**inputs, "dhcpServer": changes["serverIP"][0]})
+    pools.update(created.id, created.outs or {}, {**inputs, "dhcpServer": changes["dns"][0]})
+    live = kube.get("IPPool", "net", "default")
+    assert live is not None and live["spec"]["ipv4Config"]["dns"] == ["10.100.0.53"]

@@ -174,6 +174,15 @@ PLAN_WITH_NODES_AND_JUMBO_FRAMES = {
     **PLAN_WITH_NODES,
     "clusterNetworks": [{"name": "data", "uplink": {"nics": ["eth1"], "mtu": 9000}}],
 }
+POOL_MOVED = {  # the pool's server address and range change: immutable IPPool fields
+    **EVERY_ROUTE_AND_BACKEND,
+    "networks": [
+        {**net, "dhcpServer": {**net["dhcpServer"], "serverIP": "10.50.0.3", "range": {"start": "10.50.0.150",
+                                                                                         "end": "10.50.0.250"}}}
+        if "dhcpServer" in net else net
+        for net in EVERY_ROUTE_AND_BACKEND["networks"]
+    ],
+}  # fmt: skip
 PLAN_RENAMED = {  # the cluster network gets a new name: its NIC and network move to it
     "clusterNetworks": [{"name": "fabric", "uplink": {"nics": ["eth1"], "mtu": 1500}}],
     "networks": [{**PLAN_WITHOUT_NODES["networks"][0], "clusterNetwork": "fabric"}],
@@ -188,8 +197,9 @@ PLAN_RENAMED = {  # the cluster network gets a new name: its NIC and network mov
         (PLAN_WITH_NODES, PLAN_WITH_NODES_AND_JUMBO_FRAMES),
         (PLAN_WITHOUT_NODES, PLAN_WITH_NODES_AND_JUMBO_FRAMES),
         (PLAN_WITH_NODES, PLAN_RENAMED),
+        (EVERY_ROUTE_AND_BACKEND, POOL_MOVED),
     ],
-    ids=["gain-nodes", "lose-nodes", "mtu-with-nodes", "gain-nodes-and-mtu", "rename-cluster-network"],
+    ids=["gain-nodes", "lose-nodes", "mtu-with-nodes", "gain-nodes-and-mtu", "rename-cluster-network", "move-pool"],
 )
 def test_a_plan_change_harvester_needs_in_order_takes_one_up(
     harvester_api: HarvesterApi, kube: KubeClient, plans: tuple[dict[str, Any], dict[str, Any]]
