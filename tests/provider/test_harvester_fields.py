@@ -72,13 +72,18 @@ def harvester_settles(nad: dict[str, Any]) -> None:
     set_route_keys(nad, connectivity="true")  # pkg/controller/manager/nad initializeConnectivity/updateNetworkConf
 
 
+def make_nad(connection: dict[str, Any], namespace: str, cn: str, **changes: Any) -> tuple[Any, dict[str, Any], Any]:
+    """A NAD made through the provider: (the provider, its inputs, the CreateResult)."""
+    provider = NetworkAttachmentDefinitionProvider()
+    inputs = nad_inputs(connection, namespace, cn, **changes)
+    return provider, inputs, provider.create(inputs)
+
+
 @pytest.mark.parametrize("route", ROUTES.values(), ids=ROUTES.keys())
 def test_what_harvester_writes_into_a_nad_is_not_drift_and_up_keeps_it(
     connection: dict[str, Any], kube: KubeClient, k8s_api: KubeApi, k8s_namespace: str, cluster_network: str, route: Any
 ) -> None:
-    provider = NetworkAttachmentDefinitionProvider()
-    inputs = nad_inputs(connection, k8s_namespace, cluster_network, route=route)
-    created = provider.create(inputs)
+    provider, inputs, created = make_nad(connection, k8s_namespace, cluster_network, route=route)
     settled = harvester_update(k8s_api, k8s_namespace, "vlan100", harvester_settles)
 
     refreshed = provider.read(created.id, created.outs or {}).outs or {}
@@ -94,9 +99,7 @@ def test_what_harvester_writes_into_a_nad_is_not_drift_and_up_keeps_it(
 def test_a_nad_whose_route_harvester_marked_outdated_after_a_vlan_change_is_not_drift(
     connection: dict[str, Any], k8s_api: KubeApi, k8s_namespace: str, cluster_network: str
 ) -> None:
-    provider = NetworkAttachmentDefinitionProvider()
-    inputs = nad_inputs(connection, k8s_namespace, cluster_network, route={"mode": "auto"})
-    created = provider.create(inputs)
+    provider, inputs, created = make_nad(connection, k8s_namespace, cluster_network, route={"mode": "auto"})
     harvester_update(k8s_api, k8s_namespace, "vlan100", harvester_settles)
     moved = {**inputs, "vlan": 200}
     updated = provider.update(created.id, provider.read(created.id, created.outs or {}).outs or {}, moved)
@@ -110,9 +113,7 @@ def test_a_new_vlan_or_route_replaces_harvesters_route_keys(
     connection: dict[str, Any], kube: KubeClient, k8s_api: KubeApi, k8s_namespace: str, cluster_network: str
 ) -> None:
     """Harvester checks a new VLAN's or route's connectivity anew: the old findings must not stay."""
-    provider = NetworkAttachmentDefinitionProvider()
-    inputs = nad_inputs(connection, k8s_namespace, cluster_network)
-    created = provider.create(inputs)
+    provider, inputs, created = make_nad(connection, k8s_namespace, cluster_network)
     harvester_update(k8s_api, k8s_namespace, "vlan100", harvester_settles)
     for change in ({"vlan": 200}, {"route": {**ROUTE, "gateway": "10.100.0.254"}}):
         provider.update(created.id, created.outs or {}, {**inputs, **change})
@@ -126,9 +127,7 @@ def test_a_new_vlan_or_route_replaces_harvesters_route_keys(
 def test_a_nad_that_becomes_untagged_loses_its_route_without_drift(
     connection: dict[str, Any], kube: KubeClient, k8s_api: KubeApi, k8s_namespace: str, cluster_network: str
 ) -> None:
-    provider = NetworkAttachmentDefinitionProvider()
-    inputs = nad_inputs(connection, k8s_namespace, cluster_network)
-    created = provider.create(inputs)
+    provider, inputs, created = make_nad(connection, k8s_namespace, cluster_network)
     untagged = {**inputs, "vlan": 0}
     updated = provider.update(created.id, created.outs or {}, untagged)
     live = kube.get("NetworkAttachmentDefinition", "vlan100", k8s_namespace)
@@ -140,9 +139,7 @@ def test_a_nad_that_becomes_untagged_loses_its_route_without_drift(
 def test_our_own_route_keys_changed_behind_our_back_are_drift(
     connection: dict[str, Any], k8s_api: KubeApi, k8s_namespace: str, cluster_network: str
 ) -> None:
-    provider = NetworkAttachmentDefinitionProvider()
-    inputs = nad_inputs(connection, k8s_namespace, cluster_network)
-    created = provider.create(inputs)
+    provider, inputs, created = make_nad(connection, k8s_namespace, cluster_network)
     harvester_update(k8s_api, k8s_namespace, "vlan100", lambda nad: set_route_keys(nad, gateway="10.100.0.9"))
     refreshed = provider.read(created.id, created.outs or {}).outs or {}
     assert provider.diff(created.id, refreshed, inputs).changes is True
@@ -169,9 +166,7 @@ def run_vmi(kube: KubeClient, k8s_api: KubeApi, namespace: str, name: str, nad: 
 def test_a_vlan_change_while_vms_run_fails_in_preview_and_update_before_anything_changes(
     connection: dict[str, Any], kube: KubeClient, k8s_api: KubeApi, k8s_namespace: str, cluster_network: str
 ) -> None:
-    provider = NetworkAttachmentDefinitionProvider()
-    inputs = nad_inputs(connection, k8s_namespace, cluster_network)
-    created = provider.create(inputs)
+    provider, inputs, created = make_nad(connection, k8s_namespace, cluster_network)
     for vm in ("web-1", "db-1"):
         run_vmi(kube, k8s_api, k8s_namespace, vm, f"{k8s_namespace}/vlan100")
     before = kube.get("NetworkAttachmentDefinition", "vlan100", k8s_namespace)
@@ -202,9 +197,7 @@ def test_a_vlan_change_while_vms_run_fails_in_preview_and_update_before_anything
 def test_a_preview_that_cannot_reach_the_cluster_leaves_the_check_to_the_update(
     connection: dict[str, Any], k8s_namespace: str, cluster_network: str
 ) -> None:
-    provider = NetworkAttachmentDefinitionProvider()
-    inputs = nad_inputs(connection, k8s_namespace, cluster_network)
-    created = provider.create(inputs)
+    provider, inputs, created = make_nad(connection, k8s_namespace, cluster_network)
     unreachable = {**inputs, "vlan": 200, "kubeconfig": "/nonexistent/kubeconfig"}
     assert provider.diff(created.id, created.outs or {}, unreachable).changes is True
 
