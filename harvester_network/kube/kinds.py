@@ -58,6 +58,8 @@ _BUILT_IN = [
     Kind("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", False),
     Kind(h.KUBEVIRT_API, "VirtualMachine", "virtualmachines", True),
     Kind(h.KUBEVIRT_API, "VirtualMachineInstance", "virtualmachineinstances", True),
+    # vm-dhcp-controller's record of a VM's leases, which keeps an IPPool from being deleted.
+    Kind(h.DHCP_API, "VirtualMachineNetworkConfig", "virtualmachinenetworkconfigs", True),
 ]
 
 KINDS: dict[str, Kind] = {k.kind: k for k in [*_crd_kinds(), *_BUILT_IN]}

@@ -12,8 +12,8 @@ from typing import Any
 
 import pulumi
 
-from harvester_network.kube import KubeClient
-from harvester_network.model import Plan
+from harvester_network.kube import KubeClient, KubeError
+from harvester_network.model import Plan, names
 from harvester_network.provider.base import STAND_IN_UPLINK, ObjectProvider, has_unknown
 from harvester_network.provider.resource import HarvesterObject, ObjectSettings
 from harvester_network.render.dhcp import ippool_object
@@ -50,6 +50,24 @@ class IPPoolProvider(ObjectProvider):
 
     def outputs(self, kube: KubeClient, plan: Plan, live: dict[str, Any]) -> dict[str, Any]:
         return {"networkName": plan.networks[0].ref}
+
+    def delete_blockers(self, kube: KubeClient, name: str, namespace: str | None) -> list[str]:
+        # vm-dhcp-controller pkg/webhook/ippool/validator.go Delete -> checkVmNetCfgs (pkg/util WhoUseIPPool).
+        assert namespace is not None
+        try:
+            configs = kube.list_objects("VirtualMachineNetworkConfig")
+        except KubeError as error:
+            if error.not_found:  # no vm-dhcp-controller: nothing holds a lease
+                return []
+            raise
+        network = names.network_ref(namespace, name)
+        return [
+            f"VM {c['metadata']['namespace']}/{c['spec']['vmName']} holds an address from it "
+            f"(VirtualMachineNetworkConfig {c['metadata']['namespace']}/{c['metadata']['name']}): delete that VM or "
+            "its interface on the network"
+            for c in configs
+            if any(n.get("networkName") == network for n in (c.get("spec") or {}).get("networkConfigs") or [])
+        ]
 
     def replaced_by(self, olds: dict[str, Any], news: dict[str, Any], changed: list[str]) -> list[str]:
         # vm-dhcp-controller's IPPool CRD: spec.ipv4Config cidr, router, serverIP, pool start/end immutable.

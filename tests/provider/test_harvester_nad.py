@@ -135,3 +135,38 @@ def test_an_ippool_whose_immutable_fields_change_is_replaced_and_its_dns_changes
     pools.update(created.id, created.outs or {}, {**inputs, "dhcpServer": changes["dns"][0]})
     live = kube.get("IPPool", "net", "default")
     assert live is not None and live["spec"]["ipv4Config"]["dns"] == ["10.100.0.53"]
+
+
+def test_an_ippool_a_vm_holds_an_address_from_is_not_deleted(
+    hv: dict[str, Any], kube: KubeClient, harvester_api: HarvesterApi
+) -> None:
+    """vm-dhcp-controller refuses to delete an IPPool while VirtualMachineNetworkConfigs use it (checkVmNetCfgs)."""
+    route = {"mode": "manual", "cidr": "10.100.0.0/24", "gateway": "10.100.0.1"}
+    NetworkAttachmentDefinitionProvider().create(
+        {"name": "net", "namespace": "default", "clusterNetwork": CN, "vlan": 100, "route": route, **hv}
+    )
+    pools = IPPoolProvider()
+    dhcp = {"serverIP": "10.100.0.2", "range": {"start": "10.100.0.100", "end": "10.100.0.200"}, "backend": "ippool"}
+    created = pools.create({"name": "net", "namespace": "default", "route": route, "dhcpServer": dhcp, **hv})
+    leases = {  # what vm-dhcp-controller's VM controller writes for a VM on the network
+        "apiVersion": h.DHCP_API,
+        "kind": "VirtualMachineNetworkConfig",
+        "metadata": {"name": "web-1", "namespace": "default"},
+        "spec": {
+            "vmName": "web-1",
+            "networkConfigs": [{"macAddress": "52:54:00:aa:bb:01", "networkName": "default/net"}],
+        },
+    }
+    kube.apply(leases, field_manager="vm-dhcp-controller")
+    with pytest.raises(ProviderError) as caught:
+        pools.delete(created.id, created.outs or {})
+    assert str(caught.value) == (
+        "delete IPPool default/net: Harvester refuses while it is in use:\n"
+        "  - VM default/web-1 holds an address from it (VirtualMachineNetworkConfig default/web-1): delete that VM or "
+        "its interface on the network\n"
+        "remove or detach those first, then run the deletion again"
+    )
+    assert kube.get("IPPool", "net", "default") is not None
+    kube.delete_and_wait("VirtualMachineNetworkConfig", "web-1", "default", timeout=10)
+    pools.delete(created.id, created.outs or {})
+    assert kube.get("IPPool", "net", "default") is None
