@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 
 import pytest
@@ -267,3 +268,20 @@ def test_failed_setup_is_a_not_ready_vlanstatus_without_node_label(harvester: Ha
     assert ready(statuses["node1"]) == "True"
     assert "network.harvesterhci.io/cn1" not in harvester.core.read_node("node2").metadata.labels
     assert ready(harvester.get("clusternetworks", "cn1")) == "True"
+
+
+def test_two_cluster_networks_on_one_node_settle(harvester: Harvester) -> None:
+    """agent/vlanconfig addNodeLabel runs on VlanConfig events: with two VlanConfigs on a node, the node's
+    `network.harvesterhci.io/vlanconfig` label is the last one's, and nothing keeps rewriting it."""
+    harvester.cluster_network("cn1")
+    harvester.cluster_network("cn2")
+    harvester.vlanconfig("vc1", "cn1")
+    harvester.vlanconfig("vc2", "cn2")
+    assert harvester.api.server is not None
+    store = harvester.api.server.cluster.store
+    version = store.resource_version
+    time.sleep(0.5)
+    assert store.resource_version == version, "the emulated controllers keep writing"
+    node_labels = harvester.core.read_node("node1").metadata.labels
+    assert node_labels["network.harvesterhci.io/cn1"] == node_labels["network.harvesterhci.io/cn2"] == "true"
+    assert node_labels["network.harvesterhci.io/vlanconfig"] == "vc2"

@@ -81,6 +81,9 @@ class NetworkControllers:
         self.ping_result = "true"
         # node -> the error its agent's VLAN setup fails with (setUplink / vlan.Setup); absent: setup succeeds.
         self.failing_setup: dict[str, str] = {}
+        # (node, VlanConfig) -> the VlanConfig's resourceVersion its agent last ran setupVLAN for: the agent acts on
+        # VlanConfig events, so a node label it wrote is not rewritten until the VlanConfig changes again.
+        self._agent_handled: dict[tuple[str, str], str] = {}
         self._queued = False
         self._helper_jobs: set[tuple[str, str, str]] = set()
 
@@ -248,8 +251,11 @@ class NetworkControllers:
             for vlanconfig in matched:
                 failure = self.failing_setup.get(node_name, "")
                 self._update_status(vlanconfig, node_name, failure)
-                if not failure:  # setupVLAN returns before addNodeLabel when the setup failed
+                event = (node_name, meta(vlanconfig)["name"])
+                if not failure and self._agent_handled.get(event) != meta(vlanconfig)["resourceVersion"]:
+                    # setupVLAN returns before addNodeLabel when the setup failed
                     self._add_node_labels(node_name, vlanconfig)
+                    self._agent_handled[event] = meta(vlanconfig)["resourceVersion"]
 
     def _update_status(self, vlanconfig: dict[str, Any], node: str, failure: str) -> None:
         """agent/vlanconfig updateStatus: ready, or not ready with the setup error as message."""
