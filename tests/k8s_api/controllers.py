@@ -52,11 +52,13 @@ class Controllers:
         self._tasks.put(None)
         self._thread.join(timeout=5)
 
-    def settle(self, timeout: float = 5.0) -> None:
-        """Wait until no background work is queued (server-internal tests only; clients poll instead)."""
+    def settle(self, timeout: float = 5.0) -> bool:
+        """Wait until no background work is queued (server-internal tests only; clients poll instead); False when
+        work was still queued at the timeout."""
         deadline = time.monotonic() + timeout
         while self._tasks.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.001)
+        return not self._tasks.unfinished_tasks
 
     def enqueue(self, task: Task) -> None:
         """Run `task` in the background, under the cluster's lock."""

@@ -53,8 +53,10 @@ class HarvesterMode:
         return self
 
     def settle(self, timeout: float = 10.0) -> None:
-        """Wait until the controllers have nothing left to do (their writes trigger more work; this waits for all)."""
-        self.cluster.controllers.settle(timeout)
+        """Wait until the controllers have nothing left to do (their writes trigger more work; this waits for all).
+        Controllers that never settle are a bug of the emulation (or a loop Harvester has too): an error."""
+        if not self.cluster.controllers.settle(timeout):
+            raise AssertionError(f"Harvester's emulated controllers still busy after {timeout}s (a write loop?)")
 
     @property
     def dhcp_answers(self) -> dict[int, tuple[str, str]]:
