@@ -70,3 +70,26 @@ def test_validator_refuses(harvester: Harvester, ipv4: dict[str, Any], reason: s
     with pytest.raises(ApiException) as error:
         create_pool(harvester, **ipv4)
     assert refusal(error) == VALIDATOR + f"cannot create IPPool default/pool because {reason}"
+
+
+def test_validator_refuses_deleting_a_pool_vms_hold_addresses_from(harvester: Harvester) -> None:
+    """Validator.Delete -> checkVmNetCfgs (VmnetcfgGetter.WhoUseIPPool)."""
+    create_pool(harvester, cidr="10.0.0.0/24", network="default/vlan100")
+    config = {
+        "apiVersion": f"{GROUP}/v1alpha1",
+        "kind": "VirtualMachineNetworkConfig",
+        "metadata": {"name": "web-1", "namespace": "default"},
+        "spec": {
+            "vmName": "web-1",
+            "networkConfigs": [{"networkName": "default/pool", "macAddress": "52:54:00:00:00:01"}],
+        },
+    }
+    harvester.custom.create_namespaced_custom_object(
+        GROUP, "v1alpha1", "default", "virtualmachinenetworkconfigs", config
+    )
+    with pytest.raises(ApiException) as error:
+        harvester.custom.delete_namespaced_custom_object(GROUP, "v1alpha1", "default", "ippools", "pool")
+    assert refusal(error) == VALIDATOR + (
+        "cannot delete IPPool default/pool because it's still used by VirtualMachineNetworkConfig(s) default/web-1, "
+        "which must be removed at first"
+    )

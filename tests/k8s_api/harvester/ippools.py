@@ -8,11 +8,12 @@ from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
 from typing import Any
 
 from tests.k8s_api.harvester.netconf import HarvesterError
-from tests.k8s_api.harvester.state import IPPOOLS, NADS, State, deleting, meta
+from tests.k8s_api.harvester.state import IPPOOLS, NADS, State, deleting, full_name, meta
 from tests.k8s_api.harvester.webhooks import denied
 from tests.k8s_api.resources import ResourceType
 
 SERVICE_CIDR = ip_network("10.53.0.0/16")
+VM_NETWORK_CONFIGS = ("network.harvesterhci.io", "virtualmachinenetworkconfigs")
 WEBHOOK = "harvester-vm-dhcp-controller-webhook"
 
 
@@ -61,8 +62,13 @@ class IpPoolWebhooks:
     def validate(
         self, operation: str, resource_type: ResourceType, new: dict[str, Any] | None, old: dict[str, Any] | None
     ) -> None:
-        """Validator.Create/Update (Delete checks VirtualMachineNetworkConfigs, which hvnet never writes)."""
-        if resource_type.storage_key != IPPOOLS or new is None or deleting(new):
+        """Validator.Create/Update; Delete -> checkVmNetCfgs."""
+        if resource_type.storage_key != IPPOOLS:
+            return
+        if operation == "DELETE" and old is not None:
+            self._check_vm_network_configs(old)
+            return
+        if new is None or deleting(new):
             return
         verb = "create" if operation == "CREATE" else "update"
         try:
@@ -83,6 +89,21 @@ class IpPoolWebhooks:
             namespace, name = meta(new).get("namespace"), meta(new)["name"]
             message = f"cannot {verb} IPPool {namespace}/{name} because {error}"
             raise denied("validator", message, WEBHOOK) from error
+
+    def _check_vm_network_configs(self, pool: dict[str, Any]) -> None:
+        """checkVmNetCfgs via VmnetcfgGetter.WhoUseIPPool: VirtualMachineNetworkConfigs with a network config named
+        `<pool namespace>/<pool name>` (the index is by network name; Harvester names a pool like its network)."""
+        key = full_name(pool)
+        users = [
+            full_name(config)
+            for config in self.state.objects(VM_NETWORK_CONFIGS)
+            if any(c.get("networkName") == key for c in (config.get("spec") or {}).get("networkConfigs") or [])
+        ]
+        if users:
+            reason = (
+                f"it's still used by VirtualMachineNetworkConfig(s) {', '.join(users)}, which must be removed at first"
+            )
+            raise denied("validator", f"cannot delete IPPool {key} because {reason}", WEBHOOK)
 
     def _check_nad(self, network_name: str) -> None:
         """checkNAD: `<ns>/<name>` (kv.RSplit; no namespace means `default`) must exist."""
