@@ -158,8 +158,9 @@ class ObjectProvider(ResourceProvider, ABC):
         return []
 
     def make_way(self, kube: KubeClient, obj: dict[str, Any], timeout: float) -> None:
-        """Remove what the plan no longer has and Harvester would refuse `obj` next to (a staged change, before the
-        apply; `refuse_staging` first). Default: nothing."""
+        """What must happen before `obj` is applied: remove what the plan no longer has and Harvester would refuse
+        `obj` next to, or server-side apply cannot remove (Harvester took it over), or wait for Harvester (a staged
+        change; `refuse_staging` first). Default: nothing."""
 
     def refuse_staging(self, kube: KubeClient, obj: dict[str, Any]) -> None:
         """Raise ProviderError, naming what to do, when Harvester would refuse `make_way`'s step. Default: nothing."""

@@ -136,8 +136,16 @@ class NetworkAttachmentDefinitionProvider(ObjectProvider):
         ]
 
     def make_way(self, kube: KubeClient, obj: dict[str, Any], timeout: float) -> None:
-        """Harvester refuses a NAD whose MTU is not its cluster network's (pkg/webhook/nad/validator.go
-        checkNadConfig), which its controller takes from the VlanConfigs a moment after they change: wait for it."""
+        """A route the plan no longer has is removed: Harvester's controller rewrote the annotation (connectivity), so
+        it owns it and server-side apply would leave it. And Harvester refuses a NAD whose MTU is not its cluster
+        network's (pkg/webhook/nad/validator.go checkNadConfig), which its controller takes from the VlanConfigs a
+        moment after they change: wait for it."""
+        meta = obj["metadata"]
+        if h.ANNOTATION_ROUTE not in (meta.get("annotations") or {}):
+            live = kube.get(self.kind, meta["name"], meta["namespace"])
+            if live is not None and h.ANNOTATION_ROUTE in (live["metadata"].get("annotations") or {}):
+                kube.merge_patch(self.kind, meta["name"], {"metadata": {"annotations": {h.ANNOTATION_ROUTE: None}}},
+                                 meta["namespace"])  # fmt: skip
         mtu = (json_object(obj["spec"]["config"]) or {}).get(CONFIG_MTU)
         cluster_network = obj["metadata"]["labels"][h.LABEL_CLUSTER_NETWORK]
         if not mtu:

@@ -170,3 +170,24 @@ def test_an_ippool_a_vm_holds_an_address_from_is_not_deleted(
     kube.delete_and_wait("VirtualMachineNetworkConfig", "web-1", "default", timeout=10)
     pools.delete(created.id, created.outs or {})
     assert kube.get("IPPool", "net", "default") is None
+
+
+def test_route_mode_changes_need_one_up_each(hv: dict[str, Any], kube: KubeClient, harvester_api: HarvesterApi) -> None:
+    """Harvester marks a route whose mode changes (pkg/utils OutdateNadLayer3NetworkConfWhenRouteModeChanges) and
+    checks it anew; none of that is drift."""
+    provider = NetworkAttachmentDefinitionProvider()
+    inputs = {"name": "net", "namespace": "default", "clusterNetwork": CN, "vlan": 100, **hv}
+    created = provider.create(inputs)
+    outs = created.outs or {}
+    for route in (*ROUTES.values(), ROUTES["manual"]):  # manual, auto, auto with server, none, manual again
+        inputs = {k: v for k, v in {**inputs, "route": route}.items() if v is not None}
+        outs = provider.update(created.id, outs, inputs).outs or {}
+        harvester_api.settle()
+        outs = unchanged_after_refresh(provider, created.id, outs, inputs)
+        before = kube.get("NetworkAttachmentDefinition", "net", "default")
+        provider.update(created.id, outs, inputs)
+        harvester_api.settle()
+        after = kube.get("NetworkAttachmentDefinition", "net", "default")
+        assert before is not None and after is not None and contents(after) == contents(before), route
+        # A route the plan dropped is gone, though Harvester's controller wrote it last.
+        assert (h.ANNOTATION_ROUTE in (after["metadata"].get("annotations") or {})) == (route is not None), route
