@@ -86,6 +86,15 @@ def harvester(harvester_api: HarvesterApi) -> Harvester:
     return Harvester(harvester_api)
 
 
+def with_vlan100(harvester_api: HarvesterApi) -> Harvester:
+    """cn1, its VlanConfig vc1 on both nodes and the tagged network default/vlan100: where VMs and pools start."""
+    made = Harvester(harvester_api)
+    made.cluster_network("cn1")
+    made.vlanconfig("vc1", "cn1")
+    made.nad("vlan100", "cn1", 100)
+    return made
+
+
 def ready(obj: dict[str, Any]) -> str | None:
     conditions = (obj.get("status") or {}).get("conditions") or []
     return next((c["status"] for c in conditions if c["type"] == "ready"), None)

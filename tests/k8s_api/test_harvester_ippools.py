@@ -10,18 +10,14 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from tests.k8s_api.fixtures import HarvesterApi
-from tests.k8s_api.test_harvester_controllers import GROUP, Harvester
+from tests.k8s_api.test_harvester_controllers import GROUP, Harvester, with_vlan100
 
 VALIDATOR = 'admission webhook "validator.harvester-system.harvester-vm-dhcp-controller-webhook" denied the request: '
 
 
 @pytest.fixture
 def harvester(harvester_api: HarvesterApi) -> Harvester:
-    made = Harvester(harvester_api)
-    made.cluster_network("cn1")
-    made.vlanconfig("vc1", "cn1")
-    made.nad("vlan100", "cn1", 100)
-    return made
+    return with_vlan100(harvester_api)
 
 
 def create_pool(harvester: Harvester, **ipv4: Any) -> dict[str, Any]:

@@ -12,16 +12,12 @@ from kubernetes.client.exceptions import ApiException
 
 from tests.k8s_api.fixtures import HarvesterApi
 from tests.k8s_api.harvester.virtualmachines import format_quantity, parse_quantity
-from tests.k8s_api.test_harvester_controllers import Harvester
+from tests.k8s_api.test_harvester_controllers import Harvester, with_vlan100
 
 
 @pytest.fixture
 def harvester(harvester_api: HarvesterApi) -> Harvester:
-    made = Harvester(harvester_api)
-    made.cluster_network("cn1")
-    made.vlanconfig("vc1", "cn1")
-    made.nad("vlan100", "cn1", 100)
-    return made
+    return with_vlan100(harvester_api)
 
 
 def vm_body(name: str = "db-1", **domain: Any) -> dict[str, Any]:
