@@ -155,3 +155,20 @@ def test_vm_fields_kubevirt_does_not_know_are_pruned_and_types_checked(harvester
         create_vm(harvester, vm_body("db-2", cpu={"cores": "two"}))
     assert error.value.status == 422
     assert "spec.template.spec.domain.cpu.cores" in json.loads(error.value.body or "{}")["message"]
+
+
+def test_starting_a_halted_vm_gets_rerun_on_failure_or_the_annotations_strategy(harvester: Harvester) -> None:
+    """Mutator.Update: needUpdateRunStrategy -> patchRunStrategy (kubevirt#7295 workaround)."""
+    create_vm(harvester, vm_body())
+    patch = {"spec": {"runStrategy": "Always"}}
+    started = harvester.custom.patch_namespaced_custom_object(
+        "kubevirt.io", "v1", "default", "virtualmachines", "db-1", patch
+    )
+    assert started["spec"]["runStrategy"] == "RerunOnFailure"
+    body = vm_body("db-2")
+    body["metadata"]["annotations"] = {"harvesterhci.io/vmRunStrategy": "Always"}
+    create_vm(harvester, body)
+    started = harvester.custom.patch_namespaced_custom_object(
+        "kubevirt.io", "v1", "default", "virtualmachines", "db-2", patch
+    )
+    assert started["spec"]["runStrategy"] == "Always"

@@ -4,8 +4,9 @@ default-vm-termination-grace-period-seconds 120, additional-guest-memory-overhea
 
 Emulated: the mutator's resource overcommit, default CPU, network affinity, termination grace period and MAC
 addresses; the validator's memory rule, networks that must exist, duplicate MACs and a negative grace period.
-Not emulated (they need objects hvnet never writes): volumes, PVCs, backups, resource quotas, kube-ovn bindings,
-Forklift limits, CPU/memory hotplug and the run-strategy workaround.
+Also the run-strategy workaround (a Halted VM started by an update gets the vmRunStrategy annotation's strategy, or
+RerunOnFailure). Not emulated (they need objects hvnet never writes): volumes, PVCs, backups, resource quotas,
+kube-ovn bindings, Forklift limits, CPU/memory hotplug.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ CPU_OVERCOMMIT, MEMORY_OVERCOMMIT = 1000, 150
 GRACE_PERIOD_SECONDS = 120
 ANNOTATION_MAC_ADDRESS = "harvesterhci.io/mac-address"
 ANNOTATION_RESERVED_MEMORY = "harvesterhci.io/reservedMemory"
+ANNOTATION_RUN_STRATEGY = "harvesterhci.io/vmRunStrategy"
 MIB = 1024 * 1024
 _BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
 _DECIMAL = {"k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
@@ -112,6 +114,8 @@ class VmWebhooks:
             if operation == "CREATE" or (old is not None and _overcommit_changed(old, new)):
                 _patch_resource_overcommit(new)
             _patch_default_cpu(new)
+            if old is not None and _starts(old, new):
+                _patch_run_strategy(new)
             self._patch_affinity(new)
             _patch_grace_period(new)
             _patch_mac_addresses(new)
@@ -284,6 +288,29 @@ def _patch_resource_overcommit(vm: dict[str, Any]) -> None:
         resources["requests"] = (
             dict(sorted(requests.items())) if requests_missing else {**resources["requests"], **requests}
         )
+
+
+def _run_strategy(vm: dict[str, Any]) -> str:
+    """KubeVirt's VirtualMachine.RunStrategy(): `running` wins, then `runStrategy`, else Halted."""
+    spec = vm.get("spec") or {}
+    if spec.get("running") is not None and spec.get("runStrategy") is not None:
+        raise HarvesterError("running and runstrategy are mutually exclusive")
+    if spec.get("running") is not None:
+        return "Always" if spec["running"] else "Halted"
+    return str(spec.get("runStrategy") or "Halted")
+
+
+def _starts(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """needUpdateRunStrategy: not for `spec.running` users; a Halted VM given another run strategy."""
+    if (new.get("spec") or {}).get("running") is not None:
+        return False
+    return _run_strategy(old) == "Halted" and _run_strategy(new) != "Halted"
+
+
+def _patch_run_strategy(vm: dict[str, Any]) -> None:
+    """patchRunStrategy (the kubevirt#7295 workaround): the strategy becomes the vmRunStrategy annotation's, else
+    RerunOnFailure, whatever the update asked for."""
+    vm["spec"]["runStrategy"] = annotations_of(vm).get(ANNOTATION_RUN_STRATEGY) or "RerunOnFailure"
 
 
 def _patch_default_cpu(vm: dict[str, Any]) -> None:
