@@ -10,7 +10,6 @@ gateway ping gives `ping_result`. vm-dhcp-controller's IPPool controller is here
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +31,7 @@ from tests.k8s_api.harvester.state import (
     condition_true,
     deleting,
     labels_of,
+    matched_nodes,
     meta,
 )
 from tests.k8s_api.resources import ResourceType
@@ -173,8 +173,7 @@ class NetworkControllers:
             spec = vlanconfig.get("spec") or {}
             if spec.get("clusterNetwork") == nc.MGMT or deleting(vlanconfig):
                 continue
-            text = annotations_of(vlanconfig).get(nc.ANNOTATION_MATCHED_NODES, "")
-            current = set(json.loads(text)) if text else set()
+            current = matched_nodes(vlanconfig)
             selector = spec.get("nodeSelector") or {}
             wanted = {n for n in current if n in nodes}
             for node, node_labels in nodes.items():
@@ -237,7 +236,7 @@ class NetworkControllers:
                 for vc in self.state.objects(VLANCONFIGS)
                 if not deleting(vc)
                 and (vc.get("spec") or {}).get("clusterNetwork") != nc.MGMT
-                and node_name in _matched(vc)
+                and node_name in matched_nodes(vc)
             ]
             wanted = {meta(vc)["name"]: vc for vc in matched}
             for status in self.state.with_labels(VLANSTATUSES, {nc.LABEL_NODE: node_name}):
@@ -467,14 +466,6 @@ class NetworkControllers:
         if route.get("cidr") and route.get("gateway") and not route.get("outdated"):
             return route
         return None
-
-
-def _matched(vlanconfig: dict[str, Any]) -> set[str]:
-    text = annotations_of(vlanconfig).get(nc.ANNOTATION_MATCHED_NODES, "")
-    try:
-        return set(json.loads(text)) if text else set()
-    except ValueError:
-        return set()
 
 
 def _annotate(obj: dict[str, Any], key: str, value: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from tests.k8s_api.harvester import netconf as nc
@@ -40,6 +41,15 @@ def deleting(obj: dict[str, Any]) -> bool:
 
 def full_name(obj: dict[str, Any]) -> str:
     return f"{meta(obj).get('namespace')}/{meta(obj)['name']}"
+
+
+def matched_nodes(vlanconfig: dict[str, Any]) -> set[str]:
+    """The matched-nodes annotation as a set (webhook getMatchNodes, agent MatchNode); bad JSON is an error."""
+    text = annotations_of(vlanconfig).get(nc.ANNOTATION_MATCHED_NODES, "")
+    try:
+        return set(json.loads(text)) if text else set()
+    except (ValueError, TypeError) as error:
+        raise nc.HarvesterError(str(error)) from error
 
 
 def condition_true(obj: dict[str, Any], kind: str) -> bool:

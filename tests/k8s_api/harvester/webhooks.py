@@ -9,7 +9,6 @@ Mutators change the object in place, as the JSON patches they return would.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tests.k8s_api.errors import ApiError
@@ -23,8 +22,10 @@ from tests.k8s_api.harvester.state import (
     VLANSTATUSES,
     State,
     annotations_of,
+    condition_true,
     deleting,
     labels_of,
+    matched_nodes,
     meta,
     names_of,
 )
@@ -37,17 +38,6 @@ def denied(kind: str, message: str, webhook: str = WEBHOOK) -> ApiError:
     """webhookerrors.ToStatusErr: the webhook's result (code 500 for a plain error) with its name in front."""
     name = f"{kind}.{nc.SYSTEM_NAMESPACE}.{webhook}"
     return ApiError(500, "InternalError", f'admission webhook "{name}" denied the request: {message}')
-
-
-def _matched_nodes(vlanconfig: dict[str, Any]) -> set[str]:
-    """getMatchNodes (pkg/webhook/vlanconfig/validator.go): the matched-nodes annotation as a set."""
-    text = annotations_of(vlanconfig).get(nc.ANNOTATION_MATCHED_NODES, "")
-    if not text:
-        return set()
-    try:
-        return set(json.loads(text))
-    except (ValueError, TypeError) as error:
-        raise HarvesterError(str(error)) from error
 
 
 def _spec(obj: dict[str, Any]) -> dict[str, Any]:
@@ -182,7 +172,7 @@ class NetworkWebhooks:
         if operation == "DELETE" and old is not None:
             # Validator.Delete: no running VM on its nodes, no system network attached
             self._refuse_mgmt(old, "delete")
-            nodes = _matched_nodes(old)
+            nodes = matched_nodes(old)
             self._check_vmis(old, nodes)
             self._check_system_nads(old, nodes)
             return
@@ -203,10 +193,10 @@ class NetworkWebhooks:
                 f'clusternetworks.network.harvesterhci.io "{cluster_network}" not found'
             )
         self._validate_mtu(new)
-        new_nodes = _matched_nodes(new)
+        new_nodes = matched_nodes(new)
         self._check_overlaps(new, new_nodes)
         if operation == "UPDATE" and old is not None:
-            affected = _affected_nodes(old, new, _matched_nodes(old), new_nodes)
+            affected = _affected_nodes(old, new, matched_nodes(old), new_nodes)
             self._check_vmis(old, affected)
             self._check_system_nads(old, affected)
 
@@ -298,7 +288,7 @@ class NetworkWebhooks:
         cn = self.state.cluster_network(cluster_network)
         if cn is None:
             raise HarvesterError(f'clusternetworks.network.harvesterhci.io "{cluster_network}" not found')
-        nad_labels[nc.LABEL_READY] = "true" if _ready(cn) else "false"
+        nad_labels[nc.LABEL_READY] = "true" if condition_true(cn, "ready") else "false"
         meta(nad)["labels"] = nad_labels
 
     @staticmethod
@@ -409,11 +399,6 @@ class NetworkWebhooks:
         own_vlan = conf.vlan if not conf.vlan_trunk else 0
         if storage_vlan == own_vlan or storage_vlan in conf.vlan_ids():
             raise HarvesterError(f"vlan {storage_vlan} is exclusively reserved for storage network")
-
-
-def _ready(cluster_network: dict[str, Any]) -> bool:
-    conditions = (cluster_network.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "ready" and c.get("status") == "True" for c in conditions)
 
 
 def _is_system_network(nad: dict[str, Any]) -> bool:
