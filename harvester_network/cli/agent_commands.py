@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from harvester_network.kube import KubeTarget
 
 # Kept in sync with agent/loop.py's DEFAULT_RESYNC_S; the agent modules (and pyroute2, slow to import) load
 # only when `hvnet agent` runs, so `hvnet validate` and friends start fast.
 DEFAULT_RESYNC_S = 300.0
 DEFAULT_STATE_DIR = Path("/var/lib/hvnet")  # agent/hostip.py's DEFAULT_STATE_DIR
+# Kubeconfig contents for CI, where there is no file: an argument would show in /proc/<pid>/cmdline and `ps`.
+KUBECONFIG_DATA_ENV = "HVNET_KUBECONFIG_DATA"
 
 
 def agent(
@@ -22,7 +29,9 @@ def agent(
     kubeconfig: Annotated[
         str | None,
         typer.Option(
-            help="Without --from-dir: the API of this kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)"
+            help="Without --from-dir: the API of the kubeconfig file at this PATH; `-` reads the contents from stdin "
+            f"(or set ${KUBECONFIG_DATA_ENV}). Default: $KUBECONFIG, ~/.kube/config, in-cluster",
+            metavar="PATH",
         ),
     ] = None,
     context: Annotated[str | None, typer.Option(help="With --kubeconfig: this context, not the current one")] = None,
@@ -62,9 +71,10 @@ def agent(
     source: ObjectSource
     sink: StatusSink
     if from_dir is not None:
-        if kubeconfig or context:
+        if kubeconfig or context or os.environ.get(KUBECONFIG_DATA_ENV):
             raise typer.BadParameter(
-                "--from-dir reads no API: leave out --kubeconfig/--context", param_hint="--from-dir"
+                f"--from-dir reads no API: leave out --kubeconfig/--context/${KUBECONFIG_DATA_ENV}",
+                param_hint="--from-dir",
             )
         source = ManifestDirSource(from_dir, node, node_file)
         sink = DirStatusSink(status_dir or from_dir.parent / "status")
@@ -72,9 +82,9 @@ def agent(
         if node_file or status_dir:
             raise typer.BadParameter("--node-file and --status-dir go with --from-dir", param_hint="--from-dir")
         from harvester_network.agent.kube_source import KubeSource
-        from harvester_network.kube import KubeError, KubeTarget
+        from harvester_network.kube import KubeError
 
-        target = KubeTarget.from_kubeconfig(kubeconfig, context)
+        target = kube_target(kubeconfig, context)
         if target.in_cluster and context:
             raise typer.BadParameter("no kubeconfig to take a context from (in-cluster)", param_hint="--context")
         try:
@@ -102,6 +112,32 @@ def agent(
                 loop.run_forever(watcher, stop=lambda: stopping)
         finally:
             source.close()
+
+
+def kube_target(kubeconfig: str | None, context: str | None) -> KubeTarget:
+    """`--kubeconfig PATH`, `--kubeconfig -` (contents on stdin) or $HVNET_KUBECONFIG_DATA; never contents as an
+    argument (and never echoed: they hold credentials)."""
+    from harvester_network.kube import KubeTarget
+    from harvester_network.kube.target import looks_like_kubeconfig_contents
+
+    data = os.environ.get(KUBECONFIG_DATA_ENV)
+    if kubeconfig and data:
+        raise typer.BadParameter(f"give --kubeconfig or ${KUBECONFIG_DATA_ENV}, not both", param_hint="--kubeconfig")
+    if kubeconfig == "-":
+        data = sys.stdin.read()
+        if not data.strip():
+            raise typer.BadParameter("`-` reads the kubeconfig from stdin, which was empty", param_hint="--kubeconfig")
+    elif kubeconfig and looks_like_kubeconfig_contents(kubeconfig):
+        raise typer.BadParameter(
+            "takes the PATH of a kubeconfig file, not its contents (an argument is visible to every user in the "
+            f"process list): pass the contents on stdin with `--kubeconfig -` or in ${KUBECONFIG_DATA_ENV}",
+            param_hint="--kubeconfig",
+        )
+    if data:
+        return KubeTarget(kubeconfig=data, context=context)
+    if kubeconfig:
+        return KubeTarget(kubeconfig_path=kubeconfig, context=context)
+    return KubeTarget.from_kubeconfig(None, context)
 
 
 def register(app: typer.Typer) -> None:
