@@ -1,8 +1,9 @@
-"""What a cluster without Harvester needs to run the node agent: CRDs, namespace, RBAC, DaemonSet.
+"""What a cluster without Harvester needs to run the node agent: CRDs, namespace, RBAC, admission policy,
+DaemonSet.
 
 Least privilege: the agent reads ClusterNetworks, VlanConfigs and NADs; writes VlanStatuses and the
-ClusterNetwork status; and patches Node objects (RBAC cannot narrow that to labels; the agent only
-ever patches `network.harvesterhci.io/<cn>` labels, with its own field manager).
+ClusterNetwork status; and patches Node objects. RBAC cannot narrow a patch to one node or to labels, nor a
+VlanStatus write to the writer's node: the ValidatingAdmissionPolicy of render/agent_policy.py does.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from harvester_network import __version__
 from harvester_network.render import harvester as h
+from harvester_network.render.agent_policy import admission_policy
 from harvester_network.render.crds import custom_resource_definitions
 
 AGENT_NAME = "hvnet-agent"
@@ -18,6 +20,7 @@ AGENT_NAMESPACE = "hvnet-system"
 AGENT_IMAGE = f"ghcr.io/harvester-network/hvnet-agent:{__version__}"
 # Intent and teardown records survive pod restarts here, so a crash mid-change completes or rolls back.
 AGENT_STATE_DIR = "/var/lib/hvnet"
+AGENT_USER = f"system:serviceaccount:{AGENT_NAMESPACE}:{AGENT_NAME}"
 
 _READ = ["get", "list", "watch"]
 
@@ -34,17 +37,19 @@ def cluster_role() -> dict[str, Any]:
         "rules": [
             {"apiGroups": ["network.harvesterhci.io"], "resources": ["clusternetworks", "vlanconfigs"], "verbs": _READ},
             {"apiGroups": ["k8s.cni.cncf.io"], "resources": ["network-attachment-definitions"], "verbs": _READ},
+            # The agent writes by server-side apply (patch; create for a new object) and never by update (PUT).
             {
                 "apiGroups": ["network.harvesterhci.io"],
                 "resources": ["vlanstatuses"],
-                "verbs": [*_READ, "create", "patch", "update", "delete"],
+                "verbs": [*_READ, "create", "patch", "delete"],
             },
             {
                 "apiGroups": ["network.harvesterhci.io"],
                 "resources": ["vlanstatuses/status", "clusternetworks/status"],
-                "verbs": ["get", "patch", "update"],
+                "verbs": ["patch"],
             },
-            {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch", "patch"]},
+            # Its own Node only (a field selector; RBAC cannot say so: the admission policy limits the patch).
+            {"apiGroups": [""], "resources": ["nodes"], "verbs": [*_READ, "patch"]},
         ],
     }
 
@@ -114,5 +119,6 @@ def agent_install_objects(image: str = AGENT_IMAGE, include_nad_crd: bool = True
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": AGENT_NAME},
             "subjects": [{"kind": "ServiceAccount", "name": AGENT_NAME, "namespace": AGENT_NAMESPACE}],
         },
+        *admission_policy(AGENT_NAME, AGENT_USER, _labels()),
         daemon_set(image),
     ]
