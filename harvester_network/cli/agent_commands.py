@@ -21,6 +21,18 @@ DEFAULT_STATE_DIR = Path("/var/lib/hvnet")  # agent/hostip.py's DEFAULT_STATE_DI
 KUBECONFIG_DATA_ENV = "HVNET_KUBECONFIG_DATA"
 
 
+def checked_listen_address(value: str | None) -> str | None:
+    """A `--metrics-addr`-like option's value, refused with the reason unless it is HOST:PORT."""
+    from harvester_network.render.agent_install import listen_address
+
+    if value is not None:
+        try:
+            listen_address(value)
+        except ValueError as error:
+            raise typer.BadParameter(str(error)) from None
+    return value
+
+
 def agent(
     node: Annotated[str, typer.Option(envvar="NODE_NAME", help="This node's name (DaemonSet: downward API)")],
     from_dir: Annotated[
@@ -44,7 +56,12 @@ def agent(
     ] = False,
     resync: Annotated[float, typer.Option(help="Seconds between full resyncs")] = DEFAULT_RESYNC_S,
     metrics_addr: Annotated[
-        str | None, typer.Option(help="Serve /metrics and /healthz on host:port, e.g. 0.0.0.0:9464")
+        str | None,
+        typer.Option(
+            help="Serve /metrics and /healthz (unauthenticated) on HOST:PORT: 127.0.0.1:9464 for this node only "
+            "(the DaemonSet's default), 0.0.0.0:9464 for a Prometheus off the node",
+            callback=checked_listen_address,
+        ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
     state_dir: Annotated[
