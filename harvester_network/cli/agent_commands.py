@@ -33,6 +33,15 @@ def checked_listen_address(value: str | None) -> str | None:
     return value
 
 
+def checked_image(value: str) -> str:
+    """An image option's value, refused unless it is an image reference ([registry/]path[:tag][@sha256:digest])."""
+    from harvester_network.model.names import is_image_reference
+
+    if not is_image_reference(value):
+        raise typer.BadParameter(f"'{value}' is not an image reference: REPO[:TAG], pinned: REPO@sha256:<64 hex>")
+    return value
+
+
 def agent(
     node: Annotated[str, typer.Option(envvar="NODE_NAME", help="This node's name (DaemonSet: downward API)")],
     from_dir: Annotated[

@@ -15,7 +15,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from harvester_network.cli.agent_commands import checked_listen_address
+from harvester_network.cli.agent_commands import checked_image, checked_listen_address
 from harvester_network.model import Plan, PlanError, PlanIssue, load_plan_file
 from harvester_network.render import harvester as h
 from harvester_network.render import object_file_name, object_key, render_plan
@@ -75,7 +75,10 @@ def render(
         bool, typer.Option(help="Also the node agent for clusters without Harvester: CRDs, RBAC, DaemonSet")
     ] = False,
     agent_image: Annotated[
-        str, typer.Option(help="The agent's image (with --install-agent); pin it by digest: REPO@sha256:...")
+        str,
+        typer.Option(
+            help="The agent's image (with --install-agent); pin it by digest: REPO@sha256:...", callback=checked_image
+        ),
     ] = AGENT_IMAGE,
     agent_metrics_addr: Annotated[
         str,

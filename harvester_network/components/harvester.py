@@ -12,7 +12,7 @@ from harvester_network.components.base import ClusterSettings, HarvesterComponen
 from harvester_network.components.clusternetwork import ClusterNetwork
 from harvester_network.components.virtualmachine import VirtualMachine
 from harvester_network.components.vlannetwork import NetworkResources, network_resources
-from harvester_network.model import load_plan_file
+from harvester_network.model import load_plan_file, names
 from harvester_network.model.plan import Plan
 from harvester_network.render.agent_install import (
     AGENT_IMAGE,
@@ -60,6 +60,10 @@ class HarvesterNetworking(HarvesterComponent):
             listen_address(agent_metrics_address)
         except ValueError as error:
             raise ValueError(f"HarvesterNetworking {resource_name}: agent_metrics_address: {error}") from None
+        if not names.is_image_reference(agent_image):
+            raise ValueError(
+                f"HarvesterNetworking {resource_name}: agent_image '{agent_image}' is not an image reference"
+            )
         plan_ = self.plan
         dnsmasq = any(n.dhcp_server and n.dhcp_server.backend == "dnsmasq" for n in plan_.networks)
         # One `kubernetes` provider for every workload object of this cluster, made only when there are some.
