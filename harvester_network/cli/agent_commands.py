@@ -120,7 +120,12 @@ def agent(
         source, sink = KubeSource(target, node), KubeStatusSink(target)
     metrics = AgentMetrics()
     if metrics_addr:
-        serve_metrics(metrics, metrics_addr, max_age_s=max(3 * resync, 60))
+        try:
+            serve_metrics(metrics, metrics_addr, max_age_s=max(3 * resync, 60))
+        except OSError as error:  # taken, or an address this host does not have
+            raise typer.BadParameter(
+                f"cannot listen on {metrics_addr}: {error.strerror}", param_hint="--metrics-addr"
+            ) from None
     stopping = False
 
     def stop(*_: object) -> None:

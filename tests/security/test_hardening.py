@@ -177,3 +177,11 @@ def test_render_and_the_component_take_a_scrape_address() -> None:
     )
     [made] = [r for r in recording.registrations if r.type == "kubernetes:apps/v1:DaemonSet"]
     assert _container(made.inputs)["args"][-1] == "0.0.0.0:9100"
+
+
+def test_an_address_the_host_does_not_have_is_an_error_before_the_agent_starts(tmp_path: Path) -> None:
+    """192.0.2.0/24 is TEST-NET-1: never a host's address, so the bind fails before any link is looked at."""
+    argv = ["agent", "--node", "n1", "--from-dir", str(tmp_path), "--metrics-addr", "192.0.2.77:9464"]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2
+    assert "cannot listen on 192.0.2.77:9464" in " ".join(result.output.replace("│", " ").split())

@@ -100,3 +100,19 @@ def test_a_value_that_is_no_path_is_not_echoed_when_missing() -> None:
     assert result.returncode == 2
     assert "no such file" in result.stderr
     assert leaked(result.stdout, result.stderr) == []
+
+
+def test_an_unreachable_api_is_named_without_the_credentials(caplog: pytest.LogCaptureFixture) -> None:
+    """A kubeconfig that loads (token, client key) but whose server does not answer: the error names the server."""
+    from harvester_network.kube import KubeClient
+
+    kubeconfig = (
+        "apiVersion: v1\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        f"users: [{{name: u, user: {{token: {TOKEN}}}}}]\n"
+        "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
+    )
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(KubeError) as unreachable, KubeClient(KubeTarget.from_kubeconfig(kubeconfig)) as kube:
+        kube.get("Node", "n1")
+    assert unreachable.value.reason == "Unreachable" and "host='127.0.0.1', port=9" in str(unreachable.value)
+    assert leaked(str(unreachable.value), caplog.text) == []
