@@ -88,6 +88,13 @@ def render(
             callback=checked_listen_address,
         ),
     ] = DEFAULT_METRICS_ADDRESS,
+    agent_admission_policy: Annotated[
+        bool,
+        typer.Option(
+            help="With --install-agent: the admission policy that keeps each agent to its own node (leave out only "
+            "on Kubernetes older than 1.30; see docs/security.md)"
+        ),
+    ] = True,
     nad_crd: Annotated[
         bool, typer.Option(help="With --install-agent: include the NAD CRD (leave out where Multus installed it)")
     ] = True,
@@ -95,7 +102,9 @@ def render(
     """Render a plan's Kubernetes objects: a YAML stream on stdout, or one file per object in a directory."""
     objects = render_plan(load_or_exit(plan))
     if install_agent:
-        objects = in_apply_order(agent_install_objects(agent_image, nad_crd, agent_metrics_addr) + objects)
+        objects = in_apply_order(
+            agent_install_objects(agent_image, nad_crd, agent_metrics_addr, agent_admission_policy) + objects
+        )
     if output_dir is None:
         typer.echo(dump_objects(objects), nl=False)
         return

@@ -40,6 +40,7 @@ class HarvesterNetworking(HarvesterComponent):
     DaemonSet running `agent_image` (pin it by digest: `REPO@sha256:...`), and the admission policy that keeps
     each agent to its own node; the cluster networks wait for them. `agent_metrics_address`: where the agents
     serve /metrics and /healthz (default: each node's loopback; `0.0.0.0:9464` for a Prometheus off the node).
+    `agent_admission_policy=False` leaves the policy out, for clusters older than Kubernetes 1.30 only.
     """
 
     def __init__(
@@ -51,6 +52,7 @@ class HarvesterNetworking(HarvesterComponent):
         agent_image: str = AGENT_IMAGE,
         nad_crd: bool = True,
         agent_metrics_address: str = DEFAULT_METRICS_ADDRESS,
+        agent_admission_policy: bool = True,
         opts: pulumi.ResourceOptions | None = None,
         **settings: Unpack[ClusterSettings],
     ) -> None:
@@ -71,7 +73,10 @@ class HarvesterNetworking(HarvesterComponent):
 
         # Objects the cluster networks need first: the CRDs and the agent that makes them ready.
         foundation = (
-            self._agent_install(resource_name, agent_install_objects(agent_image, nad_crd, agent_metrics_address))
+            self._agent_install(
+                resource_name,
+                agent_install_objects(agent_image, nad_crd, agent_metrics_address, agent_admission_policy),
+            )
             if install_agent
             else []
         )

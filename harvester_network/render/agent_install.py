@@ -13,7 +13,7 @@ from typing import Any
 
 from harvester_network import __version__
 from harvester_network.render import harvester as h
-from harvester_network.render.agent_policy import admission_policy
+from harvester_network.render.agent_policy import admission_policy as agent_admission_policy
 from harvester_network.render.crds import custom_resource_definitions
 
 AGENT_NAME = "hvnet-agent"
@@ -164,9 +164,13 @@ def namespace() -> dict[str, Any]:
 
 
 def agent_install_objects(
-    image: str = AGENT_IMAGE, include_nad_crd: bool = True, metrics_address: str = DEFAULT_METRICS_ADDRESS
+    image: str = AGENT_IMAGE,
+    include_nad_crd: bool = True,
+    metrics_address: str = DEFAULT_METRICS_ADDRESS,
+    admission_policy: bool = True,
 ) -> list[dict[str, Any]]:
-    """Everything the agent needs, in apply order. Leave out the NAD CRD where Multus installed it."""
+    """Everything the agent needs, in apply order. Leave out the NAD CRD where Multus installed it, and the
+    admission policy only on clusters older than Kubernetes 1.30, which cannot serve it (docs/security.md)."""
     crds = [c for c in custom_resource_definitions() if include_nad_crd or c["spec"]["group"] != "k8s.cni.cncf.io"]
     meta = {"labels": _labels()}
     return [
@@ -185,6 +189,6 @@ def agent_install_objects(
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": AGENT_NAME},
             "subjects": [{"kind": "ServiceAccount", "name": AGENT_NAME, "namespace": AGENT_NAMESPACE}],
         },
-        *admission_policy(AGENT_NAME, AGENT_USER, _labels()),
+        *(agent_admission_policy(AGENT_NAME, AGENT_USER, _labels()) if admission_policy else []),
         daemon_set(image, metrics_address),
     ]

@@ -225,3 +225,32 @@ def test_the_server_lets_the_agent_publish_its_own_node_and_refuses_the_rest(
     assert denied.value.status == 403
     # The admin is not restricted.
     installed.merge_patch("Node", "n2", {"spec": {"unschedulable": True}})
+
+
+def test_the_policy_is_in_every_install_and_left_out_only_when_asked() -> None:
+    from typer.testing import CliRunner
+
+    from harvester_network.cli import app
+    from harvester_network.components import HarvesterNetworking
+    from harvester_network.model import load_plan_file
+    from tests.pulumi.harness import run_program
+
+    quickstart = Path(__file__).resolve().parents[2] / "examples" / "quickstart" / "plan.yaml"
+    policy_kinds = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+
+    def rendered(*flags: str) -> set[str]:
+        result = CliRunner().invoke(app, ["render", str(quickstart), "--install-agent", *flags])
+        assert result.exit_code == 0, result.output
+        return {d["kind"] for d in yaml.safe_load_all(result.stdout)} & policy_kinds
+
+    assert rendered() == policy_kinds
+    assert rendered("--no-agent-admission-policy") == set()
+    plan = load_plan_file(quickstart)[0]
+    for wanted, made in ((True, policy_kinds), (False, set())):
+        recording = run_program(
+            lambda wanted=wanted: HarvesterNetworking(  # type: ignore[misc]
+                "qs", plan=plan, install_agent=True, agent_admission_policy=wanted
+            )
+        )
+        types = {r.type.rsplit(":", 1)[-1] for r in recording.registrations}
+        assert types & policy_kinds == made
