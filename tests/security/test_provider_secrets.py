@@ -21,15 +21,14 @@ from harvester_network.provider import (
     ClusterNetworkProvider,
     IPPoolProvider,
     NetworkAttachmentDefinitionProvider,
+    ObjectProvider,
     VlanConfigProvider,
 )
-from harvester_network.provider.base import ObjectProvider
-from tests.provider.test_grpc_host import URN, plain, provider_host, struct  # noqa: F401 (a fixture)
+from tests.provider.test_check import DHCP, ROUTE
+from tests.provider.test_grpc_host import URN, provider_host, struct  # noqa: F401 (a fixture)
 from tests.pulumi.harness import SECRET_SIG, run_program
 from tests.security.markers import MALFORMED_KUBECONFIGS, MARKERS, leaked
 
-ROUTE = {"mode": "manual", "cidr": "10.100.0.0/24", "gateway": "10.100.0.1"}
-DHCP = {"serverIP": "10.100.0.2", "range": {"start": "10.100.0.100", "end": "10.100.0.200"}, "backend": "ippool"}
 # Each provider with inputs that pass its check: only the kubeconfig is wrong.
 PROVIDERS: dict[str, tuple[ObjectProvider, dict[str, Any]]] = {
     "ClusterNetwork": (ClusterNetworkProvider(), {"name": "vlan"}),
