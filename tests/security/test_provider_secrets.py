@@ -12,10 +12,12 @@ from typing import Any
 
 import grpc
 import pytest
+import yaml
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from harvester_network.components import HarvesterNetworking
+from harvester_network.components.stack import build_stack
 from harvester_network.model import load_plan_file
 from harvester_network.provider import (
     ClusterNetworkProvider,
@@ -26,7 +28,7 @@ from harvester_network.provider import (
 )
 from tests.provider.test_check import DHCP, ROUTE
 from tests.provider.test_grpc_host import URN, provider_host, struct  # noqa: F401 (a fixture)
-from tests.pulumi.harness import SECRET_SIG, run_program
+from tests.pulumi.harness import SECRET_SIG, Recording, run_program
 from tests.security.markers import MALFORMED_KUBECONFIGS, MARKERS, leaked
 
 # Each provider with inputs that pass its check: only the kubeconfig is wrong.
@@ -128,12 +130,25 @@ def _plain_values(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
-def test_components_keep_the_kubeconfig_secret_in_the_state() -> None:
+KUBECONFIG = MALFORMED_KUBECONFIGS["no current context"][0]  # contents are never loaded under mocks
+
+
+def _from_the_component() -> Recording:
+    plan = load_plan_file(QUICKSTART)[0]
+    return run_program(lambda: HarvesterNetworking("qs", plan=plan, kubeconfig=KUBECONFIG, install_agent=True))
+
+
+def _from_the_stack_config() -> Recording:
+    plan = yaml.safe_load(QUICKSTART.read_text())
+    clusters = [{"name": "site", "kubeconfig": KUBECONFIG, "installAgent": True, "plan": plan}]
+    return run_program(build_stack, config={"harvester-network:clusters": clusters})
+
+
+@pytest.mark.parametrize("program", [_from_the_component, _from_the_stack_config])
+def test_components_keep_the_kubeconfig_secret_in_the_state(program: Callable[[], Recording]) -> None:
     """Every resource HarvesterNetworking registers (agent install, kubernetes provider, dynamic resources): the
     kubeconfig reaches them only as a secret, and outputs that echo it are declared secret."""
-    kubeconfig = MALFORMED_KUBECONFIGS["no current context"][0]  # contents are never loaded under mocks
-    plan = load_plan_file(QUICKSTART)[0]
-    recording = run_program(lambda: HarvesterNetworking("qs", plan=plan, kubeconfig=kubeconfig, install_agent=True))
+    recording = program()
     holders = [r for r in recording.registrations if "kubeconfig" in r.inputs]
     assert {r.type.split(":")[0] for r in holders} >= {"pulumi", "pulumi-python"}  # the k8s provider, dynamic ones
     assert all(r.is_secret("kubeconfig") for r in holders)
