@@ -51,7 +51,8 @@ def cluster_role() -> dict[str, Any]:
                 "resources": ["vlanstatuses/status", "clusternetworks/status"],
                 "verbs": ["patch"],
             },
-            # Its own Node only (a field selector; RBAC cannot say so: the admission policy limits the patch).
+            # It lists and watches its own Node only (a field selector RBAC cannot require); the admission policy
+            # limits its patches to its own Node's network labels.
             {"apiGroups": [""], "resources": ["nodes"], "verbs": [*_READ, "patch"]},
         ],
     }
@@ -124,18 +125,15 @@ def daemon_set(image: str = AGENT_IMAGE, metrics_address: str = DEFAULT_METRICS_
 
 
 def listen_address(value: str) -> tuple[str, int]:
-    """`HOST:PORT` (an IP address, IPv6 in brackets; no host: 127.0.0.1) as (host, port); ValueError says why."""
+    """`HOST:PORT` (an IPv4 address; no host: 127.0.0.1) as (host, port); ValueError says why and what to give."""
     host, colon, port = value.rpartition(":")
     fix = "give HOST:PORT, e.g. 127.0.0.1:9464 (this node only) or 0.0.0.0:9464 (for a Prometheus off the node)"
     if not colon or not port.isdigit() or int(port) > 65535:
         raise ValueError(f"'{value}' is not HOST:PORT with a port of 0-65535 ({fix})")
-    bracketed = host.startswith("[") and host.endswith("]")
     try:
-        address = ipaddress.ip_address(host[1:-1] if bracketed else host or "127.0.0.1")
+        address = ipaddress.IPv4Address(host or "127.0.0.1")
     except ValueError:
-        raise ValueError(f"'{host}' is not an IP address ({fix})") from None
-    if address.version == 6 and not bracketed:
-        raise ValueError(f"an IPv6 host goes in brackets: [{host}]:{port}")
+        raise ValueError(f"'{host}' is not an IPv4 address ({fix})") from None
     return str(address), int(port)
 
 

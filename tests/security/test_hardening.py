@@ -3,6 +3,7 @@ scrape address is asked for (CLI, render, component, stack)."""
 
 from __future__ import annotations
 
+import re
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -127,7 +128,7 @@ def test_a_scrape_address_opens_the_port() -> None:
 
 @pytest.mark.parametrize(
     ("value", "parsed"),
-    [("127.0.0.1:9464", ("127.0.0.1", 9464)), (":9464", ("127.0.0.1", 9464)), ("[::1]:80", ("::1", 80))],
+    [("127.0.0.1:9464", ("127.0.0.1", 9464)), (":9464", ("127.0.0.1", 9464)), ("0.0.0.0:80", ("0.0.0.0", 80))],
 )
 def test_listen_addresses(value: str, parsed: tuple[str, int]) -> None:
     assert listen_address(value) == parsed
@@ -137,13 +138,13 @@ def test_listen_addresses(value: str, parsed: tuple[str, int]) -> None:
     ("value", "message"),
     [
         ("9464", "is not HOST:PORT"),
-        ("node1:9464", "'node1' is not an IP address"),
-        ("::1:9464", "an IPv6 host goes in brackets"),
+        ("node1:9464", "'node1' is not an IPv4 address"),
+        ("[::1]:9464", "'[::1]' is not an IPv4 address"),
         ("0.0.0.0:70000", "port of 0-65535"),
     ],
 )
 def test_bad_listen_addresses_say_why(value: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         listen_address(value)
     result = CliRunner().invoke(app, ["agent", "--node", "n1", "--metrics-addr", value])
     assert result.exit_code == 2
