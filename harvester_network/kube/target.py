@@ -25,6 +25,7 @@ from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
 from harvester_network.kube.errors import KubeError
+from harvester_network.model.yaml_problem import yaml_problem
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 # A path is shown in messages only when it looks like one: a long or spaced value may be contents passed where a
@@ -135,7 +136,7 @@ class KubeTarget:
         try:
             parsed = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise self._error(f"is not valid YAML: {_yaml_problem(exc)}", file) from None
+            raise self._error(f"is not valid YAML: {yaml_problem(exc)}", file) from None
         if not isinstance(parsed, dict):
             raise self._error("is not a kubeconfig (a YAML mapping of clusters, users and contexts)", file)
         secrets.update(_credentials(parsed))
@@ -154,18 +155,9 @@ class KubeTarget:
         return parsed
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """What PyYAML found and where, without the snippet of the offending line its str() includes."""
-    if isinstance(exc, yaml.MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        return f"{exc.problem or exc.context or 'syntax error'}{where}"
-    return type(exc).__name__
-
-
 def _library_message(exc: BaseException) -> str:
     if isinstance(exc, yaml.YAMLError):
-        return f"is not valid YAML: {_yaml_problem(exc)}"
+        return f"is not valid YAML: {yaml_problem(exc)}"
     return str(exc) or type(exc).__name__
 
 
