@@ -254,3 +254,53 @@ def test_the_policy_is_in_every_install_and_left_out_only_when_asked() -> None:
         )
         types = {r.type.rsplit(":", 1)[-1] for r in recording.registrations}
         assert types & policy_kinds == made
+
+
+def _rbac_request(method: str, url: str) -> tuple[str, str, str] | None:
+    """(verb, API group, resource[/subresource]) of a resource request, as RBAC sees it; None for discovery."""
+    path, _, query = url.partition("?")
+    parts = path.strip("/").split("/")
+    if parts[0] == "api" and len(parts) >= 3:
+        group, rest = "", parts[2:]
+    elif parts[0] == "apis" and len(parts) >= 4:
+        group, rest = parts[1], parts[3:]
+    else:
+        return None
+    if rest[0] == "namespaces" and len(rest) > 2:
+        rest = rest[2:]
+    resource = "/".join([rest[0], *rest[2:3]])
+    named = len(rest) > 1
+    verb = {"PATCH": "patch", "POST": "create", "DELETE": "delete", "PUT": "update"}.get(method)
+    if verb is None:
+        verb = "get" if named else ("watch" if "watch=true" in query else "list")
+    return verb, group, resource
+
+
+def test_the_agent_needs_no_more_than_its_cluster_role(
+    installed: KubeClient, k8s_api: KubeApi, k8s_faults: Any, tmp_path: Path
+) -> None:
+    """What the agent's source and status writer send (reads, a status, its teardown) is all its ClusterRole
+    grants: the narrowed role (no update, status patch only) is enough."""
+    from harvester_network.agent.kube_source import KubeSource
+    from harvester_network.render.agent_install import cluster_role
+
+    granted = {
+        (verb, group, resource)
+        for rule in cluster_role()["rules"]
+        for verb in rule["verbs"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    agent_n1 = _agent_target(k8s_api, tmp_path, "n1")
+    first = len(k8s_faults.requests)
+    source = KubeSource(agent_n1, "n1", first_sync_wait_s=10)
+    try:
+        source.load()
+    finally:
+        source.close()
+    sink = KubeStatusSink(agent_n1)
+    sink.publish("n1", [vlanstatus("n1")])
+    sink.publish("n1", [])  # the teardown: its statuses and label go
+    sent = {r for method, url in k8s_faults.requests[first:] if (r := _rbac_request(method, url)) is not None}
+    assert ("delete", "network.harvesterhci.io", "vlanstatuses") in sent  # the teardown was seen
+    assert sent - granted == set()
