@@ -22,16 +22,14 @@ from typing import Any
 from harvester_network.render import harvester as h
 
 NODE_NAME_CLAIM = "authentication.kubernetes.io/node-name"
-NETWORK_LABEL_PREFIX = "network.harvesterhci.io/"
-_VLANSTATUSES = ["vlanstatuses", "vlanstatuses/status"]
-
-
-def _labels_of(obj: str) -> str:
-    return f"{obj} == null ? {{}} : (has({obj}.metadata.labels) ? {obj}.metadata.labels : {{}})"
+# The agent's node labels, `network.harvesterhci.io/<cluster network>`: the only labels it may change.
+NETWORK_LABEL_PREFIX = h.node_cluster_network_label("")
+_IS_NETWORK_LABEL = f"k.startsWith('{NETWORK_LABEL_PREFIX}')"
 
 
 def _field_of(obj: str, field: str, empty: str) -> str:
-    """`obj.<field>` (dotted, under metadata or spec), or `empty` when the object or the field is missing."""
+    """`obj.<field>` (`spec`, `metadata.labels`...), or `empty` when the object (null on CREATE for oldObject, on
+    DELETE for object) or the field is missing."""
     *parents, last = field.split(".")
     path = ".".join([obj, *parents])
     return f"{obj} == null ? {empty} : (has({path}.{last}) ? {path}.{last} : {empty})"
@@ -45,13 +43,12 @@ def _vlanstatus_node(labels: str) -> str:
 VARIABLES: dict[str, str] = {
     "nodeName": f"'{NODE_NAME_CLAIM}' in request.userInfo.extra ? request.userInfo.extra['{NODE_NAME_CLAIM}'][0] : ''",
     "isNode": "request.resource.group == '' && request.resource.resource == 'nodes'",
-    "newLabels": _labels_of("object"),
-    "oldLabels": _labels_of("oldObject"),
+    "newLabels": _field_of("object", "metadata.labels", "{}"),
+    "oldLabels": _field_of("oldObject", "metadata.labels", "{}"),
     "newVlanStatusNode": _vlanstatus_node("variables.newLabels"),
     "oldVlanStatusNode": _vlanstatus_node("variables.oldLabels"),
     "statusNode": "object == null ? '' : (has(object.status) && has(object.status.node) ? object.status.node : '')",
 }
-P = NETWORK_LABEL_PREFIX
 # (expression, message): each must be true for the request to pass.
 VALIDATIONS: list[tuple[str, str]] = [
     (
@@ -64,10 +61,10 @@ VALIDATIONS: list[tuple[str, str]] = [
         "the agent may change only the Node it runs on",
     ),
     (
-        f"!variables.isNode || (variables.newLabels.all(k, k.startsWith('{P}') || (k in variables.oldLabels && "
-        f"variables.oldLabels[k] == variables.newLabels[k])) && variables.oldLabels.all(k, k.startsWith('{P}') || "
+        f"!variables.isNode || (variables.newLabels.all(k, {_IS_NETWORK_LABEL} || (k in variables.oldLabels && "
+        f"variables.oldLabels[k] == variables.newLabels[k])) && variables.oldLabels.all(k, {_IS_NETWORK_LABEL} || "
         "k in variables.newLabels))",
-        f"the agent may change only {P}* labels of its Node",
+        f"the agent may change only {NETWORK_LABEL_PREFIX}* labels of its Node",
     ),
     (
         "!variables.isNode || ("
@@ -107,7 +104,7 @@ def admission_policy(name: str, service_account: str, labels: dict[str, str]) ->
                         "apiGroups": [h.NETWORK_API.split("/")[0]],
                         "apiVersions": ["*"],
                         "operations": ["CREATE", "UPDATE", "DELETE"],
-                        "resources": _VLANSTATUSES,
+                        "resources": ["vlanstatuses", "vlanstatuses/status"],
                     },
                 ]
             },
