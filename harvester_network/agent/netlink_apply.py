@@ -24,13 +24,12 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from harvester_network.agent.hoststate import NodeError
 from harvester_network.agent.netlink_read import (
-    BOND_MODES,
     BRIDGE_VLAN_INFO_RANGE_BEGIN,
     BRIDGE_VLAN_INFO_RANGE_END,
-    DEFAULT_PVID,
     OWNER_LINK_GROUP,
     owner_alias,
 )
+from harvester_network.facts import BOND_MODES, DEFAULT_BOND_MODE, DEFAULT_PVID
 
 log = logging.getLogger("harvester_network.agent.netlink")
 
@@ -137,7 +136,7 @@ class CreateBridge(Change):
 @dataclass(frozen=True)
 class CreateBond(Change):
     bridge: str = ""
-    mode: str = "active-backup"
+    mode: str = DEFAULT_BOND_MODE
     miimon: int = 100
     mtu: int = 0
     txqlen: int = -1
