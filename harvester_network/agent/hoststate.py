@@ -24,7 +24,7 @@ class UplinkState:
     nics: tuple[str, ...]
     bond_mode: str = DEFAULT_BOND_MODE
     miimon: int = DEFAULT_MIIMON
-    mtu: int = 0  # 0: leave the kernel's MTU as it is
+    mtu: int = 0  # 0 sets no MTU; desired.py never gives 0 (a VlanConfig's mtu 0 means facts.DEFAULT_MTU)
     txqlen: int = -1  # -1: leave as it is
 
 

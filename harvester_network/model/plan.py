@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 from pydantic.alias_generators import to_camel
 
-from harvester_network.facts import DEFAULT_BOND_MODE, DEFAULT_MIIMON, MAX_MTU, MAX_VID, MIN_MTU, BondMode
+from harvester_network.facts import DEFAULT_BOND_MODE, DEFAULT_MIIMON, DEFAULT_MTU, MAX_MTU, MAX_VID, MIN_MTU, BondMode
 from harvester_network.model import names
 
 DnsLabel = Annotated[str, Field(min_length=1, max_length=names.DNS_LABEL_MAX, pattern=names.DNS_LABEL_RE)]
@@ -44,7 +44,7 @@ VlanId = Annotated[StrictInt, Field(ge=0, le=MAX_VID, description=f"0 = untagged
 
 def _check_mtu(value: int) -> int:
     if value != 0 and not MIN_MTU <= value <= MAX_MTU:
-        raise ValueError(f"must be 0 (leave the NIC's MTU as it is) or between {MIN_MTU} and {MAX_MTU}")
+        raise ValueError(f"must be 0 (the default, {DEFAULT_MTU}) or between {MIN_MTU} and {MAX_MTU}")
     return value
 
 
@@ -124,7 +124,8 @@ class Uplink(Spec):
     bond_miimon: StrictInt = Field(
         default=DEFAULT_MIIMON, ge=-1, description=f"-1 means the kernel default, {DEFAULT_MIIMON} ms"
     )
-    mtu: Mtu = 0
+    # 0 is Harvester's "no MTU given": the VlanConfig carries 0, the agent sets DEFAULT_MTU (facts.py).
+    mtu: Mtu = Field(default=0, description=f"{MIN_MTU}..{MAX_MTU}, or 0 for the default {DEFAULT_MTU}")
     tx_q_len: StrictInt = Field(default=-1, ge=-1, alias="txQLen", description="-1 leaves it as it is")
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from harvester_network.facts import BOND_MODES, DEFAULT_BOND_MODE, MAX_MTU
 from harvester_network.render import harvester as h
 
-# Harvester accepts 0 (keep the NIC's MTU) or 576..9000; a schema without CEL can only bound the range.
+# Harvester accepts 0 (its default MTU) or 576..9000; a schema without CEL can only bound the range.
 
 
 def _string() -> dict[str, Any]:
