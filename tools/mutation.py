@@ -75,7 +75,10 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
             "_prune_changes",
         },
     ),
-    "provider/base.py": (["tests/provider/test_providers.py", "tests/provider/test_check.py"], None),
+    "provider/base.py": (
+        ["tests/provider/test_base_paths.py", "tests/provider/test_check.py", "tests/provider/test_providers.py"],
+        None,
+    ),
 }
 
 COMPARISONS = {
