@@ -48,7 +48,10 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
     "model/issues.py": (["tests/model/test_invalid_plans.py", "tests/model/test_cli.py"], None),
     "render/clusternetwork.py": (["tests/render/test_golden.py"], None),
     "render/nad.py": (["tests/render/test_golden.py"], None),
-    "render/dhcp.py": (["tests/render/test_golden.py", "tests/model/test_dhcp_server.py"], None),
+    "render/dhcp.py": (
+        ["tests/render/test_dhcp_whole.py", "tests/render/test_golden.py", "tests/model/test_dhcp_server.py"],
+        None,
+    ),
     "render/nodeplan.py": (
         ["tests/render/test_nodeplan_table.py", "tests/test_mtu_zero.py", "tests/model/test_cli.py"],
         None,
