@@ -26,7 +26,7 @@ system-deps:
 	fi
 
 lint: setup
-	$(VENV)/bin/ruff check harvester_network tests benchmarks
+	$(VENV)/bin/ruff check harvester_network tests benchmarks tools
 	$(VENV)/bin/mypy
 
 test-unit: setup

@@ -42,8 +42,23 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
         ["tests/model/test_names.py", "tests/model/test_dhcp_server.py", "tests/model/test_invalid_plans.py"],
         None,
     ),
-    "model/plan.py": (["tests/model/test_invalid_plans.py", "tests/model/test_partial_validation.py"], None),
-    "model/rules.py": (["tests/model/test_invalid_plans.py", "tests/model/test_dhcp_server.py"], None),
+    "model/plan.py": (
+        [
+            "tests/model/test_rules_boundaries.py",
+            "tests/test_mtu_zero.py",
+            "tests/model/test_invalid_plans.py",
+            "tests/model/test_partial_validation.py",
+        ],
+        None,
+    ),
+    "model/rules.py": (
+        [
+            "tests/model/test_rules_boundaries.py",
+            "tests/model/test_invalid_plans.py",
+            "tests/model/test_dhcp_server.py",
+        ],
+        None,
+    ),
     "model/load.py": (["tests/model/test_invalid_plans.py", "tests/model/test_partial_validation.py"], None),
     "model/issues.py": (["tests/model/test_invalid_plans.py", "tests/model/test_cli.py"], None),
     "render/clusternetwork.py": (["tests/render/test_golden.py"], None),
