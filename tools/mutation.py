@@ -44,6 +44,7 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
     ),
     "model/plan.py": (
         [
+            "tests/model/test_plan_fields.py",
             "tests/model/test_rules_boundaries.py",
             "tests/test_mtu_zero.py",
             "tests/model/test_invalid_plans.py",
