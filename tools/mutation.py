@@ -130,7 +130,7 @@ def _is_docstring(parent: ast.AST, stmt: ast.stmt) -> bool:
     return bool(body) and body[0] is stmt and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
 
 
-def _edits(function: ast.AST) -> Iterator[tuple[ast.AST, str, object]]:
+def _edits(function: ast.AST) -> Iterator[tuple[ast.AST, str, tuple[object, ...]]]:
     """(node, description, replacement or the instruction) for each mutation inside `function`'s body."""
     for node in ast.walk(function):
         if isinstance(node, ast.Compare):
@@ -173,7 +173,7 @@ def _apply(node: ast.AST, how: tuple[object, ...]) -> None:
         assert isinstance(node, ast.BoolOp)
         node.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
     elif kind == "int":
-        assert isinstance(node, ast.Constant) and isinstance(how[1], int)
+        assert isinstance(node, ast.Constant) and isinstance(node.value, int) and isinstance(how[1], int)
         node.value = node.value + how[1]
     elif kind == "bool":
         assert isinstance(node, ast.Constant)
@@ -182,10 +182,10 @@ def _apply(node: ast.AST, how: tuple[object, ...]) -> None:
         assert isinstance(node, ast.Dict) and isinstance(how[1], int)
         key = node.keys[how[1]]
         assert isinstance(key, ast.Constant)
-        key.value = f"{key.value}_mutant"
+        key.value = f"{key.value!s}_mutant"
     elif kind == "subscript":
         assert isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
-        node.slice.value = f"{node.slice.value}_mutant"
+        node.slice.value = f"{node.slice.value!s}_mutant"
     elif kind == "drop":
         field, index = how[1], how[2]
         assert isinstance(field, str) and isinstance(index, int)
@@ -215,7 +215,6 @@ def mutants(source: str, only: set[str] | None) -> list[Mutant]:
             if how[0] == "not":
                 copied = _DropNot(node).visit(copied)
             else:
-                assert isinstance(how, tuple)
                 _apply(node, how)
             found.append(
                 Mutant(qualname, getattr(node, "lineno", function.lineno), what, ast.fix_missing_locations(copied))
