@@ -63,7 +63,7 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
     "model/load.py": (["tests/model/test_invalid_plans.py", "tests/model/test_partial_validation.py"], None),
     "model/issues.py": (["tests/model/test_invalid_plans.py", "tests/model/test_cli.py"], None),
     "render/clusternetwork.py": (["tests/render/test_golden.py"], None),
-    "render/nad.py": (["tests/render/test_golden.py"], None),
+    "render/nad.py": (["tests/render/test_nad_whole.py", "tests/render/test_golden.py"], None),
     "render/dhcp.py": (
         ["tests/render/test_dhcp_whole.py", "tests/render/test_golden.py", "tests/model/test_dhcp_server.py"],
         None,
