@@ -264,3 +264,88 @@ def test_two_static_nics_on_one_address_and_one_mac() -> None:
             "give every NIC a unique MAC",
         ),
     ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        pytest.param(
+            {"networks.0.dhcpServer.serverIP": "10.0.0.100"},
+            [
+                PlanIssue(
+                    f"{DHCP}.serverIP",
+                    "10.0.0.100 lies inside the range it hands out (10.0.0.100-10.0.0.200)",
+                    "move the server IP out of the range",
+                )
+            ],
+            id="the server IP on the range's start",
+        ),
+        pytest.param(
+            {"networks.0.dhcpServer.range.start": "10.0.0.1", "networks.0.dhcpServer.serverIP": "10.0.0.250"},
+            [
+                PlanIssue(f"{DHCP}.range.start", "10.0.0.1 is the route's gateway", "use another address"),
+                PlanIssue(f"{DHCP}.range", "the range contains the gateway 10.0.0.1", "exclude the gateway"),
+            ],
+            id="a range starting on the gateway, server outside",
+        ),
+        pytest.param(
+            {
+                "networks.0.route": {"mode": "manual", "cidr": "10.0.0.0/31", "gateway": "10.0.0.0"},
+                "networks.0.dhcpServer": None,
+                **nic_ip("10.0.0.1/31"),
+            },
+            [],
+            id="a /31's second address is a host",
+        ),
+        pytest.param(
+            {
+                "networks.0.route": {"mode": "manual", "cidr": "10.0.0.0/30", "gateway": "10.0.0.1"},
+                "networks.0.dhcpServer": None,
+                **nic_ip("10.0.0.3/30"),
+            },
+            [
+                PlanIssue(
+                    f"{NIC}.ip",
+                    "10.0.0.3/30 is the network or broadcast address of 10.0.0.0/30",
+                    "use a host address in 10.0.0.0/30 with /30",
+                )
+            ],
+            id="a /30's broadcast address is not",
+        ),
+        pytest.param(
+            {"virtualMachines.0.interfaces": [{"name": "nic-1", "network": "nowhere"}]},
+            [
+                PlanIssue(
+                    "virtualMachines[0].interfaces[0].network",
+                    "network 'default/nowhere' is not in the plan",
+                    "use 'mgmt' or '<namespace>/<name>' of a declared network",
+                )
+            ],
+            id="a VM whose only NIC names an unknown network",
+        ),
+        pytest.param(
+            {
+                "virtualMachines.0.managementService": {"ports": [{"port": 22}, {"port": 22}]},
+            },
+            [
+                PlanIssue(
+                    "virtualMachines[0].managementService.ports[1]",
+                    "port 22/TCP is already listed at ports[0]",
+                    "list each port once",
+                )
+            ],
+            id="a repeated port is one error, not also a repeated name",
+        ),
+    ],
+)
+def test_more_plan_issues(changes: dict[str, Any], expected: list[PlanIssue]) -> None:
+    assert issues(**changes) == expected
+
+
+def test_two_nics_on_different_static_ips_of_one_network() -> None:
+    data = copy.deepcopy(BASE)
+    data["virtualMachines"][0]["interfaces"][1]["ip"] = "10.0.0.9/24"
+    data["virtualMachines"].append(
+        {"name": "vm2", "interfaces": [{"name": "nic-1", "network": "v10", "ip": "10.0.0.8/24"}]}
+    )
+    assert load_plan(data)[1] == []
