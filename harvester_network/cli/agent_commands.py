@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+# The agent's defaults come from facts.py: the agent modules (and pyroute2, slow to import) load only when
+# `hvnet agent` runs, so `hvnet validate` and friends start fast.
+from harvester_network.facts import AGENT_RESYNC_S, AGENT_STATE_DIR
+
 if TYPE_CHECKING:
     from harvester_network.kube import KubeTarget
 
-# Kept in sync with agent/loop.py's DEFAULT_RESYNC_S; the agent modules (and pyroute2, slow to import) load
-# only when `hvnet agent` runs, so `hvnet validate` and friends start fast.
-DEFAULT_RESYNC_S = 300.0
-DEFAULT_STATE_DIR = Path("/var/lib/hvnet")  # agent/hostip.py's DEFAULT_STATE_DIR
 # Kubeconfig contents for CI, where there is no file: an argument would show in /proc/<pid>/cmdline and `ps`.
 KUBECONFIG_DATA_ENV = "HVNET_KUBECONFIG_DATA"
 
@@ -63,7 +63,7 @@ def agent(
     once: Annotated[
         bool, typer.Option(help="Reconcile once; exit 0 when every cluster network is ready, else 1")
     ] = False,
-    resync: Annotated[float, typer.Option(help="Seconds between full resyncs")] = DEFAULT_RESYNC_S,
+    resync: Annotated[float, typer.Option(help="Seconds between full resyncs")] = AGENT_RESYNC_S,
     metrics_addr: Annotated[
         str | None,
         typer.Option(
@@ -79,7 +79,7 @@ def agent(
             help="Where host-IP migration keeps its records (a NIC's addresses moved to its bridge); "
             "must survive agent restarts"
         ),
-    ] = DEFAULT_STATE_DIR,
+    ] = Path(AGENT_STATE_DIR),
 ) -> None:
     """Make this node's bridges, bonds and VLANs match the ClusterNetwork / VlanConfig / NAD objects, and report
     a VlanStatus per cluster network."""

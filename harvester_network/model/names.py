@@ -88,4 +88,4 @@ def is_image_reference(value: str) -> bool:
 
 
 def is_dns_label(value: str) -> bool:
-    return len(value) <= 63 and re.match(DNS_LABEL_RE, value) is not None
+    return len(value) <= DNS_LABEL_MAX and re.match(DNS_LABEL_RE, value) is not None

@@ -12,6 +12,7 @@ import ipaddress
 from typing import Any
 
 from harvester_network import __version__
+from harvester_network.facts import AGENT_STATE_DIR
 from harvester_network.render import harvester as h
 from harvester_network.render.agent_policy import admission_policy as agent_admission_policy
 from harvester_network.render.crds import custom_resource_definitions
@@ -19,8 +20,6 @@ from harvester_network.render.crds import custom_resource_definitions
 AGENT_NAME = "hvnet-agent"
 AGENT_NAMESPACE = "hvnet-system"
 AGENT_IMAGE = f"ghcr.io/harvester-network/hvnet-agent:{__version__}"
-# Intent and teardown records survive pod restarts here, so a crash mid-change completes or rolls back.
-AGENT_STATE_DIR = "/var/lib/hvnet"
 # Loopback: the host network would open any other address to the node's networks, unauthenticated.
 DEFAULT_METRICS_ADDRESS = "127.0.0.1:9464"
 AGENT_USER = f"system:serviceaccount:{AGENT_NAMESPACE}:{AGENT_NAME}"
