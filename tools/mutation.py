@@ -9,6 +9,7 @@ tests with `-x`. Source files are never written.
 
     python tools/mutation.py                       # every module of MODULES, all mutants
     python tools/mutation.py render/dhcp.py --sample 40 --seed 7   # 40 random mutants of one module
+    python tools/mutation.py model/rules.py --line 192              # the mutants of one line (a survivor)
 
 Prints one line per module (killed/total, score) and every survivor; docs/testing.md keeps the last scores.
 """
@@ -293,12 +294,14 @@ def _in_child(
     return "timeout"
 
 
-def run_module(relative: str, sample: int | None, seed: int) -> tuple[int, int, list[Mutant]]:
+def run_module(
+    relative: str, sample: int | None, seed: int, lines: set[int] | None = None
+) -> tuple[int, int, list[Mutant]]:
     tests, only = MODULES[relative]
     name = f"{PACKAGE}.{relative.removesuffix('.py').replace('/', '.')}"
     module = importlib.import_module(name)
     path = REPO / PACKAGE / relative
-    found = mutants(path.read_text(), only)
+    found = [m for m in mutants(path.read_text(), only) if lines is None or m.line in lines]
     if sample is not None and sample < len(found):
         found = random.Random(seed).sample(found, sample)
     runnable, swaps, not_run = [], [], []
@@ -326,6 +329,7 @@ def main() -> None:
     parser.add_argument("modules", nargs="*", help=f"modules under {PACKAGE}/ (default: all of MODULES)")
     parser.add_argument("--sample", type=int, help="run this many random mutants per module")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--line", type=int, action="append", help="only the mutants on this line (repeatable)")
     args = parser.parse_args()
     os.chdir(REPO)
     sys.path.insert(0, str(REPO))
@@ -336,7 +340,7 @@ def main() -> None:
     total_killed = total = 0
     for relative in chosen:
         started = time.monotonic()
-        killed, count, survivors = run_module(relative, args.sample, args.seed)
+        killed, count, survivors = run_module(relative, args.sample, args.seed, set(args.line) if args.line else None)
         total_killed, total = total_killed + killed, total + count
         score = 100 * killed / count if count else 100.0
         print(f"{relative}: {killed}/{count} killed, {score:.1f}% ({time.monotonic() - started:.0f} s)", flush=True)
