@@ -61,7 +61,14 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
         ],
         None,
     ),
-    "model/load.py": (["tests/model/test_invalid_plans.py", "tests/model/test_partial_validation.py"], None),
+    "model/load.py": (
+        [
+            "tests/model/test_load_sections.py",
+            "tests/model/test_invalid_plans.py",
+            "tests/model/test_partial_validation.py",
+        ],
+        None,
+    ),
     "model/issues.py": (["tests/model/test_invalid_plans.py", "tests/model/test_cli.py"], None),
     "render/clusternetwork.py": (["tests/render/test_golden.py"], None),
     "render/nad.py": (["tests/render/test_nad_whole.py", "tests/render/test_golden.py"], None),
