@@ -69,7 +69,7 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
         ],
         None,
     ),
-    "model/issues.py": (["tests/model/test_invalid_plans.py", "tests/model/test_cli.py"], None),
+    "model/issues.py": (["tests/render/test_object_names.py", "tests/model/test_invalid_plans.py"], None),
     "render/clusternetwork.py": (["tests/render/test_golden.py"], None),
     "render/nad.py": (["tests/render/test_nad_whole.py", "tests/render/test_golden.py"], None),
     "render/dhcp.py": (
@@ -81,7 +81,10 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
         None,
     ),
     "render/vm.py": (["tests/render/test_golden.py", "tests/render/test_examples.py"], None),
-    "render/objects.py": (["tests/render/test_golden.py", "tests/render/test_examples.py"], None),
+    "render/objects.py": (
+        ["tests/render/test_object_names.py", "tests/render/test_golden.py", "tests/render/test_examples.py"],
+        None,
+    ),
     "render/crds.py": (["tests/agent/test_vlanstatus.py", "tests/render/test_agent_install.py"], None),
     "render/vlanstatus.py": (["tests/agent/test_vlanstatus.py"], None),
     "render/agent_install.py": (["tests/render/test_agent_install.py"], None),
