@@ -106,7 +106,7 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
         },
     ),
     "provider/base.py": (
-        ["tests/provider/test_base_paths.py", "tests/provider/test_check.py", "tests/provider/test_providers.py"],
+        ["tests/provider/test_check.py", "tests/provider/test_base_paths.py", "tests/provider/test_providers.py"],
         None,
     ),
 }
