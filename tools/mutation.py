@@ -145,8 +145,11 @@ def _is_docstring(parent: ast.AST, stmt: ast.stmt) -> bool:
 
 
 def _edits(function: ast.AST) -> Iterator[tuple[ast.AST, str, tuple[object, ...]]]:
-    """(node, description, replacement or the instruction) for each mutation inside `function`'s body."""
-    for node in ast.walk(function):
+    """(node, description, replacement or the instruction) for each mutation inside `function`'s body.
+    Its signature and decorators are left alone: default values live on the function object, not in the code
+    object that a mutant swaps in."""
+    body = [node for stmt in getattr(function, "body", []) for node in ast.walk(stmt)]
+    for node in [function, *body]:
         if isinstance(node, ast.Compare):
             for i, op in enumerate(node.ops):
                 if type(op) in COMPARISONS:
