@@ -7,11 +7,31 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 
 # Kept in sync with agent/loop.py's DEFAULT_RESYNC_S; the agent modules (and pyroute2, slow to import) load
 # only when `hvnet agent` runs, so `hvnet validate` and friends start fast.
 DEFAULT_RESYNC_S = 300.0
 DEFAULT_STATE_DIR = Path("/var/lib/hvnet")  # agent/hostip.py's DEFAULT_STATE_DIR
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _check_metrics_addr(value: str | None) -> str | None:
+    """`host:port` (host may be empty: every address), port 0..65535; checked before anything starts."""
+    if value is None:
+        return None
+    _, colon, port = value.rpartition(":")
+    if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise typer.BadParameter("give host:port with a port from 0 to 65535, e.g. 0.0.0.0:9464")
+    return value
+
+
+def _check_log_level(value: str) -> str:
+    if value.lower() not in LOG_LEVELS:
+        raise typer.BadParameter(f"use one of {', '.join(LOG_LEVELS)}")
+    return value.lower()
 
 
 def agent(
@@ -35,9 +55,10 @@ def agent(
     ] = False,
     resync: Annotated[float, typer.Option(help="Seconds between full resyncs")] = DEFAULT_RESYNC_S,
     metrics_addr: Annotated[
-        str | None, typer.Option(help="Serve /metrics and /healthz on host:port, e.g. 0.0.0.0:9464")
+        str | None,
+        typer.Option(help="Serve /metrics and /healthz on host:port, e.g. 0.0.0.0:9464", callback=_check_metrics_addr),
     ] = None,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error", callback=_check_log_level)] = "info",
     state_dir: Annotated[
         Path,
         typer.Option(
@@ -81,10 +102,19 @@ def agent(
             target.configuration()  # a kubeconfig that cannot work is an error now, not a retry loop
         except KubeError as error:
             raise typer.BadParameter(str(error), param_hint="--kubeconfig") from None
+        except yaml.YAMLError as error:  # the file's words stay out of the message: it may hold credentials
+            mark = getattr(error, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark else ""
+            raise typer.BadParameter(
+                f"{target.describe()} is not valid YAML{where}", param_hint="--kubeconfig"
+            ) from None
         source, sink = KubeSource(target, node), KubeStatusSink(target)
     metrics = AgentMetrics()
     if metrics_addr:
-        serve_metrics(metrics, metrics_addr, max_age_s=max(3 * resync, 60))
+        try:
+            serve_metrics(metrics, metrics_addr, max_age_s=max(3 * resync, 60))
+        except OSError as error:  # a host name that does not resolve, a port in use
+            raise typer.BadParameter(f"cannot listen there: {error}", param_hint="--metrics-addr") from None
     stopping = False
 
     def stop(*_: object) -> None:

@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 
 from harvester_network.cli.plan_commands import PlanPath, err, load_or_exit, out
+from harvester_network.cli.terminal import safe_text
 from harvester_network.lab import lab as lab_run
 from harvester_network.lab.netns import LabError
 from harvester_network.lab.picture import topology_svg, write_picture
@@ -44,7 +45,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _say(console: Console) -> lab_run.Say:
-    return lab_run.timed(lambda step, message: console.print(f"[cyan]{step}[/] {message}", highlight=False))
+    return lab_run.timed(lambda step, message: console.print(f"[cyan]{step}[/] {safe_text(message)}", highlight=False))
 
 
 def _needs_lab_kernel() -> bool:
@@ -84,7 +85,7 @@ def _print_check(report: lab_run.CheckReport, as_json: bool) -> None:
         return
     out.print(matrix_table(report))
     for line in mismatch_lines(report):
-        out.print(f"[red]mismatch[/]: {line}", highlight=False)
+        out.print(f"[red]mismatch[/]: {safe_text(line)}", highlight=False)
     if report.ok:
         out.print("[green]the datapath does what the plan says[/]")
 
@@ -123,9 +124,9 @@ def demo(plan: PlanPath, workdir: WorkdirOption = DEFAULT_WORKDIR, as_json: Json
         report = lab.check()
         _print_check(report, as_json)
         for path in _write_picture(lab, report):
-            console.print(f"[cyan]picture[/]: {path}", highlight=False)
+            console.print(f"[cyan]picture[/]: {safe_text(path)}", highlight=False)
     except (LabError, LabPlanError) as exc:
-        err.print(f"[red]lab failed[/]: {exc}", highlight=False)
+        err.print(f"[red]lab failed[/]: {safe_text(exc)}", highlight=False)
         raise typer.Exit(1) from None
     finally:
         removed = lab.down() if lab is not None else lab_run.teardown()
@@ -143,10 +144,10 @@ def up(plan: PlanPath, workdir: WorkdirOption = DEFAULT_WORKDIR) -> None:
     try:
         lab = _bring_up(plan, workdir, out)
     except (LabError, LabPlanError) as exc:
-        err.print(f"[red]lab failed[/]: {exc}; `hvnet lab down` removes what was made", highlight=False)
+        err.print(f"[red]lab failed[/]: {safe_text(exc)}; `hvnet lab down` removes what was made", highlight=False)
         raise typer.Exit(1) from None
     for path in _write_picture(lab, None):
-        out.print(f"[cyan]picture[/]: {path}", highlight=False)
+        out.print(f"[cyan]picture[/]: {safe_text(path)}", highlight=False)
 
 
 @lab_app.command()
@@ -162,7 +163,7 @@ def check(plan: PlanPath, workdir: WorkdirOption = DEFAULT_WORKDIR, as_json: Jso
         lab = lab_run.Lab(load_or_exit(plan), Workdir(workdir))
         report = lab.check()
     except (LabError, LabPlanError) as exc:
-        err.print(f"[red]check failed[/]: {exc} (is the lab up?)", highlight=False)
+        err.print(f"[red]check failed[/]: {safe_text(exc)} (is the lab up?)", highlight=False)
         raise typer.Exit(1) from None
     _print_check(report, as_json)
     raise typer.Exit(0 if report.ok else 1)
@@ -173,7 +174,7 @@ def down() -> None:
     """Remove every lab namespace (hvt-*) with its processes and links; also after a crash."""
     _require_vlan_kernel("down")
     removed = lab_run.teardown()
-    out.print(f"removed {len(removed)} namespace(s): {', '.join(removed) or '-'}", highlight=False)
+    out.print(f"removed {len(removed)} namespace(s): {safe_text(', '.join(removed) or '-')}", highlight=False)
 
 
 @lab_app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -187,8 +188,10 @@ def shell(ctx: typer.Context, plan: PlanPath, workdir: WorkdirOption = DEFAULT_W
     command = list(ctx.args)
     if _needs_lab_kernel():
         if not command:
-            err.print("[red]give a command[/]: the lab kernel's console is not interactive, e.g. "
-                      f"`hvnet lab shell {plan} -- ip netns exec hvt-sw bridge vlan`", highlight=False)  # fmt: skip
+            example = f"`hvnet lab shell {safe_text(plan)} -- ip netns exec hvt-sw bridge vlan`"
+            err.print(
+                f"[red]give a command[/]: the lab kernel's console is not interactive, e.g. {example}", highlight=False
+            )
             raise typer.Exit(2)
         raise typer.Exit(_boot(["lab", "shell", str(plan), "--workdir", str(workdir), "--", *command]))
     lab = None
@@ -196,7 +199,7 @@ def shell(ctx: typer.Context, plan: PlanPath, workdir: WorkdirOption = DEFAULT_W
         lab = _bring_up(plan, workdir, err)
         status = subprocess.run(command or [os.environ.get("SHELL", "/bin/sh")], check=False).returncode
     except (LabError, LabPlanError) as exc:
-        err.print(f"[red]lab failed[/]: {exc}", highlight=False)
+        err.print(f"[red]lab failed[/]: {safe_text(exc)}", highlight=False)
         status = 1
     finally:
         if lab is not None:

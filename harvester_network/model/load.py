@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import re
+import stat
 import typing
 from pathlib import Path
 from typing import Any
@@ -17,13 +19,36 @@ from harvester_network.model.plan import Plan
 from harvester_network.model.rules import plan_issues
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys instead of silently keeping the last one."""
+MAX_PLAN_BYTES = 256 * 1024 * 1024  # a plan file larger than this is refused before it is read (README: "Limits")
+_DECIMAL_INT = r"^[-+]?(?:0|[1-9][0-9]*)$"
+# What YAML 1.1 reads as an integer and this loader reads as text (hex, octal, binary, with '_', base 60).
+_YAML11_NUMBER = re.compile(r"[-+]?(0x[0-9a-fA-F_]+|0o?[0-7_]+|0b[01_]+|[0-9]+_[0-9_]*|[0-9][0-9_]*(:[0-5]?[0-9])+)")
+_YAML_INT_TAG = "tag:yaml.org,2002:int"
+_YAML_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """SafeLoader (libyaml's when installed: several times faster) that rejects duplicate and non-scalar keys,
+    and reads only plain decimal integers as numbers: YAML 1.1's 0x64, 0144, 0b1, 1_000 and 1:30 stay text, so
+    `vlan: 0x64` is an error, not VLAN 100, and a MAC such as 52:54:00:12:34:56 is not read as base 60."""
+
+
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _YAML_INT_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(_YAML_INT_TAG, re.compile(_DECIMAL_INT), list("-+0123456789"))
 
 
 def _construct_mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
+        if key_node.tag == _YAML_MERGE_TAG:
+            continue  # `<<: *base`: its keys may be overridden here; construct_mapping merges them
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key must be a plain name, not a list or mapping", key_node.start_mark
+            )
         key = loader.construct_object(key_node)
         if key in seen:
             raise yaml.constructor.ConstructorError(
@@ -41,15 +66,37 @@ def parse_yaml(text: str, source: str = "plan") -> Any:
         return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         raise PlanError([PlanIssue("", f"is not valid YAML: {exc}", "fix the YAML syntax")], source) from None
+    except RecursionError:
+        raise PlanError([PlanIssue("", "nests too deep to read", "a plan needs only a few levels")], source) from None
+
+
+def read_plan_text(path: Path) -> str:
+    """The text of a plan file. Only a regular file of at most MAX_PLAN_BYTES, UTF-8: a FIFO or a device
+    (/dev/zero) would hang or fill memory."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise PlanError([PlanIssue("", "is not a regular file", "give the path of a plan YAML file")], str(path))
+        with path.open("rb") as f:
+            data = f.read(MAX_PLAN_BYTES + 1)
+    except OSError as exc:
+        raise PlanError([PlanIssue("", f"cannot be read: {exc.strerror}", "check the path")], str(path)) from None
+    if len(data) > MAX_PLAN_BYTES:
+        raise PlanError(
+            [PlanIssue("", f"is larger than {MAX_PLAN_BYTES // 2**20} MiB", "split the plan into several")], str(path)
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PlanError(
+            [PlanIssue("", f"is not UTF-8 text (byte {exc.start + 1}, line {line})", "save the file as UTF-8")],
+            str(path),
+        ) from None
 
 
 def load_plan_file(path: str | Path) -> tuple[Plan, list[PlanIssue]]:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise PlanError([PlanIssue("", f"cannot be read: {exc.strerror}", "check the path")], str(path)) from None
-    return load_plan(parse_yaml(text, str(path)), str(path))
+    return load_plan(parse_yaml(read_plan_text(path), str(path)), str(path))
 
 
 def load_plan(data: Any, source: str = "plan") -> tuple[Plan, list[PlanIssue]]:
@@ -142,6 +189,8 @@ def _issue_from_pydantic(err: ErrorDetails) -> PlanIssue:
     if kind == "ip_v4_network":
         return PlanIssue(path, err["msg"], _network_fix(err["input"]))
     message = err["msg"].removeprefix("Value error, ")
+    if kind == "int_type" and isinstance(err["input"], str) and _YAML11_NUMBER.fullmatch(err["input"]):
+        return PlanIssue(path, f"{err['input']!r} is not a decimal number", "write the number in decimal, like 100")
     fixes = {
         "int_type": "write a whole number without quotes",
         "string_type": "write a string (quote it if YAML reads it as a number or boolean)",
