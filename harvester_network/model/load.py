@@ -18,8 +18,7 @@ from harvester_network.model.issues import PlanError, PlanIssue, format_path
 from harvester_network.model.plan import Plan
 from harvester_network.model.rules import plan_issues
 
-
-MAX_PLAN_BYTES = 256 * 1024 * 1024  # a plan file larger than this is refused before it is read (README: "Limits")
+MAX_PLAN_BYTES = 256 * 1024 * 1024  # a larger plan file is refused before it is read (README, "The plan")
 _DECIMAL_INT = r"^[-+]?(?:0|[1-9][0-9]*)$"
 # What YAML 1.1 reads as an integer and this loader reads as text (hex, octal, binary, with '_', base 60).
 _YAML11_NUMBER = re.compile(r"[-+]?(0x[0-9a-fA-F_]+|0o?[0-7_]+|0b[01_]+|[0-9]+_[0-9_]*|[0-9][0-9_]*(:[0-5]?[0-9])+)")
