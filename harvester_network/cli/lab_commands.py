@@ -26,7 +26,7 @@ from harvester_network.lab import lab as lab_run
 from harvester_network.lab.netns import LabError
 from harvester_network.lab.picture import topology_svg, write_picture
 from harvester_network.lab.report import matrix_table, mismatch_lines, report_json
-from harvester_network.lab.topology import LabPlanError
+from harvester_network.lab.topology import LabPlanError, build_topology
 from harvester_network.lab.workdir import DEFAULT_WORKDIR, Workdir
 
 lab_app = typer.Typer(
@@ -74,6 +74,15 @@ def _require_vlan_kernel(command: str) -> None:
         raise typer.Exit(2)
 
 
+def _refuse_unfit_plan(plan: Path) -> None:
+    """Validate the plan (its `lab:` section too) and check the lab can run it, before booting anything."""
+    try:
+        build_topology(load_or_exit(plan))
+    except LabPlanError as exc:
+        err.print(f"[red]not run[/]: {safe_text(exc)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
 def _kernel_banner(say: lab_run.Say) -> None:
     uptime = float(Path("/proc/uptime").read_text().split()[0])
     say("kernel", f"Linux {os.uname().release}, up {uptime:.1f} s; bridge VLAN filtering available")
@@ -114,6 +123,7 @@ def demo(plan: PlanPath, workdir: WorkdirOption = DEFAULT_WORKDIR, as_json: Json
     Brings the lab up: switch, nodes running `hvnet agent`, router, DHCP, VMs attached by the bridge CNI plugin.
     Prints the connectivity matrix, writes the topology picture, removes everything. Exit 1 on any mismatch.
     """
+    _refuse_unfit_plan(plan)
     if _needs_lab_kernel():
         raise typer.Exit(_boot(["lab", "demo", str(plan), "--workdir", str(workdir), *(["--json"] if as_json else [])]))
     started = time.monotonic()
@@ -186,6 +196,7 @@ def shell(ctx: typer.Context, plan: PlanPath, workdir: WorkdirOption = DEFAULT_W
     but only where the lab runs in this kernel: the lab kernel's console is not interactive.
     """
     command = list(ctx.args)
+    _refuse_unfit_plan(plan)
     if _needs_lab_kernel():
         if not command:
             example = f"`hvnet lab shell {safe_text(plan)} -- ip netns exec hvt-sw bridge vlan`"
