@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from harvester_network.model import names
 from harvester_network.model.issues import PlanError, PlanIssue, format_path
 from harvester_network.model.plan import Plan
 from harvester_network.model.rules import plan_issues
@@ -49,6 +50,13 @@ def _construct_mapping_without_duplicates(loader: _StrictLoader, node: yaml.Mapp
                 None, None, "a key must be a plain name, not a list or mapping", key_node.start_mark
             )
         key = loader.construct_object(key_node)
+        if not isinstance(key, str):  # `1:`, `yes:`, `~:`: YAML reads them as a number, a boolean, null
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"key '{key_node.value}' is read as a {type(key).__name__}, not a name: quote it",
+                key_node.start_mark,
+            )
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key '{key}' (first on line {seen[key] + 1})", key_node.start_mark
@@ -188,6 +196,12 @@ def _issue_from_pydantic(err: ErrorDetails) -> PlanIssue:
     if kind == "ip_v4_network":
         return PlanIssue(path, err["msg"], _network_fix(err["input"]))
     message = err["msg"].removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == names.IFNAME_RE:
+        return PlanIssue(
+            path,
+            "is not a Linux interface name: no '/', ':', whitespace or control characters",
+            "use the NIC's name as `ip link` shows it, like eth1",
+        )
     if kind == "int_type" and isinstance(err["input"], str) and _YAML11_NUMBER.fullmatch(err["input"]):
         return PlanIssue(path, f"{err['input']!r} is not a decimal number", "write the number in decimal, like 100")
     fixes = {

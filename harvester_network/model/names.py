@@ -22,7 +22,7 @@ DNS_LABEL_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 # Linux dev_valid_name(): no '/', ':' or whitespace, and not "." or ".."; no control characters either (NUL ends
 # the name in netlink). The 15 are BYTES of UTF-8: plan.py's interface-name check counts them.
-IFNAME_RE = r"^[^/:\s\x00-\x1f\x7f]{1,15}$"
+IFNAME_RE = r"^[^/:\s\x00-\x1f\x7f]+$"
 # The byte the kernel's isspace() refuses besides ASCII whitespace: its ctype table is Latin-1, where 0xa0 is a
 # space; UTF-8 uses that byte inside characters such as 'à' (c3 a0).
 IFNAME_KERNEL_SPACE_BYTE = 0xA0
