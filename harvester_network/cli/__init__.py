@@ -22,7 +22,6 @@ lab_commands.register(app)
 agent_commands.register(app)
 
 
-
 def main() -> None:
     """The `hvnet` command: `app`, with any error no command handles (a bug) reported in one line, exit 1.
     HVNET_DEBUG=1 shows the traceback instead."""
