@@ -30,8 +30,16 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 180)
 PlanPath = Annotated[Path, typer.Argument(help="The plan YAML file", show_default=False)]
 
 
+MAX_WARNINGS_SHOWN = 100  # a large plan can carry tens of thousands (a VLAN ID shared by many networks)
+
+
 def print_issues(issues: list[PlanIssue]) -> None:
+    """Every error; the first MAX_WARNINGS_SHOWN warnings, then how many more there are."""
+    warnings = 0
     for issue in issues:
+        warnings += issue.severity == "warning"
+        if issue.severity == "warning" and warnings > MAX_WARNINGS_SHOWN:
+            continue
         style = "red" if issue.severity == "error" else "yellow"
         err.print(
             f"[{style}]{issue.severity}[/]: [bold]{safe_text(issue.path or '<plan>')}[/]: {safe_text(issue.message)}",
@@ -40,6 +48,8 @@ def print_issues(issues: list[PlanIssue]) -> None:
         )
         if issue.fix:
             err.print(f"       fix: {safe_text(issue.fix)}", highlight=False, soft_wrap=True)
+    if warnings > MAX_WARNINGS_SHOWN:
+        err.print(f"[yellow]... and {warnings - MAX_WARNINGS_SHOWN} more warning(s)[/]", highlight=False)
 
 
 def load_or_exit(path: Path) -> Plan:

@@ -25,12 +25,27 @@ _DECIMAL_INT = r"^[-+]?(?:0|[1-9][0-9]*)$"
 _YAML11_NUMBER = re.compile(r"[-+]?(0x[0-9a-fA-F_]+|0o?[0-7_]+|0b[01_]+|[0-9]+_[0-9_]*|[0-9][0-9_]*(:[0-5]?[0-9])+)")
 _YAML_INT_TAG = "tag:yaml.org,2002:int"
 _YAML_MERGE_TAG = "tag:yaml.org,2002:merge"
+_YAML_STR_TAG = "tag:yaml.org,2002:str"
 
 
 class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """SafeLoader (libyaml's when installed: several times faster) that rejects duplicate and non-scalar keys,
     and reads only plain decimal integers as numbers: YAML 1.1's 0x64, 0144, 0b1, 1_000 and 1:30 stay text, so
     `vlan: 0x64` is an error, not VLAN 100, and a MAC such as 52:54:00:12:34:56 is not read as base 60."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._plain_tags: dict[str, str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """A plain scalar's tag depends on its text only: keys and repeated values are resolved once (half of
+        the time of reading a large plan went into the resolver's regular expressions)."""
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = self._plain_tags.get(value)
+            if tag is None:
+                tag = self._plain_tags[value] = super().resolve(kind, value, implicit)
+            return tag
+        return super().resolve(kind, value, implicit)
 
 
 _StrictLoader.yaml_implicit_resolvers = {
@@ -40,32 +55,34 @@ _StrictLoader.yaml_implicit_resolvers = {
 _StrictLoader.add_implicit_resolver(_YAML_INT_TAG, re.compile(_DECIMAL_INT), list("-+0123456789"))
 
 
-def _construct_mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: dict[Any, int] = {}
+def _key_error(key_node: yaml.Node, problem: str) -> yaml.constructor.ConstructorError:
+    return yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    """A mapping whose keys are names, each once. Built here rather than by PyYAML's construct_mapping, which
+    constructs every key as an object: plan keys are plain strings, so the node's text is the key."""
+    first: dict[str, yaml.Node] = {}
+    merges = False
     for key_node, _ in node.value:
         if key_node.tag == _YAML_MERGE_TAG:
-            continue  # `<<: *base`: its keys may be overridden here; construct_mapping merges them
+            merges = True  # `<<: *base`: its keys may be overridden here; PyYAML merges them below
+            continue
         if not isinstance(key_node, yaml.ScalarNode):
-            raise yaml.constructor.ConstructorError(
-                None, None, "a key must be a plain name, not a list or mapping", key_node.start_mark
-            )
-        key = loader.construct_object(key_node)
-        if not isinstance(key, str):  # `1:`, `yes:`, `~:`: YAML reads them as a number, a boolean, null
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"key '{key_node.value}' is read as a {type(key).__name__}, not a name: quote it",
-                key_node.start_mark,
-            )
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key '{key}' (first on line {seen[key] + 1})", key_node.start_mark
-            )
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node)
+            raise _key_error(key_node, "a key must be a plain name, not a list or mapping")
+        if key_node.tag != _YAML_STR_TAG:  # `1:`, `yes:`, `~:`: YAML reads them as a number, a boolean, null
+            kind = key_node.tag.rsplit(":", 1)[-1]
+            raise _key_error(key_node, f"key '{key_node.value}' is read as a {kind}, not a name: quote it")
+        if key_node.value in first:
+            line = first[key_node.value].start_mark.line + 1
+            raise _key_error(key_node, f"duplicate key '{key_node.value}' (first on line {line})")
+        first[key_node.value] = key_node
+    if merges:
+        return loader.construct_mapping(node)
+    return {key_node.value: loader.construct_object(value_node) for key_node, value_node in node.value}
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping_without_duplicates)
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def parse_yaml(text: str, source: str = "plan") -> Any:

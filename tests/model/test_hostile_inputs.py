@@ -352,7 +352,7 @@ RAW_CASES = [
     RawCase("complex-key-mapping", b"? {a: 1}\n: 1\n", "a key must be a plain name, not a list or mapping"),
     RawCase("complex-key-nested", b"networks:\n  - ? [x]\n    : 1\n", "a key must be a plain name"),
     RawCase("duplicate-key", b"networks: []\nnetworks: []\n", "duplicate key 'networks' (first on line 1)"),
-    RawCase("null-key", b"~: 1\n", "key '~' is read as a NoneType, not a name: quote it"),
+    RawCase("null-key", b"~: 1\n", "key '~' is read as a null, not a name: quote it"),
     RawCase("int-key", b"nodes: [a]\n1: 1\n", "key '1' is read as a int, not a name: quote it"),
     RawCase("bool-key", b"lab:\n  placement: {yes: node1}\n", "key 'yes' is read as a bool, not a name: quote it"),
     RawCase("quoted-keys", b'"networks": []\n', "valid (0 cluster network(s)", 0),
@@ -535,3 +535,14 @@ def test_agent_with_a_bad_kubeconfig_file_exits_2_without_printing_it(
 
 def test_the_catalogue_holds_at_least_150_cases() -> None:
     assert len(PLAN_CASES) + len(RAW_CASES) + len(CLI_CASES) + 3 >= 150
+
+
+def test_thousands_of_warnings_print_the_first_hundred_and_a_count(tmp_path: Path) -> None:
+    data = valid_plan()
+    data["networks"] += [{"name": f"n{i}", "clusterNetwork": "vlan", "vlan": 200} for i in range(150)]
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text(yaml.safe_dump(data))
+    result = hvnet("validate", plan_file)
+    assert result.exit_code == 0
+    assert result.stderr.count("warning: networks[") == 100
+    assert "... and 50 more warning(s)" in result.stderr
