@@ -27,6 +27,14 @@ def main() -> None:
     HVNET_DEBUG=1 shows the traceback instead."""
     try:
         app()
+    except BrokenPipeError:  # the reader went away (`hvnet render PLAN | head`): nothing left to tell it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        sys.exit(1)
+    except OSError as error:  # output that cannot be written (a full disk): not a bug
+        if os.environ.get("HVNET_DEBUG"):
+            raise
+        plan_commands.err.print(f"[red]error[/]: {safe_text(error)}", highlight=False, soft_wrap=True)
+        sys.exit(1)
     except Exception as error:
         if os.environ.get("HVNET_DEBUG"):
             raise

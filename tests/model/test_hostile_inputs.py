@@ -546,3 +546,34 @@ def test_thousands_of_warnings_print_the_first_hundred_and_a_count(tmp_path: Pat
     assert result.exit_code == 0
     assert result.stderr.count("warning: networks[") == 100
     assert "... and 50 more warning(s)" in result.stderr
+
+
+def test_output_that_cannot_be_written_is_an_error_not_a_traceback() -> None:
+    hvnet_bin = Path(sys.executable).with_name("hvnet")
+    with open("/dev/full", "w") as full:
+        run = subprocess.run(
+            [str(hvnet_bin), "plan", QUICKSTART],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert run.returncode == 1
+    assert run.stderr.strip() == "error: [Errno 28] No space left on device"
+
+
+def test_an_unexpected_error_is_one_line_that_says_it_is_a_bug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harvester_network import cli
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("[/x] \x1b[2J")
+
+    monkeypatch.setattr(cli, "app", broken)
+    monkeypatch.delenv("HVNET_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.startswith("internal error: RuntimeError: [/x] \\x1b[2J (a bug in hvnet")
