@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from harvester_network.cli import app
+from harvester_network.lab.topology import LabPlanError, build_topology
+from harvester_network.model import load_plan
 from tests.model.test_hostile_inputs import assert_terminal_safe
 from tests.model.test_properties import valid_plans
 
@@ -95,9 +97,34 @@ def test_no_plan_document_crashes_and_validate_agrees_with_render(doc: dict[str,
     plan_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     validated = CliRunner().invoke(app, ["validate", str(plan_file)])
     rendered = CliRunner().invoke(app, ["render", str(plan_file)])
-    for result in (validated, rendered):
+    planned = CliRunner().invoke(app, ["plan", str(plan_file), "--json"])
+    for result in (validated, rendered, planned):
         assert_terminal_safe(result)
         assert result.exit_code in (0, 1), result.output
-    assert validated.exit_code == rendered.exit_code, (validated.output, rendered.output)
+    assert validated.exit_code == rendered.exit_code == planned.exit_code, (validated.output, rendered.output)
     if rendered.exit_code:
         assert rendered.stdout == ""  # nothing rendered from a refused plan
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=valid_plans(), data=st.data())
+def test_the_lab_models_a_valid_plan_or_refuses_it_with_a_reason(doc: dict[str, Any], data: st.DataObject) -> None:
+    """Every valid plan with a `lab:` section either becomes a lab topology or is refused with LabPlanError
+    (what `hvnet lab demo` reports before booting); nothing else is raised."""
+    # Every node gets every NIC any uplink or override names.
+    nics = {nic for cn in doc["clusterNetworks"] for nic in cn["uplink"]["nics"]}
+    nics |= {nic for cn in doc["clusterNetworks"] for o in cn.get("nodeOverrides", []) for nic in o["nics"]}
+    nodes = doc.get("nodes") or ["node1"]
+    doc["lab"] = {
+        "nodes": {node: {"nics": sorted(nics)} for node in nodes},
+        "placement": {vm["name"]: data.draw(st.sampled_from(nodes)) for vm in doc["virtualMachines"]},
+        "router": data.draw(st.booleans()),
+    }
+    plan, _ = load_plan(doc)
+    try:
+        topology = build_topology(plan)
+    except LabPlanError as refusal:
+        assert str(refusal).startswith("the lab cannot run this plan: ")
+        return
+    placed = {vm.name for vm in plan.virtual_machines if vm.name in plan.lab.placement}  # type: ignore[union-attr]
+    assert {vm.ref.split("/")[-1] for vm in topology.vms} == placed
