@@ -12,6 +12,7 @@ import ipaddress
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from harvester_network.facts import DEFAULT_PVID
 from harvester_network.model import names
 from harvester_network.model.issues import PlanIssue
 from harvester_network.model.plan import ManagementService, ManualRoute, Network, Plan
@@ -189,8 +190,8 @@ def _network_issues(plan: Plan, unresolved_ok: frozenset[str], at: _Items) -> It
             )
         vids.setdefault(key, i)
         # The agent puts VLAN 1 untagged on the bridge (PVID 1), as Harvester does: VLAN 0 and VLAN 1 are one segment.
-        other_untagged = (net.cluster_network, 1 - net.vlan)
-        if net.vlan in (0, 1) and other_untagged in vids:
+        other_untagged = (net.cluster_network, DEFAULT_PVID if net.vlan == 0 else 0)
+        if net.vlan in (0, DEFAULT_PVID) and other_untagged in vids:
             first = plan.networks[vids[other_untagged]]
             yield PlanIssue(
                 f"{base}.vlan",
