@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from tests.k8s_api import admission_policy
 from tests.k8s_api import managedfields as mf
 from tests.k8s_api.controllers import Controllers
 from tests.k8s_api.errors import (
@@ -314,6 +315,7 @@ class Cluster:
             self._prune_default(resource_type, obj, opts)
             if not self.admission:
                 self._check(resource_type, obj, None)
+                admission_policy.admit(self, resource_type, "CREATE", obj, None)
             if managers is None:
                 me = mf.Manager(opts.manager, "Update", resource_type.api_version, "", now_rfc3339(), set())
                 managers = mf.record_update({}, obj, resource_type.schema, {}, me, _reset_paths(resource_type, ""))
@@ -355,6 +357,8 @@ class Cluster:
     def _validating_admission(
         self, operation: str, resource_type: ResourceType, new: dict[str, Any], old: dict[str, Any] | None
     ) -> None:
+        """ValidatingAdmissionPolicies, then the plugins' validating webhooks."""
+        admission_policy.admit(self, resource_type, operation, new, old)
         for plugin in self.admission:
             plugin.validate(operation, resource_type, new, old)
 
@@ -539,6 +543,7 @@ class Cluster:
         self._prune_default(resource_type, new, opts)
         if not admitted:
             self._check(resource_type, new, current)
+            admission_policy.admit(self, resource_type, "UPDATE", new, current)
         if managers is None:
             me = mf.Manager(opts.manager, "Update", resource_type.api_version, subresource, now_rfc3339(), set())
             base = self._request_managers(requested_managers, current)
@@ -611,6 +616,7 @@ class Cluster:
                 )
             if resource_type.storage_key == NAMESPACES and name in CORE_NAMESPACES[:3]:
                 raise forbidden_error(subject, "this namespace may not be deleted")
+            admission_policy.admit(self, resource_type, "DELETE", None, current)
             if meta.get("deletionTimestamp"):
                 return self.present(resource_type, current)
             for plugin in self.admission:
