@@ -12,7 +12,8 @@ PASSWORD = "hvnet-marker-password-c0ffee"
 MARKERS = (TOKEN, CLIENT_KEY, PASSWORD)
 KEY_DATA = base64.b64encode(CLIENT_KEY.encode()).decode()  # how a kubeconfig carries a key
 
-_CLUSTER = "clusters: [{name: c, cluster: {server: 'https://192.0.2.1:6443'}}]"
+# A closed port on loopback: a kubeconfig that loads fails at once (no network is tried).
+_CLUSTER = "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]"
 _CONTEXT = "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x"
 _USER = f"{{token: {TOKEN}, client-key-data: {KEY_DATA}, username: admin, password: {PASSWORD}}}"
 
