@@ -1,4 +1,4 @@
-"""load_plan with a whole section lost to a field error: the cross-object rules still judge the rest."""
+"""load_plan and load_plan_file: a section lost to a field error does not hide the rest, unreadable files, hints."""
 
 from __future__ import annotations
 
