@@ -73,7 +73,12 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
     "render/clusternetwork.py": (["tests/render/test_golden.py"], None),
     "render/nad.py": (["tests/render/test_nad_whole.py", "tests/render/test_golden.py"], None),
     "render/dhcp.py": (
-        ["tests/render/test_dhcp_whole.py", "tests/render/test_golden.py", "tests/model/test_dhcp_server.py"],
+        [
+            "tests/render/test_dhcp_whole.py",
+            "tests/render/test_golden.py",
+            "tests/model/test_dhcp_server.py",
+            "tests/security/test_dhcp_workload.py",
+        ],
         None,
     ),
     "render/nodeplan.py": (
