@@ -92,7 +92,7 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
     ),
     "render/crds.py": (["tests/agent/test_vlanstatus.py", "tests/render/test_agent_install.py"], None),
     "render/vlanstatus.py": (["tests/agent/test_vlanstatus.py"], None),
-    "render/agent_install.py": (["tests/render/test_agent_install.py"], None),
+    "render/agent_install.py": (["tests/render/test_agent_install.py", "tests/security/test_hardening.py"], None),
     "agent/desired.py": (
         ["tests/agent/test_desired_edges.py", "tests/agent/test_desired.py", "tests/test_mtu_zero.py"],
         None,
