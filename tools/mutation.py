@@ -73,7 +73,12 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
     "render/clusternetwork.py": (["tests/render/test_golden.py"], None),
     "render/nad.py": (["tests/render/test_nad_whole.py", "tests/render/test_golden.py"], None),
     "render/dhcp.py": (
-        ["tests/render/test_dhcp_whole.py", "tests/render/test_golden.py", "tests/model/test_dhcp_server.py"],
+        [
+            "tests/render/test_dhcp_whole.py",
+            "tests/render/test_golden.py",
+            "tests/model/test_dhcp_server.py",
+            "tests/security/test_dhcp_workload.py",
+        ],
         None,
     ),
     "render/nodeplan.py": (
@@ -87,7 +92,7 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
     ),
     "render/crds.py": (["tests/agent/test_vlanstatus.py", "tests/render/test_agent_install.py"], None),
     "render/vlanstatus.py": (["tests/agent/test_vlanstatus.py"], None),
-    "render/agent_install.py": (["tests/render/test_agent_install.py"], None),
+    "render/agent_install.py": (["tests/render/test_agent_install.py", "tests/security/test_hardening.py"], None),
     "agent/desired.py": (
         ["tests/agent/test_desired_edges.py", "tests/agent/test_desired.py", "tests/test_mtu_zero.py"],
         None,

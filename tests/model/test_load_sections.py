@@ -1,10 +1,12 @@
-"""load_plan with a whole section lost to a field error: the cross-object rules still judge the rest."""
+"""load_plan and load_plan_file: a section lost to a field error does not hide the rest, unreadable files, hints."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from harvester_network.model import PlanError, PlanIssue, load_plan
+from harvester_network.model import PlanError, PlanIssue, load_plan, load_plan_file
 
 
 def test_a_bad_service_cidr_does_not_hide_the_other_sections_problems() -> None:
@@ -25,5 +27,37 @@ def test_a_bad_service_cidr_does_not_hide_the_other_sections_problems() -> None:
             "networks[0].clusterNetwork",
             "cluster network 'nope' is not in the plan (known: vlan)",
             "name one of clusterNetworks[].name",
+        ),
+    ]
+
+
+def test_a_plan_file_that_cannot_be_read_is_an_issue(tmp_path: Path) -> None:
+    with pytest.raises(PlanError) as caught:
+        load_plan_file(str(tmp_path / "missing.yaml"))
+    assert caught.value.issues == [PlanIssue("", "cannot be read: No such file or directory", "check the path")]
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text("clusterNetworks: [{name: vlan, uplink: {nics: [eth1]}}]\n")
+    plan, warnings = load_plan_file(str(plan_file))
+    assert [cn.name for cn in plan.cluster_networks] == ["vlan"] and warnings == []
+
+
+def test_unknown_keys_get_the_closest_key_or_the_list() -> None:
+    data = {
+        "clusterNetworks": [{"name": "vlan", "uplink": {"nics": ["eth1"], "mtuu": 1, "zzz": 2}}],
+        "networks": [{"name": "a", "clusterNetwork": "vlan", "vlan": 5, "route": {"mode": "auto", "serverIP": "x"}}],
+    }
+    with pytest.raises(PlanError) as caught:
+        load_plan(data)
+    assert caught.value.issues == [
+        PlanIssue("clusterNetworks[0].uplink.mtuu", "is not a known key", "did you mean 'mtu'?"),
+        PlanIssue(
+            "clusterNetworks[0].uplink.zzz",
+            "is not a known key",
+            "allowed keys: bondMiimon, bondMode, mtu, nics, txQLen",
+        ),
+        PlanIssue(
+            "networks[0].route.serverIP",
+            "Input is not a valid IPv4 address",
+            "write an IPv4 address, like 10.100.0.1",
         ),
     ]

@@ -74,7 +74,7 @@ def test_a_node_override_replaces_nics_and_what_it_sets() -> None:
 
 @pytest.mark.parametrize(
     ("lease_time", "seconds"),
-    [("1", 1), ("45s", 45), ("30m", 1800), ("2h", 7200), ("1d", 86400), (3600, 3600), ("infinite", None)],
+    [("1", 1), (1, 1), ("45s", 45), ("30m", 1800), ("2h", 7200), ("1d", 86400), (3600, 3600), ("infinite", None)],
 )
 def test_lease_seconds(lease_time: Any, seconds: int | None) -> None:
     dhcp = DhcpServer.model_validate(

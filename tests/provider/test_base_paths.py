@@ -22,6 +22,7 @@ from harvester_network.provider import (
     VlanConfigProvider,
 )
 from harvester_network.provider.base import (
+    OBJECT_OUTPUT,
     _behaviour_failures,
     _name_from_id,
     _timeout,
@@ -30,6 +31,7 @@ from harvester_network.provider.base import (
     has_unknown,
     issue_text,
     managed_view,
+    stand_in_uplink,
 )
 from tests.k8s_api.fixtures import KubeApi, real_cluster_kubeconfig
 
@@ -124,6 +126,46 @@ def test_a_failure_reached_twice_is_kept_once_in_order() -> None:
 
     found = _unique([CheckFailure("a", "x"), CheckFailure("b", "x"), CheckFailure("a", "x"), CheckFailure("a", "y")])
     assert [(f.property, f.reason) for f in found] == [("a", "x"), ("b", "x"), ("a", "y")]
+
+
+def test_drift_is_the_live_view_differing_from_what_the_inputs_render() -> None:
+    provider = ClusterNetworkProvider()
+    inputs = {"name": "vlan", "description": "VM traffic"}
+    obj = provider.desired(inputs)
+    olds = {**inputs, OBJECT_OUTPUT: managed_view(obj, obj)}
+    same = provider.diff("ClusterNetwork/vlan", olds, inputs)
+    assert (same.changes, same.replaces, same.delete_before_replace) == (False, [], False)
+    drifted_view = managed_view({**obj, "metadata": {**obj["metadata"], "labels": {}}}, obj)
+    drifted = provider.diff("ClusterNetwork/vlan", {**olds, OBJECT_OUTPUT: drifted_view}, inputs)
+    assert (drifted.changes, drifted.replaces, drifted.delete_before_replace) == (True, [], False)
+    # No view yet (never read), or one the old inputs cannot render: no drift, and drift.
+    assert provider.diff("ClusterNetwork/vlan", dict(inputs), inputs).changes is False
+    broken = {**olds, "name": "mgmt"}
+    assert provider.diff("ClusterNetwork/vlan", broken, {**inputs, "name": "mgmt"}).changes is True
+
+
+def test_identity_is_unknown_while_inputs_are_unknown_or_invalid() -> None:
+    provider = NetworkAttachmentDefinitionProvider()
+    inputs = {"name": "v", "namespace": "team", "clusterNetwork": "vlan", "vlan": 7}
+    assert provider._identity(inputs) == ("v", "team")
+    assert provider._identity({**inputs, "name": UNKNOWN}) is None
+    assert provider._identity({**inputs, "vlan": 5000}) is None
+    assert ClusterNetworkProvider()._identity({"name": "vlan"}) == ("vlan", None)
+
+
+def test_invalid_inputs_name_each_input_and_the_fix() -> None:
+    provider = NetworkAttachmentDefinitionProvider()
+    with pytest.raises(ProviderError) as caught:
+        provider.desired({"name": "v", "clusterNetwork": "vlan", "vlan": 5000})
+    assert str(caught.value) == (
+        "NetworkAttachmentDefinition inputs are invalid:\n  - vlan: Input should be less than or equal to 4094"
+    )
+    assert provider.input_for("networks[0].vlan") == "vlan"
+    assert provider.input_for("somewhere.else") == "somewhere.else"
+
+
+def test_stand_in_uplinks_are_their_own() -> None:
+    assert [stand_in_uplink(0), stand_in_uplink(3)] == [{"nics": ["stand-in0"]}, {"nics": ["stand-in3"]}]
 
 
 def test_create_over_an_object_being_deleted_waits_until_it_is_gone_and_makes_it_anew(

@@ -9,7 +9,7 @@ from typing import Any
 
 from harvester_network.model import load_plan
 from harvester_network.model.plan import Network
-from harvester_network.render.dhcp import dhcp_objects, dnsmasq_conf, ippool_object, server_address
+from harvester_network.render.dhcp import DHCP_CAPABILITIES, dhcp_objects, dnsmasq_conf, ippool_object, server_address
 
 ROUTE = {"mode": "manual", "cidr": "10.30.0.0/23", "gateway": "10.30.0.1"}
 DHCP = {"serverIP": "10.30.0.2", "range": {"start": "10.30.0.100", "end": "10.30.1.200"}}
@@ -49,9 +49,15 @@ def test_the_dnsmasq_workload_whole() -> None:
         "data": {"dnsmasq.conf": dnsmasq_conf(net)},
     }
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    # The image and the container's privileges belong to the security rules (their own tests).
-    for key in ("image", "securityContext"):
-        container.pop(key)
+    # The image belongs to the security rules (tests/security/test_dhcp_workload.py).
+    container.pop("image")
+    # Root only until dnsmasq drops to nobody: `ip addr add` needs NET_ADMIN effective.
+    assert container.pop("securityContext") == {
+        "capabilities": {"drop": ["ALL"], "add": DHCP_CAPABILITIES},
+        "runAsUser": 0,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+    }
     annotations = deployment["spec"]["template"]["metadata"].pop("annotations")
     assert json.loads(annotations["k8s.v1.cni.cncf.io/networks"]) == [
         {"name": "vlan300", "namespace": "lab", "interface": "net1"}
