@@ -78,8 +78,13 @@ def validate(plan: PlanPath) -> None:
     )
 
 
+# libyaml's emitter when installed: PyYAML's own took a minute to write 100 000 networks' objects, libyaml's
+# about 6 times less (the same data; only long quoted strings break their lines elsewhere).
+_OBJECT_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def dump_objects(objects: list[dict[str, object]]) -> str:
-    return yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False)
+    return yaml.dump_all(objects, Dumper=_OBJECT_DUMPER, sort_keys=False, default_flow_style=False)
 
 
 def render(
