@@ -260,8 +260,9 @@ def section(rows: list[dict[str, float]], file_rows: list[dict[str, Any]], load_
             "",
             "From a plan file, as `hvnet validate` and `hvnet render` read it (each run in a fresh interpreter; "
             "`hvnet`: as the CLI runs now, with the garbage collector paused; `before`: the same steps with it "
-            "running, as before). Times are wall clock; on a shared machine the CPU time is what a quiet machine "
-            "would take:",
+            "running and PyYAML's own emitter, as before). Times are wall clock, total = read to render; on a "
+            "shared machine its CPU time is what a quiet machine would take. YAML out: writing the YAML stream "
+            "`hvnet render` prints (to memory):",
             "",
             file_table(file_rows),
             "",
