@@ -50,14 +50,14 @@ def cloud_init_network_config(data: dict[str, Any], distro: str = "debian") -> l
     if data.get("version") not in (1, 2):
         raise NetworkDataError(f"networkData version {data.get('version')!r} is neither 1 nor 2")
     with tempfile.TemporaryDirectory(prefix="hvnet-guest-") as tmp:
-        out = net_convert(data, Path(tmp), "networkd", distro)
-        return [_nic(path.name, read_unit(path)) for path in sorted(out.glob("*.network"))]
+        return read_networkd(net_convert(data, Path(tmp), "networkd", distro))
 
 
 def net_convert(data: dict[str, Any], workdir: Path, output: str, distro: str = "debian") -> Path:
     """Run `cloud-init devel net-convert` on `data` into `workdir`; the directory its `output` renderer wrote."""
     if shutil.which(CLOUD_INIT) is None:
         raise NetworkDataError("cloud-init is not installed; run `make system-deps`")
+    workdir.mkdir(parents=True, exist_ok=True)
     source = workdir / "network-data.yaml"
     source.write_text(yaml.safe_dump(data, sort_keys=False))
     target = workdir / output
@@ -84,30 +84,45 @@ def read_unit(path: Path) -> list[tuple[str, dict[str, list[str]]]]:
     return sections
 
 
+def read_networkd(directory: Path) -> list[GuestNicConfig]:
+    """The NICs of the systemd-networkd .network files in `directory` (as cloud-init or netplan write them)."""
+    return [_nic(path.name, read_unit(path)) for path in sorted(directory.glob("*.network"))]
+
+
 def _values(sections: list[tuple[str, dict[str, list[str]]]], section: str, key: str) -> list[str]:
     return [value for name, entries in sections if name == section for value in entries.get(key, [])]
 
 
+_DHCP_USE = ("UseRoutes", "UseDNS")
+
+
+def _is_off(values: list[str]) -> bool:
+    return any(value.lower() in ("false", "no", "0") for value in values)
+
+
 def _nic(file_name: str, sections: list[tuple[str, dict[str, list[str]]]]) -> GuestNicConfig:
-    macs = _values(sections, "Match", "MACAddress")
+    macs = _values(sections, "Match", "MACAddress") + _values(sections, "Match", "PermanentMACAddress")
     if not macs:
         raise NetworkDataError(f"{file_name} matches no MAC address; NICs must be matched by MAC")
-    gateways = [
+    # A default route: a [Route] to anywhere, or Gateway= in [Network] (netplan's rendering of gateway4).
+    gateways = _values(sections, "Network", "Gateway") + [
         gateway
         for name, entries in sections
         if name == "Route" and entries.get("Destination", [ANY_IPV4])[0] == ANY_IPV4
         for gateway in entries.get("Gateway", [])
     ]
+    # cloud-init writes [DHCPv4], netplan [DHCP]; cloud-init [Address] sections, netplan Address= in [Network].
+    use_routes, use_dns = (_values(sections, "DHCPv4", key) + _values(sections, "DHCP", key) for key in _DHCP_USE)
     dhcp = any(value in ("ipv4", "yes", "true") for value in _values(sections, "Network", "DHCP"))
     return GuestNicConfig(
         name=(_values(sections, "Match", "Name") or [file_name])[0],
         mac=macs[0].lower(),
         dhcp=dhcp,
-        use_routes=_values(sections, "DHCPv4", "UseRoutes") != ["False"],
-        addresses=tuple(_values(sections, "Address", "Address")),
+        use_routes=not _is_off(use_routes),
+        addresses=tuple(_values(sections, "Address", "Address") + _values(sections, "Network", "Address")),
         gateway=gateways[0] if gateways else None,
         dns=tuple(server for line in _values(sections, "Network", "DNS") for server in line.split()),
-        use_dns=_values(sections, "DHCPv4", "UseDNS") != ["False"],
+        use_dns=not _is_off(use_dns),
     )
 
 

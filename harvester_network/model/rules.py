@@ -348,6 +348,14 @@ def _guest_issues(plan: Plan, base: str, vm: VirtualMachine) -> Iterator[PlanIss
             severity="warning",
         )
     default = guest.default_route_index(plan, vm)
+    if vm.network_data_version == 1 and vm.dns and all(n.ip in ("dhcp", "none") for n in vm.interfaces):
+        yield PlanIssue(
+            f"{base}.dns",
+            "network data version 1 hands `dns` only to static NICs where the guest's cloud-init renders netplan "
+            "(Ubuntu): this VM has none, so those guests use only their DHCP servers' nameservers",
+            "use networkDataVersion: 2 (the default)",
+            severity="warning",
+        )
     if vm.network_data_version == 1:
         for k, nic in enumerate(vm.interfaces):
             if nic.ip == "dhcp" and k != default:
@@ -355,7 +363,7 @@ def _guest_issues(plan: Plan, base: str, vm: VirtualMachine) -> Iterator[PlanIss
                     f"{base}.interfaces[{k}].ip",
                     "network data version 1 cannot keep this DHCP NIC from installing its server's default route: "
                     "the guest may get a second default route",
-                    "use networkDataVersion: 2 (the default), or a static ip on this NIC",
+                    "use networkDataVersion: 2 (the default)" + ("" if nic.is_management else ", or a static ip here"),
                     severity="warning",
                 )
 
