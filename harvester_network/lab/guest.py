@@ -39,8 +39,8 @@ class GuestNicConfig:
 GUEST_SYSCTLS = ("net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2")
 
 
-class NetworkDataError(ValueError):
-    """The rendered networkData is not something cloud-init would accept."""
+class NetworkDataError(ns.LabError, ValueError):
+    """The rendered networkData is not something cloud-init would accept (or cloud-init is missing)."""
 
 
 def cloud_init_network_config(data: dict[str, Any], distro: str = "debian") -> list[GuestNicConfig]:

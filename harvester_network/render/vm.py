@@ -70,6 +70,25 @@ def network_fragments(plan: Plan, vm: VirtualMachine) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _GuestChoice:
+    """model/guest.py's decisions for one VM: the default-route NIC, its static gateway, DNS."""
+
+    default_route: int | None
+    gateway: ipaddress.IPv4Address | None
+    dhcp_dns: int | None
+    dns_holder: int  # the NIC that carries the VM's `dns` in v2 data
+    nameservers: list[str]
+
+
+def _guest_choice(plan: Plan, vm: VirtualMachine) -> _GuestChoice:
+    default = guest.default_route_index(plan, vm)
+    gateway = None if default is None else guest.static_gateway(plan, vm, vm.interfaces[default])
+    return _GuestChoice(
+        default, gateway, guest.dhcp_dns_index(plan, vm), default or 0, [str(server) for server in vm.dns]
+    )
+
+
 def _v2_ethernet(nic: GuestNic, choice: _GuestChoice) -> dict[str, Any]:
     eth: dict[str, Any] = {"match": {"macaddress": nic.mac}, "set-name": nic.guest_name}
     ip = nic.interface.ip
@@ -104,25 +123,6 @@ def _v1_physical(nic: GuestNic, choice: _GuestChoice) -> dict[str, Any]:
             subnet["gateway"] = str(choice.gateway)
         subnets = [subnet]
     return {"type": "physical", "name": nic.guest_name, "mac_address": nic.mac, "subnets": subnets}
-
-
-@dataclass(frozen=True)
-class _GuestChoice:
-    """model/guest.py's decisions for one VM: the default-route NIC, its static gateway, DNS."""
-
-    default_route: int | None
-    gateway: ipaddress.IPv4Address | None
-    dhcp_dns: int | None
-    dns_holder: int  # the NIC that carries the VM's `dns` in v2 data
-    nameservers: list[str]
-
-
-def _guest_choice(plan: Plan, vm: VirtualMachine) -> _GuestChoice:
-    default = guest.default_route_index(plan, vm)
-    gateway = None if default is None else guest.static_gateway(plan, vm, vm.interfaces[default])
-    return _GuestChoice(
-        default, gateway, guest.dhcp_dns_index(plan, vm), default or 0, [str(server) for server in vm.dns]
-    )
 
 
 def network_data(plan: Plan, vm: VirtualMachine) -> dict[str, Any]:
