@@ -84,6 +84,10 @@ def test_a_vm_on_a_network_it_was_not_given_fails_where_it_is_declared() -> None
             lambda: VlanNetwork("v", vlan_id=7, cluster_network="vlan", dhcp_server=DHCP),
             "networks[0].route",
         ),
+        (
+            lambda: VirtualMachine("vm", interfaces=[{"name": "m", "network": "mgmt"}], user_data="#cloud-config\n- a"),
+            "virtualMachines[0].userData",
+        ),
     ],
 )
 def test_plan_errors_surface_at_construction_with_their_field_path(build: Any, path: str) -> None:
