@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from harvester_network.model import guest, names
 from harvester_network.model.issues import PlanIssue
 from harvester_network.model.plan import ManagementService, ManualRoute, Network, Plan, VirtualMachine
-from harvester_network.model.userdata import CLOUD_CONFIG_HEADER, UserDataError, parse_cloud_config, user_data_kind
+from harvester_network.model.userdata import (
+    CLOUD_CONFIG_HEADER,
+    SECRET_DATA_MAX_BYTES,
+    UserDataError,
+    parse_cloud_config,
+    user_data_kind,
+)
 
 # Stands for "every node not listed" when the plan gives no `nodes`.
 _ANY_OTHER_NODE = "*"
@@ -369,6 +375,14 @@ def _guest_issues(plan: Plan, base: str, vm: VirtualMachine) -> Iterator[PlanIss
 
 
 def _user_data_issues(path: str, text: str) -> Iterator[PlanIssue]:
+    size = len(text.encode())
+    if size > SECRET_DATA_MAX_BYTES:
+        yield PlanIssue(
+            path,
+            f"is {size} bytes; the VM's cloud-init Secret holds at most {SECRET_DATA_MAX_BYTES} (Kubernetes' limit)",
+            "make it smaller, e.g. fetch large files from the guest with runcmd or write_files sources",
+        )
+        return
     kind = user_data_kind(text)
     if kind == "cloud-config":
         try:

@@ -14,6 +14,9 @@ import yaml
 CLOUD_CONFIG_HEADER = "#cloud-config"
 JINJA_HEADER = "## template: jinja"  # cloud-init renders the rest with instance data first
 
+# Kubernetes' MaxSecretSize (pkg/apis/core/validation): the Secret holding user data and network data.
+SECRET_DATA_MAX_BYTES = 1024 * 1024
+
 UserDataKind = Literal["cloud-config", "script", "jinja", "other"]
 
 

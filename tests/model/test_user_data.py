@@ -64,6 +64,14 @@ def test_user_data_we_cannot_add_the_guest_agent_to_is_a_warning(user_data: str,
     ]
 
 
+def test_user_data_larger_than_a_secret_holds_is_an_error() -> None:
+    comment = "#" * 1023 + "\n"
+    fits = "#cloud-config\n" + comment * 1000
+    assert issues_of(plan_with_vm(userData=fits)) == []
+    issues = issues_of(plan_with_vm(userData=fits + comment * 100))
+    assert len(issues) == 1 and issues[0].startswith("error virtualMachines[0].userData: is 1126414 bytes")
+
+
 def test_a_good_cloud_config_is_accepted() -> None:
     user_data = "#cloud-config\n# comment\npackages: [htop, [nginx, '1.2']]\nruncmd: [echo hi, [ls, -l], null]\n"
     assert issues_of(plan_with_vm(userData=user_data)) == []
