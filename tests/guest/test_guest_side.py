@@ -25,6 +25,7 @@ from tests.guest.consumers import (
     kubevirt_schema_errors,
     networkd_from_cloud_init,
     networkd_from_netplan,
+    require,
 )
 from tests.guest.shapes import shapes_plan
 from tests.upstream import upstream_json
@@ -182,3 +183,13 @@ def test_static_addresses_are_inside_their_networks() -> None:
             network = plan.network_for(vm, nic)
             if nic.ip not in ("dhcp", "none") and network is not None and isinstance(network.route, ManualRoute):
                 assert ipaddress.IPv4Interface(nic.ip).ip in network.route.cidr
+
+
+def test_a_missing_tool_fails_under_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="make system-deps"):
+        require("cloud-init")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="cloud-init is not installed"):
+        require("cloud-init")
