@@ -129,7 +129,7 @@ def network_data(plan: Plan, vm: VirtualMachine) -> dict[str, Any]:
     """cloud-init NoCloud networkData (no top-level `network:` key), NICs matched by MAC.
 
     One default route (model/guest.py). Version 1 cannot keep a secondary DHCP NIC from installing routes
-    (the rules warn); version 2 (the default) can, except where the guest's cloud-init renders eni.
+    (the rules warn); version 2 (the default) can, except where the guest's cloud-init renders eni or sysconfig.
     """
     nics = guest_nics(plan, vm)
     choice = _guest_choice(plan, vm)

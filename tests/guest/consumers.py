@@ -6,6 +6,7 @@ Each tool must be installed (`make system-deps`): a missing one fails under CI a
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import re
 import shutil
@@ -117,6 +118,32 @@ def eni_from_cloud_init(network_data: dict[str, Any], workdir: Path) -> tuple[li
     rules = (out / "etc/udev/rules.d/70-persistent-net.rules").read_text()
     names = dict(re.findall(r'ATTR\{address\}=="([0-9a-f:]+)", NAME="([^"]+)"', rules))
     return interfaces, names
+
+
+def sysconfig_from_cloud_init(network_data: dict[str, Any], workdir: Path) -> list[GuestNicConfig]:
+    """cloud-init's RHEL-family output (-D rhel, sysconfig): each ifcfg file as a NIC, with resolv.conf's
+    nameservers. 22.4 ignores `use-routes: false`: it stops DHCP default routes only where a static default
+    route exists (DHCLIENT_SET_DEFAULT_ROUTE=no)."""
+    require("cloud-init")
+    out = net_convert(network_data, workdir / "sysconfig-out", "sysconfig", distro="rhel")
+    resolv = out / "etc/resolv.conf"
+    nameservers = tuple(re.findall(r"^nameserver (\S+)", resolv.read_text(), re.M)) if resolv.exists() else ()
+    nics = []
+    for path in sorted((out / "etc/sysconfig/network-scripts").glob("ifcfg-*")):
+        cfg = dict(re.findall(r'^(\w+)="?([^"\n]*)"?$', path.read_text(), re.M))
+        prefix = ipaddress.IPv4Network(f"0.0.0.0/{cfg.get('NETMASK', '0.0.0.0')}").prefixlen
+        nics.append(
+            GuestNicConfig(
+                name=cfg["DEVICE"],
+                mac=cfg["HWADDR"].lower(),
+                dhcp=cfg["BOOTPROTO"] == "dhcp",
+                use_routes=cfg.get("DHCLIENT_SET_DEFAULT_ROUTE") != "no",
+                addresses=(f"{cfg['IPADDR']}/{prefix}",) if "IPADDR" in cfg else (),
+                gateway=cfg.get("GATEWAY") if cfg.get("DEFROUTE") != "no" else None,
+                dns=nameservers,
+            )
+        )
+    return nics
 
 
 # --- KubeVirt's OpenAPI (swagger 2.0 definitions), as the API server checks a VirtualMachine it is sent -------

@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 SEED = 11
-SHAPES = 14
+SHAPES = 12
 MAX_NICS = 16
 USER_DATA = {
     "none": None,
