@@ -17,10 +17,10 @@ from typing import Any
 import yaml
 
 from harvester_network.lab import netns as ns
+from harvester_network.render.vm import ANY_IPV4
 
 CLOUD_INIT = "cloud-init"
 NETWORKD_DIR = "etc/systemd/network"
-ANY_IPV4 = "0.0.0.0/0"
 
 
 @dataclass(frozen=True)
