@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -81,13 +81,13 @@ def networkd_from_netplan(network_data: dict[str, Any], workdir: Path) -> list[G
     return read_networkd(root / "run" / "systemd" / "network")
 
 
-@dataclass(frozen=True)
+@dataclass
 class EniInterface:
     name: str
     method: str  # static, dhcp, manual
-    addresses: tuple[str, ...]
-    default_gateways: tuple[str, ...]  # `gateway` lines and `post-up route add default gw` lines
-    dns: tuple[str, ...]
+    addresses: list[str] = field(default_factory=list)
+    default_gateways: list[str] = field(default_factory=list)  # `gateway` and `post-up route add default gw`
+    dns: list[str] = field(default_factory=list)
 
 
 def eni_from_cloud_init(network_data: dict[str, Any], workdir: Path) -> tuple[list[EniInterface], dict[str, str]]:
@@ -95,26 +95,21 @@ def eni_from_cloud_init(network_data: dict[str, Any], workdir: Path) -> tuple[li
     udev rules (eni itself names NICs, it does not match them)."""
     require("cloud-init")
     out = net_convert(network_data, workdir / "eni-out", "eni")
-    stanzas: list[EniInterface] = []
-    current: dict[str, Any] | None = None
+    interfaces: list[EniInterface] = []
     for line in (out / "etc/network/interfaces.d/50-cloud-init").read_text().splitlines():
         words = line.split()
         if words[:1] == ["iface"]:
-            current = {"name": words[1], "method": words[3], "addresses": [], "gateways": [], "dns": []}
-            stanzas.append(current)  # type: ignore[arg-type]
-        elif current is not None and words:
+            interfaces.append(EniInterface(words[1], words[3]))
+        elif interfaces and words:
+            current = interfaces[-1]
             if words[0] == "address":
-                current["addresses"].append(words[1])
+                current.addresses.append(words[1])
             elif words[0] == "gateway":
-                current["gateways"].append(words[1])
+                current.default_gateways.append(words[1])
             elif words[:4] == ["post-up", "route", "add", "default"]:
-                current["gateways"].append(words[5])
+                current.default_gateways.append(words[5])
             elif words[0] == "dns-nameservers":
-                current["dns"] += words[1:]
-    interfaces = [
-        EniInterface(s["name"], s["method"], tuple(s["addresses"]), tuple(s["gateways"]), tuple(s["dns"]))
-        for s in stanzas  # type: ignore[union-attr]
-    ]
+                current.dns += words[1:]
     rules = (out / "etc/udev/rules.d/70-persistent-net.rules").read_text()
     names = dict(re.findall(r'ATTR\{address\}=="([0-9a-f:]+)", NAME="([^"]+)"', rules))
     return interfaces, names
@@ -156,7 +151,14 @@ def kubevirt_schema_errors(obj: dict[str, Any]) -> list[str]:
     return _errors(obj, {"$ref": f"#/definitions/v1.{obj['kind']}"}, definitions, obj["kind"])
 
 
-_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float)}
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "object": dict,
+    "array": list,
+    "string": str,
+    "boolean": bool,
+    "integer": int,
+    "number": (int, float),
+}
 
 
 def _errors(value: Any, schema: dict[str, Any], definitions: dict[str, Any], path: str) -> list[str]:

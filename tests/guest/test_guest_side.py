@@ -8,7 +8,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
@@ -149,7 +149,7 @@ def _check_eni(case: RenderedVm, network_data: dict[str, Any], tmp_path: Path) -
     for k, nic in enumerate(case.vm.interfaces):
         stanza = stanzas[f"eth{k}"]
         assert stanza.method == {"dhcp": "dhcp", "none": "manual"}.get(nic.ip, "static"), stanza
-        assert stanza.addresses == (() if nic.ip in ("dhcp", "none") else (nic.ip,)), stanza
+        assert stanza.addresses == ([] if nic.ip in ("dhcp", "none") else [nic.ip]), stanza
     expected = _expected_default_route(case)
     gateways = [
         (int(i.name.removeprefix("eth")), gw) for i in interfaces if i.name != "lo" for gw in i.default_gateways
@@ -178,7 +178,7 @@ def test_every_nic_model_kubevirt_accepts_and_no_other() -> None:
     description = upstream_json("kubevirt/swagger.json")["definitions"]["v1.Interface"]["properties"]["model"]
     match = re.search(r"One of: ([^.]+)\.", description["description"])
     assert match is not None
-    assert set(NicModel.__args__) == {m.strip() for m in match.group(1).split(",")}
+    assert set(get_args(NicModel)) == {m.strip() for m in match.group(1).split(",")}
 
 
 def test_static_addresses_are_inside_their_networks() -> None:
