@@ -345,11 +345,15 @@ def _guest_issues(plan: Plan, base: str, vm: VirtualMachine) -> Iterator[PlanIss
             )
     if vm.user_data is not None:
         yield from _user_data_issues(f"{base}.userData", vm.user_data)
-    if not vm.dns and guest.dhcp_dns_index(plan, vm) is None and any(n.ip != "none" for n in vm.interfaces):
+    if (
+        not guest.guest_nameservers(plan, vm)
+        and guest.dhcp_dns_index(plan, vm) is None
+        and any(n.ip != "none" for n in vm.interfaces)
+    ):
         yield PlanIssue(
             f"{base}.dns",
-            "the guest gets no nameserver (no NIC uses DHCP), so it cannot resolve names, not even to install "
-            "qemu-guest-agent",
+            "the guest gets no nameserver (no NIC uses DHCP, no network's dhcpServer lists dns), so it cannot "
+            "resolve names, not even to install qemu-guest-agent",
             "list the resolvers the guest should use, like dns: [10.0.0.53]",
             severity="warning",
         )

@@ -77,7 +77,7 @@ class _GuestChoice:
     default_route: int | None
     gateway: ipaddress.IPv4Address | None
     dhcp_dns: int | None
-    dns_holder: int  # the NIC that carries the VM's `dns` in v2 data
+    dns_holder: int  # the NIC that carries the nameservers in v2 data
     nameservers: list[str]
 
 
@@ -85,7 +85,11 @@ def _guest_choice(plan: Plan, vm: VirtualMachine) -> _GuestChoice:
     default = guest.default_route_index(plan, vm)
     gateway = None if default is None else guest.static_gateway(plan, vm, vm.interfaces[default])
     return _GuestChoice(
-        default, gateway, guest.dhcp_dns_index(plan, vm), default or 0, [str(server) for server in vm.dns]
+        default,
+        gateway,
+        guest.dhcp_dns_index(plan, vm),
+        default or 0,
+        [str(server) for server in guest.guest_nameservers(plan, vm)],
     )
 
 

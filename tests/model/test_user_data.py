@@ -12,6 +12,8 @@ from harvester_network.model import PlanError, load_plan
 from tests.model.test_cli import hvnet
 
 NET = {"name": "n1", "clusterNetwork": "cn1", "vlan": 10}
+ROUTE = {"mode": "manual", "cidr": "10.0.0.0/24", "gateway": "10.0.0.1"}
+DHCP_SERVER = {"serverIP": "10.0.0.2", "range": {"start": "10.0.0.100", "end": "10.0.0.200"}}
 
 
 def plan_with_vm(**vm: Any) -> dict[str, Any]:
@@ -91,10 +93,13 @@ def test_duplicate_boot_order_is_refused_and_igb_accepted() -> None:
 def test_a_guest_without_any_nameserver_is_warned() -> None:
     static_only = [{"name": "b", "network": "n1", "ip": "10.0.0.5/24"}]
     assert issues_of(plan_with_vm(interfaces=static_only)) == [
-        "warning virtualMachines[0].dns: the guest gets no nameserver (no NIC uses DHCP), so it cannot resolve "
-        "names, not even to install qemu-guest-agent"
+        "warning virtualMachines[0].dns: the guest gets no nameserver (no NIC uses DHCP, no network's dhcpServer "
+        "lists dns), so it cannot resolve names, not even to install qemu-guest-agent"
     ]
     assert issues_of(plan_with_vm(interfaces=static_only, dns=["10.0.0.53"])) == []
+    served = plan_with_vm(interfaces=static_only)
+    served["networks"][0] = {**NET, "route": ROUTE, "dhcpServer": {**DHCP_SERVER, "dns": ["10.0.0.53"]}}
+    assert issues_of(served) == []
 
 
 def test_validate_reports_bad_user_data_without_a_traceback(tmp_path: Path) -> None:

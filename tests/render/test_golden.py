@@ -395,3 +395,17 @@ def test_apply_order(quickstart: Plan) -> None:
     # What an object refers to is applied first: ClusterNetwork < VlanConfig < NAD < Secret < VM < Service.
     order = ["ClusterNetwork", "VlanConfig", "NetworkAttachmentDefinition", "Secret", "VirtualMachine", "Service"]
     assert kinds == sorted(kinds, key=order.index)
+
+
+def test_a_static_only_guest_gets_the_nameservers_its_networks_dhcp_server_hands_out() -> None:
+    vm = {"name": "s", "interfaces": [{"name": "n", "network": "vlan300", "ip": "10.30.0.9/24"}]}
+    plan, warnings = load_plan({**DHCP_PLAN, "virtualMachines": [vm]})
+    assert warnings == []
+    eth0 = network_data(plan, plan.virtual_machines[0])["ethernets"]["eth0"]
+    assert eth0["nameservers"] == {"addresses": ["10.30.0.1", "1.1.1.1"]}
+    assert eth0["routes"] == [{"to": "0.0.0.0/0", "via": "10.30.0.1"}]
+    # The VM's own dns wins.
+    plan, _ = load_plan({**DHCP_PLAN, "virtualMachines": [{**vm, "dns": ["9.9.9.9"]}]})
+    assert network_data(plan, plan.virtual_machines[0])["ethernets"]["eth0"]["nameservers"] == {
+        "addresses": ["9.9.9.9"]
+    }
