@@ -16,7 +16,7 @@ import yaml
 
 from harvester_network.model import guest, names
 from harvester_network.model.plan import Interface, Network, Plan, VirtualMachine
-from harvester_network.model.userdata import CLOUD_CONFIG_HEADER, parse_cloud_config, user_data_kind
+from harvester_network.model.userdata import CLOUD_CONFIG_HEADER, UserDataError, parse_cloud_config, user_data_kind
 from harvester_network.render import harvester as h
 from harvester_network.render.nad import compact_json
 
@@ -171,9 +171,17 @@ def user_data(vm: VirtualMachine) -> str:
         return text
     merged = {**config, **{key: [*config.get(key, []), *values] for key, values in additions.items()}}
     appended = text.rstrip("\n") + "\n" + yaml.safe_dump(additions, sort_keys=False)
-    if parse_cloud_config(appended) == merged:
+    if _reads_as(appended, merged):
         return appended
     return CLOUD_CONFIG_HEADER + "\n" + yaml.safe_dump(merged, sort_keys=False)
+
+
+def _reads_as(text: str, config: dict[str, Any]) -> bool:
+    """Whether a #cloud-config text reads as `config` (appending to a flow-style document, say, does not)."""
+    try:
+        return parse_cloud_config(text) == config
+    except UserDataError:
+        return False
 
 
 def cloud_init_secret_name(vm: VirtualMachine) -> str:

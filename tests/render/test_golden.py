@@ -294,6 +294,12 @@ def test_user_data_without_packages_keeps_the_users_text_and_comments(quickstart
     assert yaml.safe_load(rendered) == {"hostname": "db", "packages": ["qemu-guest-agent"], "runcmd": [ENABLE_AGENT]}
 
 
+def test_user_data_that_cannot_take_appended_keys_is_merged_anew(quickstart: Plan) -> None:
+    for text in ("#cloud-config\n{hostname: db}\n", "#cloud-config\nruncmd: [echo hi]  # mine\n"):
+        merged = yaml.safe_load(user_data(_with_user_data(quickstart, text)))
+        assert merged["packages"] == ["qemu-guest-agent"] and merged["runcmd"][-1] == ENABLE_AGENT
+
+
 def test_a_listed_guest_agent_is_still_enabled(quickstart: Plan) -> None:
     listed = yaml.safe_load(user_data(_with_user_data(quickstart, "#cloud-config\npackages: [qemu-guest-agent]\n")))
     assert listed == {"packages": ["qemu-guest-agent"], "runcmd": [ENABLE_AGENT]}
