@@ -8,7 +8,7 @@ LAB_PACKAGES := user-mode-linux busybox-static kmod iproute2 iputils-ping contai
 # The guest side's real consumers (tests/guest, the lab's VM configuration): Debian 12's cloud-init and netplan.
 GUEST_PACKAGES := cloud-init netplan.io
 
-.PHONY: setup system-deps test test-unit test-lab lint demo clean
+.PHONY: setup system-deps test test-unit test-lab lint demo mutation clean
 
 setup: $(STAMP)
 
@@ -28,7 +28,7 @@ system-deps:
 	fi
 
 lint: setup
-	$(VENV)/bin/ruff check harvester_network tests benchmarks
+	$(VENV)/bin/ruff check harvester_network tests benchmarks tools
 	$(VENV)/bin/mypy
 
 test-unit: setup system-deps
@@ -44,6 +44,11 @@ test: lint test-unit test-lab
 demo: setup system-deps
 	$(VENV)/bin/hvnet plan examples/quickstart/plan.yaml
 	$(VENV)/bin/hvnet lab demo examples/quickstart/plan.yaml
+
+# How many small changes to the core pure modules the host-side tests catch (docs/testing.md). A few minutes per
+# module; pick modules or a sample with ARGS, e.g. make mutation ARGS="render/dhcp.py --sample 40 --seed 1".
+mutation: setup
+	nice -n 19 $(PY) tools/mutation.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

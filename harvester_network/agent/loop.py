@@ -23,11 +23,11 @@ from harvester_network.agent.netlink_read import link_inventory
 from harvester_network.agent.reconcile import PassReport, reconcile_pass
 from harvester_network.agent.sources import ManifestError, dir_fingerprint, load_manifest_dir, load_node_file
 from harvester_network.agent.status import StatusSink
+from harvester_network.facts import AGENT_RESYNC_S
 from harvester_network.model import names
 
 log = logging.getLogger("hvnet.agent")
 
-DEFAULT_RESYNC_S = 300.0  # hvnet agent --resync (cli/agent_commands.py repeats it)
 # After status could not be published (the API is down), the next pass comes this soon, not at the resync.
 STATUS_RETRY_S = 5.0
 # How often the loop looks at the source between netlink events; also the bound on reacting to a new VM port.
@@ -114,7 +114,7 @@ class AgentLoop:
     host: KernelHost
     sink: StatusSink
     metrics: AgentMetrics
-    resync_s: float = DEFAULT_RESYNC_S
+    resync_s: float = AGENT_RESYNC_S
     on_pass: Callable[[PassReport], None] | None = None
     status_retry_s: float = STATUS_RETRY_S
     status_published: bool = True

@@ -66,7 +66,6 @@ from harvester_network.agent.netlink_apply import (
     vid_ranges,
 )
 from harvester_network.agent.netlink_read import (
-    DEFAULT_PVID,
     KernelState,
     LinkState,
     PortVlan,
@@ -75,6 +74,7 @@ from harvester_network.agent.netlink_read import (
     read_kernel_state,
     read_links,
 )
+from harvester_network.facts import DEFAULT_PVID, MAX_VID
 
 __all__ = [
     "ApplyResult",
@@ -88,7 +88,6 @@ __all__ = [
     "prune_default_vlan",
 ]
 
-MAX_VID = 4094
 PRUNE_REASON = (
     "its PVID is not 1, and in VLAN 1 it would receive the bridge's untagged traffic (harvester/harvester#8816)"
 )

@@ -8,10 +8,9 @@ from typing import Annotated
 
 import typer
 
-# Kept in sync with agent/loop.py's DEFAULT_RESYNC_S; the agent modules (and pyroute2, slow to import) load
-# only when `hvnet agent` runs, so `hvnet validate` and friends start fast.
-DEFAULT_RESYNC_S = 300.0
-DEFAULT_STATE_DIR = Path("/var/lib/hvnet")  # agent/hostip.py's DEFAULT_STATE_DIR
+# The agent's defaults come from facts.py: the agent modules (and pyroute2, slow to import) load only when
+# `hvnet agent` runs, so `hvnet validate` and friends start fast.
+from harvester_network.facts import AGENT_RESYNC_S, AGENT_STATE_DIR
 
 
 def agent(
@@ -33,7 +32,7 @@ def agent(
     once: Annotated[
         bool, typer.Option(help="Reconcile once; exit 0 when every cluster network is ready, else 1")
     ] = False,
-    resync: Annotated[float, typer.Option(help="Seconds between full resyncs")] = DEFAULT_RESYNC_S,
+    resync: Annotated[float, typer.Option(help="Seconds between full resyncs")] = AGENT_RESYNC_S,
     metrics_addr: Annotated[
         str | None, typer.Option(help="Serve /metrics and /healthz on host:port, e.g. 0.0.0.0:9464")
     ] = None,
@@ -44,7 +43,7 @@ def agent(
             help="Where host-IP migration keeps its records (a NIC's addresses moved to its bridge); "
             "must survive agent restarts"
         ),
-    ] = DEFAULT_STATE_DIR,
+    ] = Path(AGENT_STATE_DIR),
 ) -> None:
     """Make this node's bridges, bonds and VLANs match the ClusterNetwork / VlanConfig / NAD objects, and report
     a VlanStatus per cluster network."""

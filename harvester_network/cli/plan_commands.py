@@ -211,7 +211,7 @@ def plan_command(
                 b.bond,
                 ", ".join(b.nics),
                 b.bond_mode,
-                str(b.mtu or "as is"),
+                str(b.mtu),
                 vid_ranges(b.vids) or "-",
                 "yes" if b.untagged else "-",
             )

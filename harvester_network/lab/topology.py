@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from harvester_network.facts import DEFAULT_PVID, MAX_MTU
 from harvester_network.model import names
 from harvester_network.model.plan import ManualRoute, Network, Plan, VirtualMachine
 from harvester_network.render import render_plan
@@ -28,8 +29,7 @@ SWITCH_BRIDGE = "sw-br"
 ROUTER_NS = "hvt-rtr"
 UNTAGGED_HOST_NS = "hvt-untagged"
 UPLINK_IF = "eth0"  # the router's and untagged host's one NIC
-DEFAULT_PVID = 1
-SWITCH_MTU = 9000  # a jumbo-capable switch; node NICs, bonds and bridges set their own MTU
+SWITCH_MTU = MAX_MTU  # passes any MTU a plan may set; node NICs, bonds and bridges set their own MTU
 # The untagged (PVID 1) management LAN: node host IPs, the router, the untagged host.
 MANAGEMENT_CIDR = ipaddress.IPv4Network("172.31.255.0/24")
 

@@ -76,4 +76,4 @@ def pinned_mac(namespace: str, vm: str, interface: str) -> str:
 
 
 def is_dns_label(value: str) -> bool:
-    return len(value) <= 63 and re.match(DNS_LABEL_RE, value) is not None
+    return len(value) <= DNS_LABEL_MAX and re.match(DNS_LABEL_RE, value) is not None

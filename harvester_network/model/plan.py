@@ -14,10 +14,11 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 from pydantic.alias_generators import to_camel
 
+from harvester_network.facts import DEFAULT_BOND_MODE, DEFAULT_MIIMON, DEFAULT_MTU, MAX_MTU, MAX_VID, MIN_MTU, BondMode
 from harvester_network.model import names
 
-DnsLabel = Annotated[str, Field(min_length=1, max_length=63, pattern=names.DNS_LABEL_RE)]
-NodeName = Annotated[str, Field(min_length=1, max_length=63, pattern=names.DNS_SUBDOMAIN_RE)]
+DnsLabel = Annotated[str, Field(min_length=1, max_length=names.DNS_LABEL_MAX, pattern=names.DNS_LABEL_RE)]
+NodeName = Annotated[str, Field(min_length=1, max_length=names.DNS_LABEL_MAX, pattern=names.DNS_SUBDOMAIN_RE)]
 
 
 def _check_ifname(value: str) -> str:
@@ -38,12 +39,12 @@ def _check_unique_nics(nics: list[str]) -> list[str]:
 
 # An uplink's NICs: each one can be enslaved to the bond once.
 UplinkNics = Annotated[list[InterfaceName], Field(min_length=1), AfterValidator(_check_unique_nics)]
-VlanId = Annotated[StrictInt, Field(ge=0, le=4094, description="0 = untagged, 1..4094 tagged")]
+VlanId = Annotated[StrictInt, Field(ge=0, le=MAX_VID, description=f"0 = untagged, 1..{MAX_VID} tagged")]
 
 
 def _check_mtu(value: int) -> int:
-    if value != 0 and not 576 <= value <= 9000:
-        raise ValueError("must be 0 (leave the NIC's MTU as it is) or between 576 and 9000")
+    if value != 0 and not MIN_MTU <= value <= MAX_MTU:
+        raise ValueError(f"must be 0 (the default, {DEFAULT_MTU}) or between {MIN_MTU} and {MAX_MTU}")
     return value
 
 
@@ -106,7 +107,6 @@ MacAddress = Annotated[str, Field(pattern=names.MAC_RE), AfterValidator(_check_u
 # A string duration, or a YAML integer taken as seconds.
 LeaseTime = Annotated[str, BeforeValidator(_lease_time_from_number), AfterValidator(_check_lease_time)]
 IpMode = Annotated[str, AfterValidator(_check_ip_mode)]
-BondMode = Literal["balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"]
 # KubeVirt's validInterfaceModels (kubevirt/kubevirt pkg/network/admitter/netiface.go).
 NicModel = Literal["virtio", "e1000", "e1000e", "igb", "ne2k_pci", "pcnet", "rtl8139"]
 
@@ -121,9 +121,12 @@ class Spec(BaseModel):
 
 class Uplink(Spec):
     nics: UplinkNics = Field(description="NICs the agent bonds into <cn>-bo")
-    bond_mode: BondMode = "active-backup"
-    bond_miimon: StrictInt = Field(default=100, ge=-1, description="-1 means the kernel default, 100 ms")
-    mtu: Mtu = 0
+    bond_mode: BondMode = DEFAULT_BOND_MODE
+    bond_miimon: StrictInt = Field(
+        default=DEFAULT_MIIMON, ge=-1, description=f"-1 means the kernel default, {DEFAULT_MIIMON} ms"
+    )
+    # 0 is Harvester's "no MTU given": the VlanConfig carries 0, the agent sets DEFAULT_MTU (facts.py).
+    mtu: Mtu = Field(default=0, description=f"{MIN_MTU}..{MAX_MTU}, or 0 for the default {DEFAULT_MTU}")
     tx_q_len: StrictInt = Field(default=-1, ge=-1, alias="txQLen", description="-1 leaves it as it is")
 
 

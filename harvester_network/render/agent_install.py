@@ -10,14 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from harvester_network import __version__
+from harvester_network.facts import AGENT_STATE_DIR
 from harvester_network.render import harvester as h
 from harvester_network.render.crds import custom_resource_definitions
 
 AGENT_NAME = "hvnet-agent"
 AGENT_NAMESPACE = "hvnet-system"
 AGENT_IMAGE = f"ghcr.io/harvester-network/hvnet-agent:{__version__}"
-# Intent and teardown records survive pod restarts here, so a crash mid-change completes or rolls back.
-AGENT_STATE_DIR = "/var/lib/hvnet"
 
 _READ = ["get", "list", "watch"]
 
