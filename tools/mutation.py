@@ -9,6 +9,7 @@ tests with `-x`. Source files are never written.
 
     python tools/mutation.py                       # every module of MODULES, all mutants
     python tools/mutation.py render/dhcp.py --sample 40 --seed 7   # 40 random mutants of one module
+    python tools/mutation.py model/rules.py --line 192              # the mutants of one line (a survivor)
 
 Prints one line per module (killed/total, score) and every survivor; docs/testing.md keeps the last scores.
 """
@@ -60,8 +61,15 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
         ],
         None,
     ),
-    "model/load.py": (["tests/model/test_invalid_plans.py", "tests/model/test_partial_validation.py"], None),
-    "model/issues.py": (["tests/model/test_invalid_plans.py", "tests/model/test_cli.py"], None),
+    "model/load.py": (
+        [
+            "tests/model/test_load_sections.py",
+            "tests/model/test_invalid_plans.py",
+            "tests/model/test_partial_validation.py",
+        ],
+        None,
+    ),
+    "model/issues.py": (["tests/render/test_object_names.py", "tests/model/test_invalid_plans.py"], None),
     "render/clusternetwork.py": (["tests/render/test_golden.py"], None),
     "render/nad.py": (["tests/render/test_nad_whole.py", "tests/render/test_golden.py"], None),
     "render/dhcp.py": (
@@ -73,11 +81,17 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
         None,
     ),
     "render/vm.py": (["tests/render/test_golden.py", "tests/render/test_examples.py"], None),
-    "render/objects.py": (["tests/render/test_golden.py", "tests/render/test_examples.py"], None),
+    "render/objects.py": (
+        ["tests/render/test_object_names.py", "tests/render/test_golden.py", "tests/render/test_examples.py"],
+        None,
+    ),
     "render/crds.py": (["tests/agent/test_vlanstatus.py", "tests/render/test_agent_install.py"], None),
     "render/vlanstatus.py": (["tests/agent/test_vlanstatus.py"], None),
     "render/agent_install.py": (["tests/render/test_agent_install.py"], None),
-    "agent/desired.py": (["tests/agent/test_desired.py", "tests/test_mtu_zero.py"], None),
+    "agent/desired.py": (
+        ["tests/agent/test_desired_edges.py", "tests/agent/test_desired.py", "tests/test_mtu_zero.py"],
+        None,
+    ),
     "agent/netlink.py": (
         ["tests/agent/test_planner.py"],
         {
@@ -95,7 +109,7 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
         },
     ),
     "provider/base.py": (
-        ["tests/provider/test_base_paths.py", "tests/provider/test_check.py", "tests/provider/test_providers.py"],
+        ["tests/provider/test_check.py", "tests/provider/test_base_paths.py", "tests/provider/test_providers.py"],
         None,
     ),
 }
@@ -131,8 +145,11 @@ def _is_docstring(parent: ast.AST, stmt: ast.stmt) -> bool:
 
 
 def _edits(function: ast.AST) -> Iterator[tuple[ast.AST, str, tuple[object, ...]]]:
-    """(node, description, replacement or the instruction) for each mutation inside `function`'s body."""
-    for node in ast.walk(function):
+    """(node, description, replacement or the instruction) for each mutation inside `function`'s body.
+    Its signature and decorators are left alone: default values live on the function object, not in the code
+    object that a mutant swaps in."""
+    body = [node for stmt in getattr(function, "body", []) for node in ast.walk(stmt)]
+    for node in [function, *body]:
         if isinstance(node, ast.Compare):
             for i, op in enumerate(node.ops):
                 if type(op) in COMPARISONS:
@@ -293,12 +310,14 @@ def _in_child(
     return "timeout"
 
 
-def run_module(relative: str, sample: int | None, seed: int) -> tuple[int, int, list[Mutant]]:
+def run_module(
+    relative: str, sample: int | None, seed: int, lines: set[int] | None = None
+) -> tuple[int, int, list[Mutant]]:
     tests, only = MODULES[relative]
     name = f"{PACKAGE}.{relative.removesuffix('.py').replace('/', '.')}"
     module = importlib.import_module(name)
     path = REPO / PACKAGE / relative
-    found = mutants(path.read_text(), only)
+    found = [m for m in mutants(path.read_text(), only) if lines is None or m.line in lines]
     if sample is not None and sample < len(found):
         found = random.Random(seed).sample(found, sample)
     runnable, swaps, not_run = [], [], []
@@ -326,6 +345,7 @@ def main() -> None:
     parser.add_argument("modules", nargs="*", help=f"modules under {PACKAGE}/ (default: all of MODULES)")
     parser.add_argument("--sample", type=int, help="run this many random mutants per module")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--line", type=int, action="append", help="only the mutants on this line (repeatable)")
     args = parser.parse_args()
     os.chdir(REPO)
     sys.path.insert(0, str(REPO))
@@ -336,7 +356,7 @@ def main() -> None:
     total_killed = total = 0
     for relative in chosen:
         started = time.monotonic()
-        killed, count, survivors = run_module(relative, args.sample, args.seed)
+        killed, count, survivors = run_module(relative, args.sample, args.seed, set(args.line) if args.line else None)
         total_killed, total = total_killed + killed, total + count
         score = 100 * killed / count if count else 100.0
         print(f"{relative}: {killed}/{count} killed, {score:.1f}% ({time.monotonic() - started:.0f} s)", flush=True)

@@ -15,10 +15,11 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from harvester_network.cli.agent_commands import checked_image, checked_listen_address
 from harvester_network.model import Plan, PlanError, PlanIssue, load_plan_file
 from harvester_network.render import harvester as h
 from harvester_network.render import object_file_name, object_key, render_plan
-from harvester_network.render.agent_install import AGENT_IMAGE, agent_install_objects
+from harvester_network.render.agent_install import AGENT_IMAGE, DEFAULT_METRICS_ADDRESS, agent_install_objects
 from harvester_network.render.nodeplan import ALL_NODES, node_plan, vid_ranges
 from harvester_network.render.objects import in_apply_order
 
@@ -73,7 +74,27 @@ def render(
     install_agent: Annotated[
         bool, typer.Option(help="Also the node agent for clusters without Harvester: CRDs, RBAC, DaemonSet")
     ] = False,
-    agent_image: Annotated[str, typer.Option(help="The agent's image (with --install-agent)")] = AGENT_IMAGE,
+    agent_image: Annotated[
+        str,
+        typer.Option(
+            help="The agent's image (with --install-agent); pin it by digest: REPO@sha256:...", callback=checked_image
+        ),
+    ] = AGENT_IMAGE,
+    agent_metrics_addr: Annotated[
+        str,
+        typer.Option(
+            help="With --install-agent: where the agent serves /metrics and /healthz (unauthenticated, on the host "
+            "network); the default is the node's loopback, 0.0.0.0:9464 opens it to scraping",
+            callback=checked_listen_address,
+        ),
+    ] = DEFAULT_METRICS_ADDRESS,
+    agent_admission_policy: Annotated[
+        bool,
+        typer.Option(
+            help="With --install-agent: the admission policy that keeps each agent to its own node (leave out only "
+            "on Kubernetes older than 1.30; see docs/security.md)"
+        ),
+    ] = True,
     nad_crd: Annotated[
         bool, typer.Option(help="With --install-agent: include the NAD CRD (leave out where Multus installed it)")
     ] = True,
@@ -81,7 +102,9 @@ def render(
     """Render a plan's Kubernetes objects: a YAML stream on stdout, or one file per object in a directory."""
     objects = render_plan(load_or_exit(plan))
     if install_agent:
-        objects = in_apply_order(agent_install_objects(agent_image, include_nad_crd=nad_crd) + objects)
+        objects = in_apply_order(
+            agent_install_objects(agent_image, nad_crd, agent_metrics_addr, agent_admission_policy) + objects
+        )
     if output_dir is None:
         typer.echo(dump_objects(objects), nl=False)
         return

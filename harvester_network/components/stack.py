@@ -5,7 +5,8 @@ Config (namespace `harvester-network`, i.e. `harvester-network:<key>` in Pulumi.
   `installAgent`; or
 - `clusters`: `[{name, kubeconfig?, context?, installAgent?, plan}]`, one cluster each, plus optional
   `defaults`: a partial plan deep-merged under every cluster's plan.
-`installAgent: true` installs hvnet's node agent (and the CRDs) on a cluster without Harvester.
+`installAgent: true` installs hvnet's node agent (and the CRDs) on a cluster without Harvester;
+`agentMetricsAddress` (default 127.0.0.1:9464, the node's loopback) is where its agents serve /metrics.
 
 Deep merge: mappings merge key by key; lists of named items (clusterNetworks, networks, virtualMachines,
 interfaces, nodeOverrides, ports) merge item by item on their identity (`namespace`/`name`, or `node`, or
@@ -23,6 +24,7 @@ from typing import Any
 import pulumi
 
 from harvester_network.components.harvester import HarvesterNetworking
+from harvester_network.render.agent_install import DEFAULT_METRICS_ADDRESS
 
 CONFIG_NAMESPACE = "harvester-network"
 # Pulumi keeps every resource's Outputs alive until the program ends, so the cyclic garbage collector keeps
@@ -31,7 +33,12 @@ CONFIG_NAMESPACE = "harvester-network"
 # memory; benchmarks/RESULTS.md). A program process is short-lived; collecting less often is safe.
 GC_FIRST_GENERATION_THRESHOLD = 1_000_000
 _IDENTITY_KEYS = ("name", "node", "port")
-CLUSTER_SETTINGS = ("kubeconfig", "context", "installAgent")  # per cluster, besides name and plan
+CLUSTER_SETTINGS = (
+    "kubeconfig",
+    "context",
+    "installAgent",
+    "agentMetricsAddress",
+)  # per cluster, besides name and plan
 
 
 class StackConfigError(ValueError):
@@ -116,6 +123,7 @@ def cluster_plans(config: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "kubeconfig": cluster.get("kubeconfig"),
                 "context": cluster.get("context"),
                 "installAgent": cluster.get("installAgent", False),
+                "agentMetricsAddress": cluster.get("agentMetricsAddress", DEFAULT_METRICS_ADDRESS),
                 "plan": deep_merge(defaults, cluster.get("plan") or {}),
             }
         )
@@ -153,12 +161,17 @@ def build_stack(config: pulumi.Config | None = None) -> list[HarvesterNetworking
     _collect_garbage_less_often()
     config = config or pulumi.Config(CONFIG_NAMESPACE)
     values = {key: config.get_object(key) for key in ("plan", "clusters", "defaults")}
-    values.update({key: config.get(key) for key in ("kubeconfig", "context")})
+    values.update({key: config.get(key) for key in ("kubeconfig", "context", "agentMetricsAddress")})
     values["installAgent"] = config.get_bool("installAgent")
     built = []
     for c in cluster_plans({k: v for k, v in values.items() if v is not None}):
         networking = HarvesterNetworking(
-            c["name"], plan=c["plan"], kubeconfig=c["kubeconfig"], context=c["context"], install_agent=c["installAgent"]
+            c["name"],
+            plan=c["plan"],
+            kubeconfig=c["kubeconfig"],
+            context=c["context"],
+            install_agent=c["installAgent"],
+            agent_metrics_address=c["agentMetricsAddress"],
         )
         built.append(_export(c["name"], networking))
     return built

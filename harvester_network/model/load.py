@@ -15,6 +15,7 @@ from pydantic_core import ErrorDetails
 from harvester_network.model.issues import PlanError, PlanIssue, format_path
 from harvester_network.model.plan import Plan
 from harvester_network.model.rules import plan_issues
+from harvester_network.model.yaml_problem import yaml_problem
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -40,7 +41,9 @@ def parse_yaml(text: str, source: str = "plan") -> Any:
     try:
         return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
-        raise PlanError([PlanIssue("", f"is not valid YAML: {exc}", "fix the YAML syntax")], source) from None
+        raise PlanError(
+            [PlanIssue("", f"is not valid YAML: {yaml_problem(exc)}", "fix the YAML syntax")], source
+        ) from None
 
 
 def load_plan_file(path: str | Path) -> tuple[Plan, list[PlanIssue]]:

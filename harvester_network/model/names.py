@@ -23,6 +23,14 @@ DNS_SUBDOMAIN_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9
 # Linux dev_valid_name(): no '/', ':' or whitespace, and not "." or "..".
 IFNAME_RE = r"^[^/:\s]{1,15}$"
 MAC_RE = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
+# A container image reference (github.com/distribution/reference): [registry[:port]/]path[:tag][@sha256:digest].
+# A digest pins the image: a tag (even not `latest`) can be moved to other contents by whoever controls the registry.
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_HOST_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_IMAGE_REGISTRY = rf"(?:{_IMAGE_HOST_LABEL}(?:\.{_IMAGE_HOST_LABEL})*(?::[0-9]+)?/)?"
+_IMAGE_TAG = r"(?::[\w][\w.-]{0,127})?"
+_IMAGE_DIGEST = r"(?:@sha256:[0-9a-f]{64})?"
+IMAGE_RE = rf"^{_IMAGE_REGISTRY}{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*{_IMAGE_TAG}{_IMAGE_DIGEST}$"
 
 
 def bridge_name(cluster_network: str) -> str:
@@ -73,6 +81,10 @@ def pinned_mac(namespace: str, vm: str, interface: str) -> str:
     """
     digest = hashlib.sha256(f"{namespace}/{vm}/{interface}".encode()).digest()
     return "52:54:00:" + ":".join(f"{b:02x}" for b in digest[:3])
+
+
+def is_image_reference(value: str) -> bool:
+    return re.fullmatch(IMAGE_RE, value) is not None
 
 
 def is_dns_label(value: str) -> bool:

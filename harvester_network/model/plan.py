@@ -190,6 +190,11 @@ class DhcpRange(Spec):
     end: ipaddress.IPv4Address
 
 
+# poseidon/dnsmasq (Alpine: dnsmasq, busybox `ip` and sh) at a release tag, never `latest`.
+DEFAULT_DHCP_IMAGE = "quay.io/poseidon/dnsmasq:v0.5.0-51-gc8a9de4"
+ContainerImage = Annotated[str, Field(max_length=512, pattern=names.IMAGE_RE)]
+
+
 class DhcpServer(Spec):
     """A DHCP server we deploy on the VLAN, for VLANs without a router that serves DHCP."""
 
@@ -200,7 +205,9 @@ class DhcpServer(Spec):
     # dnsmasq: a Deployment attached to the VLAN through Multus (works anywhere);
     # ippool: Harvester's vm-dhcp-controller add-on IPPool.
     backend: Literal["dnsmasq", "ippool"] = "dnsmasq"
-    image: str = Field(default="quay.io/poseidon/dnsmasq:latest", description="needs dnsmasq and `ip`")
+    image: ContainerImage = Field(
+        default=DEFAULT_DHCP_IMAGE, description="needs dnsmasq, `ip` and /bin/sh; pin it by digest: REPO@sha256:..."
+    )
 
     @property
     def lease_seconds(self) -> int | None:

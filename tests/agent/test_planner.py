@@ -345,3 +345,17 @@ def test_vlan_infos_use_the_kernels_range_flags() -> None:
         ("IFLA_BRIDGE_VLAN_INFO", {"flags": 0x4 | 0x8, "vid": 10}),
         ("IFLA_BRIDGE_VLAN_INFO", {"flags": 0x4 | 0x10, "vid": 12}),
     ]
+
+
+def test_a_nic_enslaved_straight_to_the_bridge_is_released_before_it_joins_the_bond() -> None:
+    plan = plan_changes(desired(wanted()), converged(nic("eth2", "vlan-br")))
+    assert summaries(plan) == ["release eth2 from vlan-br", "enslave eth2 to vlan-bo"]
+
+
+def test_changes_say_why() -> None:
+    plan = plan_changes(desired(wanted()), converged(bond("vlan", master=None, miimon=0)))
+    assert [(type(c).__name__, c.reason) for c in plan.changes] == [
+        ("SetMiimon", "miimon is 0, wanted 100"),
+        ("AttachToBridge", "its master is none, wanted vlan-br"),
+        ("AddVids", "networks of the cluster network use them"),
+    ]

@@ -59,66 +59,6 @@ def nad_inputs(connection: dict[str, Any], namespace: str, cn: str) -> dict[str,
     return {"name": "vlan100", "namespace": namespace, "clusterNetwork": cn, "vlan": 100, **connection}
 
 
-def test_create_over_an_object_being_deleted_waits_until_it_is_gone_and_makes_it_anew(
-    connection: dict[str, Any], kube: KubeClient, k8s_namespace: str, cn_name: str
-) -> None:
-    provider = NetworkAttachmentDefinitionProvider()
-    inputs = nad_inputs(connection, k8s_namespace, cn_name)
-    held = provider.desired(inputs)
-    held["metadata"]["finalizers"] = [HOLD]
-    old_uid = kube.apply(held)["metadata"]["uid"]
-    kube.delete("NetworkAttachmentDefinition", "vlan100", k8s_namespace)
-
-    def release() -> None:
-        time.sleep(1.0)
-        kube.merge_patch("NetworkAttachmentDefinition", "vlan100", {"metadata": {"finalizers": None}}, k8s_namespace)
-
-    releaser = threading.Thread(target=release)
-    releaser.start()
-    try:
-        provider.create(inputs)
-    finally:
-        releaser.join()
-    live = kube.get("NetworkAttachmentDefinition", "vlan100", k8s_namespace)
-    assert live is not None and live["metadata"]["uid"] != old_uid
-    assert "deletionTimestamp" not in live["metadata"] and not live["metadata"].get("finalizers")
-
-
-def test_the_context_input_picks_the_kubeconfig_context(
-    connection: dict[str, Any], kube: KubeClient, k8s_namespace: str, cn_name: str, tmp_path: Path
-) -> None:
-    config = yaml.safe_load(Path(connection["kubeconfig"]).read_text())
-    real = config["contexts"][0]
-    config["clusters"].append({"name": "nowhere", "cluster": {"server": "http://127.0.0.1:9"}})
-    config["contexts"] = [
-        {"name": "nowhere", "context": {**real["context"], "cluster": "nowhere"}},
-        {"name": "test", "context": real["context"]},
-    ]
-    config["current-context"] = "nowhere"
-    two_contexts = tmp_path / "two-contexts"
-    two_contexts.write_text(yaml.safe_dump(config))
-    inputs = {**nad_inputs(connection, k8s_namespace, cn_name), "kubeconfig": str(two_contexts), "timeout": 1}
-    provider = NetworkAttachmentDefinitionProvider()
-    with pytest.raises(Exception, match="cannot reach the API server"):
-        provider.create(inputs)
-    provider.create({**inputs, "context": "test"})
-    assert kube.get("NetworkAttachmentDefinition", "vlan100", k8s_namespace) is not None
-
-
-@pytest.mark.skipif(bool(real_cluster_kubeconfig()), reason="writes a Node, which only nodes write on a real cluster")
-def test_wait_for_ready_false_returns_without_waiting(
-    connection: dict[str, Any], kube: KubeClient, cn_name: str
-) -> None:
-    # A node that reports no VlanStatus: waiting could only time out.
-    kube.apply({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node1"}})
-    provider = VlanConfigProvider()
-    inputs = {"clusterNetwork": cn_name, "uplink": {"nics": ["eth1"]}, **connection, "timeout": 0.5}
-    with pytest.raises(ProviderError, match=r"to be ready: not done after 0\.5s"):
-        provider.create(inputs)
-    created = provider.create({**inputs, "waitForReady": False})
-    assert created.id == f"VlanConfig/{cn_name}"
-
-
 def test_from_wire_turns_whole_floats_into_ints_at_every_depth() -> None:
     converted = from_wire({"a": [1.0, {"b": 2.0}, [3.0]], "c": 1.5, "d": "4", "e": True})
     assert converted == {"a": [1, {"b": 2}, [3]], "c": 1.5, "d": "4", "e": True}
@@ -184,3 +124,63 @@ def test_a_failure_reached_twice_is_kept_once_in_order() -> None:
 
     found = _unique([CheckFailure("a", "x"), CheckFailure("b", "x"), CheckFailure("a", "x"), CheckFailure("a", "y")])
     assert [(f.property, f.reason) for f in found] == [("a", "x"), ("b", "x"), ("a", "y")]
+
+
+def test_create_over_an_object_being_deleted_waits_until_it_is_gone_and_makes_it_anew(
+    connection: dict[str, Any], kube: KubeClient, k8s_namespace: str, cn_name: str
+) -> None:
+    provider = NetworkAttachmentDefinitionProvider()
+    inputs = nad_inputs(connection, k8s_namespace, cn_name)
+    held = provider.desired(inputs)
+    held["metadata"]["finalizers"] = [HOLD]
+    old_uid = kube.apply(held)["metadata"]["uid"]
+    kube.delete("NetworkAttachmentDefinition", "vlan100", k8s_namespace)
+
+    def release() -> None:
+        time.sleep(1.0)
+        kube.merge_patch("NetworkAttachmentDefinition", "vlan100", {"metadata": {"finalizers": None}}, k8s_namespace)
+
+    releaser = threading.Thread(target=release)
+    releaser.start()
+    try:
+        provider.create(inputs)
+    finally:
+        releaser.join()
+    live = kube.get("NetworkAttachmentDefinition", "vlan100", k8s_namespace)
+    assert live is not None and live["metadata"]["uid"] != old_uid
+    assert "deletionTimestamp" not in live["metadata"] and not live["metadata"].get("finalizers")
+
+
+def test_the_context_input_picks_the_kubeconfig_context(
+    connection: dict[str, Any], kube: KubeClient, k8s_namespace: str, cn_name: str, tmp_path: Path
+) -> None:
+    config = yaml.safe_load(Path(connection["kubeconfig"]).read_text())
+    real = config["contexts"][0]
+    config["clusters"].append({"name": "nowhere", "cluster": {"server": "http://127.0.0.1:9"}})
+    config["contexts"] = [
+        {"name": "nowhere", "context": {**real["context"], "cluster": "nowhere"}},
+        {"name": "test", "context": real["context"]},
+    ]
+    config["current-context"] = "nowhere"
+    two_contexts = tmp_path / "two-contexts"
+    two_contexts.write_text(yaml.safe_dump(config))
+    inputs = {**nad_inputs(connection, k8s_namespace, cn_name), "kubeconfig": str(two_contexts), "timeout": 1}
+    provider = NetworkAttachmentDefinitionProvider()
+    with pytest.raises(Exception, match="cannot reach the API server"):
+        provider.create(inputs)
+    provider.create({**inputs, "context": "test"})
+    assert kube.get("NetworkAttachmentDefinition", "vlan100", k8s_namespace) is not None
+
+
+@pytest.mark.skipif(bool(real_cluster_kubeconfig()), reason="writes a Node, which only nodes write on a real cluster")
+def test_wait_for_ready_false_returns_without_waiting(
+    connection: dict[str, Any], kube: KubeClient, cn_name: str
+) -> None:
+    # A node that reports no VlanStatus: waiting could only time out.
+    kube.apply({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node1"}})
+    provider = VlanConfigProvider()
+    inputs = {"clusterNetwork": cn_name, "uplink": {"nics": ["eth1"]}, **connection, "timeout": 0.5}
+    with pytest.raises(ProviderError, match=r"to be ready: not done after 0\.5s"):
+        provider.create(inputs)
+    created = provider.create({**inputs, "waitForReady": False})
+    assert created.id == f"VlanConfig/{cn_name}"

@@ -67,6 +67,8 @@ def test_the_dnsmasq_workload_whole() -> None:
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
+                    "automountServiceAccountToken": False,
+                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [
                         {
                             "name": "dnsmasq",
@@ -74,10 +76,15 @@ def test_the_dnsmasq_workload_whole() -> None:
                                 "/bin/sh",
                                 "-c",
                                 "ip addr add 10.30.0.2/23 dev net1 && exec dnsmasq --keep-in-foreground "
-                                "--log-facility=- --conf-file=/etc/dnsmasq/dnsmasq.conf",
+                                "--log-facility=- --user=nobody --group=nogroup "
+                                "--pid-file=/var/lib/dnsmasq/dnsmasq.pid --conf-file=/etc/dnsmasq/dnsmasq.conf",
                             ],
+                            "resources": {
+                                "requests": {"cpu": "10m", "memory": "16Mi"},
+                                "limits": {"cpu": "200m", "memory": "64Mi"},
+                            },
                             "volumeMounts": [
-                                {"name": "config", "mountPath": "/etc/dnsmasq"},
+                                {"name": "config", "mountPath": "/etc/dnsmasq", "readOnly": True},
                                 {"name": "leases", "mountPath": "/var/lib/dnsmasq"},
                             ],
                         }
