@@ -74,4 +74,12 @@ def _runcmd_issue(commands: object) -> str | None:
 
 
 def _one_line(exc: yaml.YAMLError) -> str:
-    return " ".join(str(exc).split())
+    """What is wrong and where, never the text around it: user data may hold passwords."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return type(exc).__name__
+    where = (
+        ""
+        if exc.problem_mark is None
+        else f" at line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1}"
+    )
+    return ", ".join(part for part in (exc.context, exc.problem) if part) + where

@@ -54,6 +54,14 @@ def test_a_cloud_config_cloud_init_would_reject_is_an_error_at_its_path(user_dat
     assert message in issues[0]
 
 
+def test_a_yaml_error_in_user_data_names_the_place_not_the_text() -> None:
+    (issue,) = issues_of(plan_with_vm(userData='#cloud-config\npassword: "hunter2\n'))
+    assert issue == (
+        "error virtualMachines[0].userData: the #cloud-config is not valid YAML: while scanning a quoted scalar, "
+        "found unexpected end of stream at line 3, column 1"
+    )
+
+
 @pytest.mark.parametrize(
     ("user_data", "kind"),
     [("#!/bin/sh\necho hi\n", "a script (#!)"), ("## template: jinja\n#cloud-config\n", "a jinja template"),
