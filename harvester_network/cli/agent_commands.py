@@ -14,6 +14,8 @@ import typer
 # `hvnet agent` runs, so `hvnet validate` and friends start fast.
 from harvester_network.facts import AGENT_RESYNC_S, AGENT_STATE_DIR
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
 if TYPE_CHECKING:
     from harvester_network.kube import KubeTarget
 
@@ -40,6 +42,12 @@ def checked_image(value: str) -> str:
     if not is_image_reference(value):
         raise typer.BadParameter(f"'{value}' is not an image reference: REPO[:TAG], pinned: REPO@sha256:<64 hex>")
     return value
+
+
+def _check_log_level(value: str) -> str:
+    if value.lower() not in LOG_LEVELS:
+        raise typer.BadParameter(f"use one of {', '.join(LOG_LEVELS)}")
+    return value.lower()
 
 
 def agent(
@@ -72,7 +80,7 @@ def agent(
             callback=checked_listen_address,
         ),
     ] = None,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error", callback=_check_log_level)] = "info",
     state_dir: Annotated[
         Path,
         typer.Option(

@@ -24,6 +24,11 @@ NodeName = Annotated[str, Field(min_length=1, max_length=names.DNS_LABEL_MAX, pa
 def _check_ifname(value: str) -> str:
     if value in (".", ".."):
         raise ValueError("'.' and '..' are not valid interface names")
+    encoded = value.encode()
+    if len(encoded) > names.IFNAME_MAX:
+        raise ValueError(f"is {len(encoded)} bytes in UTF-8; Linux takes at most {names.IFNAME_MAX}")
+    if names.IFNAME_KERNEL_SPACE_BYTE in encoded:
+        raise ValueError("holds a character whose UTF-8 has byte 0xa0, which Linux reads as a space; rename it")
     return value
 
 
@@ -55,6 +60,8 @@ def _check_cluster_network_name(value: str) -> str:
 
 
 def _check_unicast_mac(value: str) -> str:
+    if int(value.replace(":", ""), 16) == 0:
+        raise ValueError("00:00:00:00:00:00 is no NIC's address; use a unicast MAC such as 52:54:00:..")
     if names.is_multicast_mac(value):
         raise ValueError(
             "is a multicast MAC (lowest bit of the first octet set); use a unicast MAC such as 52:54:00:.."
@@ -97,7 +104,34 @@ def _check_ip_mode(value: str) -> str:
     return str(iface)
 
 
+def _check_service_port_name(value: str) -> str:
+    if not any(c.isalpha() for c in value) or "--" in value:
+        raise ValueError("a Service port name (IANA_SVC_NAME) needs a letter and no '--', like 'ssh' or 'http-alt'")
+    return value
+
+
+def _check_annotation_size(value: str) -> str:
+    size = len(value.encode())
+    if size > names.DESCRIPTION_MAX_BYTES:
+        raise ValueError(
+            f"is {size} bytes; it becomes an annotation, and Kubernetes takes at most "
+            f"{names.DESCRIPTION_MAX_BYTES} bytes of annotations per object"
+        )
+    return value
+
+
 Mtu = Annotated[StrictInt, AfterValidator(_check_mtu)]
+U32 = Annotated[StrictInt, Field(le=2**32 - 1)]  # a netlink u32 attribute (IFLA_TXQLEN)
+# The bond driver's int options (miimon): netlink carries a u32, the kernel refuses what exceeds INT_MAX.
+BondInt = Annotated[StrictInt, Field(le=2**31 - 1)]
+# A container image reference (the DHCP server's, a VM's containerDisk): [registry/]path[:tag][@sha256:digest].
+ContainerImage = Annotated[str, Field(max_length=512, pattern=names.IMAGE_RE)]
+Description = Annotated[str, AfterValidator(_check_annotation_size)]
+ServicePortName = Annotated[
+    str,
+    Field(min_length=1, max_length=names.SERVICE_PORT_NAME_MAX, pattern=names.SERVICE_PORT_NAME_RE),
+    AfterValidator(_check_service_port_name),
+]
 ClusterNetworkName = Annotated[
     str,
     Field(min_length=1, max_length=names.CLUSTER_NETWORK_NAME_MAX, pattern=names.DNS_LABEL_RE),
@@ -122,12 +156,12 @@ class Spec(BaseModel):
 class Uplink(Spec):
     nics: UplinkNics = Field(description="NICs the agent bonds into <cn>-bo")
     bond_mode: BondMode = DEFAULT_BOND_MODE
-    bond_miimon: StrictInt = Field(
+    bond_miimon: BondInt = Field(
         default=DEFAULT_MIIMON, ge=-1, description=f"-1 means the kernel default, {DEFAULT_MIIMON} ms"
     )
     # 0 is Harvester's "no MTU given": the VlanConfig carries 0, the agent sets DEFAULT_MTU (facts.py).
     mtu: Mtu = Field(default=0, description=f"{MIN_MTU}..{MAX_MTU}, or 0 for the default {DEFAULT_MTU}")
-    tx_q_len: StrictInt = Field(default=-1, ge=-1, alias="txQLen", description="-1 leaves it as it is")
+    tx_q_len: U32 = Field(default=-1, ge=-1, alias="txQLen", description="-1 leaves it as it is")
 
 
 class NodeOverride(Spec):
@@ -136,12 +170,12 @@ class NodeOverride(Spec):
     node: NodeName
     nics: UplinkNics
     bond_mode: BondMode | None = None
-    bond_miimon: StrictInt | None = Field(default=None, ge=-1)
+    bond_miimon: BondInt | None = Field(default=None, ge=-1)
 
 
 class ClusterNetwork(Spec):
     name: ClusterNetworkName
-    description: str = ""
+    description: Description = ""
     uplink: Uplink
     node_overrides: list[NodeOverride] = []
 
@@ -192,7 +226,6 @@ class DhcpRange(Spec):
 
 # poseidon/dnsmasq (Alpine: dnsmasq, busybox `ip` and sh) at a release tag, never `latest`.
 DEFAULT_DHCP_IMAGE = "quay.io/poseidon/dnsmasq:v0.5.0-51-gc8a9de4"
-ContainerImage = Annotated[str, Field(max_length=512, pattern=names.IMAGE_RE)]
 
 
 class DhcpServer(Spec):
@@ -251,7 +284,7 @@ class ServicePort(Spec):
     port: StrictInt = Field(ge=1, le=65535)
     target_port: StrictInt | None = Field(default=None, ge=1, le=65535)
     protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
-    name: DnsLabel | None = None
+    name: ServicePortName | None = None
 
 
 class ManagementService(Spec):
@@ -268,7 +301,7 @@ class VirtualMachine(Spec):
     management_service: ManagementService | None = None
     cpu: StrictInt = Field(default=1, ge=1, le=512)
     memory: str = Field(default="1Gi", pattern=r"^[1-9][0-9]*(Mi|Gi)$")
-    image: str = "quay.io/containerdisks/ubuntu:24.04"
+    image: ContainerImage = "quay.io/containerdisks/ubuntu:24.04"
     user_data: str | None = Field(
         default=None, description="cloud-init user data; rendered into the VM's cloud-init Secret, never its spec"
     )

@@ -10,5 +10,6 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        return f"{exc.problem or exc.context or 'syntax error'}{where}"
+        said = ", ".join(part for part in (exc.context, exc.problem) if part)  # "expected …, but found …"
+        return f"{said or 'syntax error'}{where}"
     return type(exc).__name__
