@@ -5,6 +5,8 @@ PY := $(abspath $(VENV))/bin/python
 STAMP := $(VENV)/.installed
 # Debian packages the real-kernel lab needs (User-Mode Linux, the bridge CNI plugin, dnsmasq, udhcpc).
 LAB_PACKAGES := user-mode-linux busybox-static kmod iproute2 iputils-ping containernetworking-plugins dnsmasq-base
+# The guest side's real consumers (tests/guest, the lab's VM configuration): Debian 12's cloud-init and netplan.
+GUEST_PACKAGES := cloud-init netplan.io
 
 .PHONY: setup system-deps test test-unit test-lab lint demo mutation clean
 
@@ -16,11 +18,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# Installs the lab's Debian packages when any is missing (needs root, as on CI).
+# Installs the lab's and the guest tools' Debian packages when any is missing (needs root, as on CI).
 system-deps:
-	@missing=$$(for p in $(LAB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(LAB_PACKAGES) $(GUEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-	  echo "installing lab packages:" $$missing; \
+	  echo "installing Debian packages:" $$missing; \
 	  if [ "$$(id -u)" != 0 ]; then echo "need root for apt-get; run: sudo make system-deps" >&2; exit 1; fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
@@ -29,7 +31,7 @@ lint: setup
 	$(VENV)/bin/ruff check harvester_network tests benchmarks tools
 	$(VENV)/bin/mypy
 
-test-unit: setup
+test-unit: setup system-deps
 	$(VENV)/bin/pytest -m "not lab and not netlink"
 
 # One pytest session inside one boot of the lab kernel (User-Mode Linux): netlink and lab tests.

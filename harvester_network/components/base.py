@@ -127,6 +127,8 @@ WORKLOAD_KINDS: dict[str, tuple[str, Any, tuple[str, ...]]] = {
     "VirtualMachine": ("kubevirt.io/v1", k8s.apiextensions.CustomResource, ("metadata", "spec")),
     "Service": ("v1", k8s.core.v1.Service, ("metadata", "spec")),
     "ConfigMap": ("v1", k8s.core.v1.ConfigMap, ("metadata", "data")),
+    # pulumi-kubernetes' Secret makes `data` a Pulumi secret: never in plain state (tests/pulumi checks it).
+    "Secret": ("v1", k8s.core.v1.Secret, ("metadata", "type", "data")),
     "Deployment": ("apps/v1", k8s.apps.v1.Deployment, ("metadata", "spec")),
     # The node agent's install (render/agent_install.py), for clusters without Harvester.
     "CustomResourceDefinition": (

@@ -127,6 +127,7 @@ class HarvesterNetworking(HarvesterComponent):
                 image=vm.image,
                 user_data=vm.user_data,
                 network_data_version=vm.network_data_version,
+                dns=[str(server) for server in vm.dns],
                 management_service=vm.management_service,
                 networks=[self.networks[ref] for ref in sorted(attached)],
                 opts=self.child_opts(),

@@ -13,6 +13,7 @@ from harvester_network.components.vlannetwork import NetworkResources, VlanNetwo
 from harvester_network.model.plan import Interface, ManagementService, Plan
 from harvester_network.provider.base import stand_in_uplink
 from harvester_network.render.vm import (
+    cloud_init_secret_object,
     management_service_object,
     network_data,
     network_fragments,
@@ -21,14 +22,14 @@ from harvester_network.render.vm import (
 
 
 class VirtualMachine(HarvesterComponent):
-    """A KubeVirt VirtualMachine with the interfaces/networks, pinned MACs, cloud-init networkData for extra
-    NICs and (with a VLAN NIC) the qemu-guest-agent hint in user data that `hvnet render` gives one
-    `virtualMachines` item; plus its management Service when `management_service` is given.
+    """A KubeVirt VirtualMachine with the interfaces/networks, pinned MACs and its cloud-init Secret (network data,
+    user data with qemu-guest-agent) that `hvnet render` gives one `virtualMachines` item; plus its management
+    Service when `management_service` is given. The VM waits for the Secret; the Secret's data is a Pulumi secret.
 
     interfaces: `[{name, network, model?, macAddress?, ip?, bootOrder?}]`; `network` is 'mgmt', a VlanNetwork, its
     `network_name` output, or `<ns>/<name>` / `<name>` of a network listed in `networks`.
     networks: the VlanNetworks (or plan `networks` items, for networks made elsewhere) the interfaces name by
-    string. cpu, memory, image, user_data, network_data_version: as in the plan. user_data may be an Input.
+    string. cpu, memory, image, user_data, network_data_version, dns: as in the plan. user_data may be an Input.
     """
 
     def __init__(
@@ -43,6 +44,7 @@ class VirtualMachine(HarvesterComponent):
         image: str | None = None,
         user_data: pulumi.Input[str] | None = None,
         network_data_version: int = 2,
+        dns: Sequence[str] = (),
         management_service: dict[str, Any] | ManagementService | None = None,
         networks: Sequence[VlanNetwork | NetworkResources | Mapping[str, Any]] = (),
         opts: pulumi.ResourceOptions | None = None,
@@ -87,6 +89,7 @@ class VirtualMachine(HarvesterComponent):
             "memory": memory,
             "userData": user_data,
             "networkDataVersion": network_data_version,
+            "dns": [str(server) for server in dns] or None,
             "managementService": dumped(management_service),
         }
         if image is not None:
@@ -101,11 +104,17 @@ class VirtualMachine(HarvesterComponent):
         }
         self.plan: Lifted[Plan] = resolved(data, lambda d: validated(d, f"VirtualMachine {resource_name}"))
 
+        # user_data may hold passwords: it is only in the Secret, whose data is a Pulumi secret.
+        self.cloud_init_secret = self.workload(
+            resource_name,
+            pick(self.plan, lambda p: cloud_init_secret_object(p, p.virtual_machines[0])),
+            kind="Secret",
+        )
         self.virtual_machine = self.workload(
             resource_name,
             pick(self.plan, lambda p: virtual_machine_object(p, p.virtual_machines[0])),
             kind="VirtualMachine",
-            depends_on=waits_for,
+            depends_on=[*waits_for, self.cloud_init_secret],
         )
         self.service = (
             None

@@ -187,12 +187,12 @@ class Lab:
         self.vm_ports.append(VmPort(owner, interface, node_ns, veth, nad_vlan(config)))
 
     def configure_vms(self) -> None:
-        """Apply each VM's rendered networkData; DHCP clients of all VMs run in parallel."""
+        """Apply what cloud-init makes of each VM's rendered networkData; DHCP clients of all VMs run in parallel."""
         clients = []
         for vm in self.topology.vms:
             by_mac = guest.links_by_mac(vm.netns)
             # The management NIC's MAC has no link in the lab.
-            nics = [(by_mac[n.mac], n) for n in guest.parse_network_data(vm.network_data) if n.mac in by_mac]
+            nics = [(by_mac[n.mac], n) for n in guest.cloud_init_network_config(vm.network_data) if n.mac in by_mac]
             ns.batch("ip", vm.netns, [c for current, nic in nics for c in guest.configure_nic(current, nic)])
             clients += [(vm.netns, n.name, dhcp.start_dhcp_client(vm.netns, n)) for _, n in nics if n.dhcp]
         self.leases = [dhcp.wait_dhcp_client(netns, ifname, proc) for netns, ifname, proc in clients]

@@ -8,6 +8,7 @@ and the VirtualMachine's networks, MACs and cloud-init networkData), so the lab 
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 from dataclasses import dataclass, field
@@ -169,10 +170,13 @@ def _switch_ports(
     return ports
 
 
-def _parse_objects(objects: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-    """NAD configs by `<ns>/<name>`, and VirtualMachine objects by `<ns>/<name>`."""
+def _parse_objects(
+    objects: list[dict[str, Any]],
+) -> tuple[dict[str, str], dict[str, dict[str, Any]], dict[str, dict[str, str]]]:
+    """NAD configs, VirtualMachine objects and Secrets' data, each by `<ns>/<name>`."""
     nads: dict[str, str] = {}
     vms: dict[str, dict[str, Any]] = {}
+    secrets: dict[str, dict[str, str]] = {}
     for obj in objects:
         meta = obj["metadata"]
         ref = names.network_ref(meta.get("namespace", "default"), meta["name"])
@@ -180,18 +184,24 @@ def _parse_objects(objects: list[dict[str, Any]]) -> tuple[dict[str, str], dict[
             nads[ref] = obj["spec"]["config"]
         elif obj["kind"] == "VirtualMachine":
             vms[ref] = obj
-    return nads, vms
+        elif obj["kind"] == "Secret":
+            secrets[ref] = obj.get("data", {})
+    return nads, vms, secrets
 
 
-def _rendered_network_data(vm_object: dict[str, Any]) -> dict[str, Any]:
+def _rendered_network_data(vm_object: dict[str, Any], secrets: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """The VM's cloud-init network data, from the Secret its cloudInitNoCloud volume names."""
+    namespace = vm_object["metadata"]["namespace"]
     for volume in vm_object["spec"]["template"]["spec"]["volumes"]:
-        if "cloudInitNoCloud" in volume:
-            data = yaml.safe_load(volume["cloudInitNoCloud"].get("networkData") or "{}")
+        ref = volume.get("cloudInitNoCloud", {}).get("networkDataSecretRef")
+        if ref is not None:
+            encoded = secrets.get(names.network_ref(namespace, ref["name"]), {}).get("networkdata", "")
+            data = yaml.safe_load(base64.b64decode(encoded).decode())
             return data if isinstance(data, dict) else {}
     return {}
 
 
-def _vm_spec(vm_object: dict[str, Any], nads: dict[str, str], node: str) -> VmSpec:
+def _vm_spec(vm_object: dict[str, Any], nads: dict[str, str], secrets: dict[str, dict[str, str]], node: str) -> VmSpec:
     meta = vm_object["metadata"]
     spec = vm_object["spec"]["template"]["spec"]
     macs = {i["name"]: i.get("macAddress", "") for i in spec["domain"]["devices"]["interfaces"]}
@@ -218,7 +228,7 @@ def _vm_spec(vm_object: dict[str, Any], nads: dict[str, str], node: str) -> VmSp
         vm_netns(meta["namespace"], meta["name"]),
         node,
         tuple(attachments),
-        _rendered_network_data(vm_object),
+        _rendered_network_data(vm_object, secrets),
         tuple(management),
     )
 
@@ -349,7 +359,7 @@ def build_topology(plan: Plan) -> Topology:
     assert plan.lab is not None
     lab = plan.lab
     objects = render_plan(plan)
-    nads, vm_objects = _parse_objects(objects)
+    nads, vm_objects, secrets = _parse_objects(objects)
     lab_nodes = {name: tuple(spec.nics) for name, spec in lab.nodes.items()}
     nodes = []
     for index, (name, spec) in enumerate(lab.nodes.items()):
@@ -377,7 +387,7 @@ def build_topology(plan: Plan) -> Topology:
         if node is None:
             unplaced.append(vm.name)
             continue
-        vms.append(_vm_spec(vm_object, nads, node))
+        vms.append(_vm_spec(vm_object, nads, secrets, node))
     return Topology(
         nodes=tuple(nodes),
         switch_ports=tuple(ports),

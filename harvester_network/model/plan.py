@@ -141,7 +141,8 @@ MacAddress = Annotated[str, Field(pattern=names.MAC_RE), AfterValidator(_check_u
 # A string duration, or a YAML integer taken as seconds.
 LeaseTime = Annotated[str, BeforeValidator(_lease_time_from_number), AfterValidator(_check_lease_time)]
 IpMode = Annotated[str, AfterValidator(_check_ip_mode)]
-NicModel = Literal["virtio", "e1000", "e1000e", "ne2k_pci", "pcnet", "rtl8139"]
+# KubeVirt's validInterfaceModels (kubevirt/kubevirt pkg/network/admitter/netiface.go).
+NicModel = Literal["virtio", "e1000", "e1000e", "igb", "ne2k_pci", "pcnet", "rtl8139"]
 
 
 class Spec(BaseModel):
@@ -301,8 +302,13 @@ class VirtualMachine(Spec):
     cpu: StrictInt = Field(default=1, ge=1, le=512)
     memory: str = Field(default="1Gi", pattern=r"^[1-9][0-9]*(Mi|Gi)$")
     image: ContainerImage = "quay.io/containerdisks/ubuntu:24.04"
-    user_data: str | None = None
+    user_data: str | None = Field(
+        default=None, description="cloud-init user data; rendered into the VM's cloud-init Secret, never its spec"
+    )
     network_data_version: Literal[1, 2] = 2
+    dns: list[ipaddress.IPv4Address] = Field(
+        default=[], description="nameservers for the guest, on top of what its DHCP NIC (if any) is given"
+    )
 
     def mac_of(self, interface: Interface) -> str:
         return interface.mac_address or names.pinned_mac(self.namespace, self.name, interface.name)

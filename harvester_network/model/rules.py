@@ -13,9 +13,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from harvester_network.facts import DEFAULT_PVID
-from harvester_network.model import names
+from harvester_network.model import guest, names
 from harvester_network.model.issues import PlanIssue
-from harvester_network.model.plan import ManagementService, ManualRoute, Network, Plan
+from harvester_network.model.plan import ManagementService, ManualRoute, Network, Plan, VirtualMachine
+from harvester_network.model.userdata import (
+    CLOUD_CONFIG_HEADER,
+    SECRET_DATA_MAX_BYTES,
+    UserDataError,
+    parse_cloud_config,
+    user_data_kind,
+)
 
 # Stands for "every node not listed" when the plan gives no `nodes`.
 _ANY_OTHER_NODE = "*"
@@ -361,6 +368,82 @@ def _virtual_machine_issues(plan: Plan, unresolved_ok: frozenset[str], at: _Item
                     "give every NIC a unique MAC",
                 )
             macs.setdefault((segment, mac), f"{vm.namespace}/{vm.name}/{nic.name}")
+        yield from _guest_issues(plan, base, vm)
+
+
+def _guest_issues(plan: Plan, base: str, vm: VirtualMachine) -> Iterator[PlanIssue]:
+    """KubeVirt's boot order rule, the user data, and what the guest's network data can say (model/guest.py)."""
+    boot_orders: dict[int, int] = {}
+    for k, nic in enumerate(vm.interfaces):
+        if nic.boot_order is None:
+            continue
+        first = boot_orders.setdefault(nic.boot_order, k)
+        if first != k:  # KubeVirt: validateInterfaceBootOrder in pkg/virt-api/.../vmi-create-admitter.go
+            yield PlanIssue(
+                f"{base}.interfaces[{k}].bootOrder",
+                f"boot order {nic.boot_order} is already that of interfaces[{first}]; KubeVirt refuses the VM",
+                "give each bootable NIC its own bootOrder",
+            )
+    if vm.user_data is not None:
+        yield from _user_data_issues(f"{base}.userData", vm.user_data)
+    if (
+        not guest.guest_nameservers(plan, vm)
+        and guest.dhcp_dns_index(plan, vm) is None
+        and any(n.ip != "none" for n in vm.interfaces)
+    ):
+        yield PlanIssue(
+            f"{base}.dns",
+            "the guest gets no nameserver (no NIC uses DHCP, no network's dhcpServer lists dns), so it cannot "
+            "resolve names, not even to install qemu-guest-agent",
+            "list the resolvers the guest should use, like dns: [10.0.0.53]",
+            severity="warning",
+        )
+    default = guest.default_route_index(plan, vm)
+    if vm.network_data_version == 1 and vm.dns and all(n.ip in ("dhcp", "none") for n in vm.interfaces):
+        yield PlanIssue(
+            f"{base}.dns",
+            "network data version 1 hands `dns` only to static NICs where the guest's cloud-init renders netplan "
+            "(Ubuntu): this VM has none, so those guests use only their DHCP servers' nameservers",
+            "use networkDataVersion: 2 (the default)",
+            severity="warning",
+        )
+    if vm.network_data_version == 1:
+        for k, nic in enumerate(vm.interfaces):
+            if nic.ip == "dhcp" and k != default:
+                yield PlanIssue(
+                    f"{base}.interfaces[{k}].ip",
+                    "network data version 1 cannot keep this DHCP NIC from installing its server's default route: "
+                    "the guest may get a second default route",
+                    "use networkDataVersion: 2 (the default)" + ("" if nic.is_management else ", or a static ip here"),
+                    severity="warning",
+                )
+
+
+def _user_data_issues(path: str, text: str) -> Iterator[PlanIssue]:
+    size = len(text.encode())
+    if size > SECRET_DATA_MAX_BYTES:
+        yield PlanIssue(
+            path,
+            f"is {size} bytes; the VM's cloud-init Secret holds at most {SECRET_DATA_MAX_BYTES} (Kubernetes' limit)",
+            "make it smaller, e.g. fetch large files from the guest with runcmd or write_files sources",
+        )
+        return
+    kind = user_data_kind(text)
+    if kind == "cloud-config":
+        try:
+            parse_cloud_config(text)
+        except UserDataError as exc:
+            yield PlanIssue(path, f"the #cloud-config {exc}", "fix the cloud-config so cloud-init can read it")
+        return
+    if not text.strip():
+        return
+    what = {"script": "a script (#!)", "jinja": "a jinja template"}.get(kind, "not a #cloud-config")
+    yield PlanIssue(
+        path,
+        f"is {what}: qemu-guest-agent is not added, so Harvester will not show the VM's VLAN addresses",
+        f"install and enable qemu-guest-agent yourself, or start the user data with {CLOUD_CONFIG_HEADER}",
+        severity="warning",
+    )
 
 
 def _service_port_issues(path: str, service: ManagementService) -> Iterator[PlanIssue]:

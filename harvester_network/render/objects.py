@@ -8,7 +8,7 @@ from harvester_network.model.plan import Plan
 from harvester_network.render.clusternetwork import cluster_network_objects
 from harvester_network.render.dhcp import dhcp_objects
 from harvester_network.render.nad import nad_object
-from harvester_network.render.vm import management_service_object, virtual_machine_object
+from harvester_network.render.vm import cloud_init_secret_object, management_service_object, virtual_machine_object
 
 # Apply order: what an object refers to comes before it. Also the file-name prefix of `hvnet render -o`.
 KIND_ORDER = {
@@ -26,6 +26,7 @@ KIND_ORDER = {
     "IPPool": 40,
     "ConfigMap": 41,
     "Deployment": 42,
+    "Secret": 45,  # a VM's cloud-init data
     "VirtualMachine": 50,
     "Service": 60,
 }
@@ -43,7 +44,7 @@ def render_plan(plan: Plan) -> list[dict[str, Any]]:
         if net.dhcp_server is not None:
             objects += dhcp_objects(net)
     for vm in plan.virtual_machines:
-        objects.append(virtual_machine_object(plan, vm))
+        objects += [cloud_init_secret_object(plan, vm), virtual_machine_object(plan, vm)]
         service = management_service_object(vm)
         if service is not None:
             objects.append(service)

@@ -1,24 +1,28 @@
 """KubeVirt VirtualMachines: interfaces, networks, cloud-init network data, and the management Service.
 
 Facts: shared/reference/harvester-objects.md, "KubeVirt VirtualMachine network parts" and
-"cloud-init network data". The first NIC in the plan is the guest's first NIC and the only one
-that may take a default route (Harvester #5276, #9944).
+"cloud-init network data". The NICs keep the plan's order in the guest (eth0, eth1, ...); which one takes
+the default route and DNS is model/guest.py's decision. cloud-init data lives in a Secret per VM.
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from harvester_network.model import names
-from harvester_network.model.plan import Interface, ManualRoute, Network, Plan, VirtualMachine
+from harvester_network.model import guest, names
+from harvester_network.model.plan import Interface, Network, Plan, VirtualMachine
+from harvester_network.model.userdata import CLOUD_CONFIG_HEADER, UserDataError, parse_cloud_config, user_data_kind
 from harvester_network.render import harvester as h
 from harvester_network.render.nad import compact_json
 
 GUEST_AGENT_PACKAGE = "qemu-guest-agent"
+ANY_IPV4 = "0.0.0.0/0"
+CLOUD_INIT_SECRET_SUFFIX = "-cloudinit"
 
 
 @dataclass(frozen=True)
@@ -26,18 +30,15 @@ class GuestNic:
     """One VM NIC as the guest sees it: its name there, MAC, address mode and network."""
 
     interface: Interface
+    index: int  # in the VM's interfaces
     guest_name: str  # eth0, eth1, ... in plan order (set by network data)
     mac: str
     network: Network | None  # None for the management network
 
-    @property
-    def is_primary(self) -> bool:
-        return self.guest_name == "eth0"
-
 
 def guest_nics(plan: Plan, vm: VirtualMachine) -> list[GuestNic]:
     return [
-        GuestNic(nic, f"eth{i}", vm.mac_of(nic), None if nic.is_management else plan.network_for(vm, nic))
+        GuestNic(nic, i, f"eth{i}", vm.mac_of(nic), None if nic.is_management else plan.network_for(vm, nic))
         for i, nic in enumerate(vm.interfaces)
     ]
 
@@ -69,31 +70,52 @@ def network_fragments(plan: Plan, vm: VirtualMachine) -> dict[str, Any]:
     }
 
 
-def _default_gateway(nic: GuestNic) -> ipaddress.IPv4Address | None:
-    if nic.network is not None and isinstance(nic.network.route, ManualRoute):
-        return nic.network.route.gateway
-    return None
+@dataclass(frozen=True)
+class _GuestChoice:
+    """model/guest.py's decisions for one VM: the default-route NIC, its static gateway, DNS."""
+
+    default_route: int | None
+    gateway: ipaddress.IPv4Address | None
+    dhcp_dns: int | None
+    dns_holder: int  # the NIC that carries the nameservers in v2 data
+    nameservers: list[str]
 
 
-def _v2_ethernet(nic: GuestNic) -> dict[str, Any]:
+def _guest_choice(plan: Plan, vm: VirtualMachine) -> _GuestChoice:
+    default = guest.default_route_index(plan, vm)
+    gateway = None if default is None else guest.static_gateway(plan, vm, vm.interfaces[default])
+    return _GuestChoice(
+        default,
+        gateway,
+        guest.dhcp_dns_index(plan, vm),
+        default or 0,
+        [str(server) for server in guest.guest_nameservers(plan, vm)],
+    )
+
+
+def _v2_ethernet(nic: GuestNic, choice: _GuestChoice) -> dict[str, Any]:
     eth: dict[str, Any] = {"match": {"macaddress": nic.mac}, "set-name": nic.guest_name}
     ip = nic.interface.ip
     if ip == "dhcp":
         eth["dhcp4"] = True
-        if not nic.is_primary:
-            eth["dhcp4-overrides"] = {"use-routes": False, "use-dns": False}
-    elif ip == "none":
-        eth["dhcp4"] = False
+        overrides = {"use-routes": False} if nic.index != choice.default_route else {}
+        if nic.index != choice.dhcp_dns:
+            overrides["use-dns"] = False
+        if overrides:
+            eth["dhcp4-overrides"] = overrides
     else:
         eth["dhcp4"] = False
-        eth["addresses"] = [ip]
-        gateway = _default_gateway(nic)
-        if nic.is_primary and gateway is not None:
-            eth["routes"] = [{"to": "default", "via": str(gateway)}]
+        if ip != "none":
+            eth["addresses"] = [ip]
+            if nic.index == choice.default_route and choice.gateway is not None:
+                # Not `to: default`: cloud-init before 25.3 fails on it for networkd and eni.
+                eth["routes"] = [{"to": ANY_IPV4, "via": str(choice.gateway)}]
+    if nic.index == choice.dns_holder and choice.nameservers:
+        eth["nameservers"] = {"addresses": choice.nameservers}
     return eth
 
 
-def _v1_physical(nic: GuestNic) -> dict[str, Any]:
+def _v1_physical(nic: GuestNic, choice: _GuestChoice) -> dict[str, Any]:
     ip = nic.interface.ip
     if ip == "dhcp":
         subnets: list[dict[str, Any]] = [{"type": "dhcp"}]
@@ -101,9 +123,8 @@ def _v1_physical(nic: GuestNic) -> dict[str, Any]:
         subnets = []
     else:
         subnet: dict[str, Any] = {"type": "static", "address": ip}
-        gateway = _default_gateway(nic)
-        if nic.is_primary and gateway is not None:
-            subnet["gateway"] = str(gateway)
+        if nic.index == choice.default_route and choice.gateway is not None:
+            subnet["gateway"] = str(choice.gateway)
         subnets = [subnet]
     return {"type": "physical", "name": nic.guest_name, "mac_address": nic.mac, "subnets": subnets}
 
@@ -111,27 +132,79 @@ def _v1_physical(nic: GuestNic) -> dict[str, Any]:
 def network_data(plan: Plan, vm: VirtualMachine) -> dict[str, Any]:
     """cloud-init NoCloud networkData (no top-level `network:` key), NICs matched by MAC.
 
-    Version 1 cannot keep a secondary DHCP NIC from installing routes; version 2 (the default) can.
+    One default route (model/guest.py). Version 1 cannot keep a secondary DHCP NIC from installing routes
+    (the rules warn); version 2 (the default) can, except where the guest's cloud-init renders eni or sysconfig.
     """
     nics = guest_nics(plan, vm)
+    choice = _guest_choice(plan, vm)
     if vm.network_data_version == 1:
-        return {"version": 1, "config": [_v1_physical(n) for n in nics]}
-    return {"version": 2, "ethernets": {n.guest_name: _v2_ethernet(n) for n in nics}}
+        config = [_v1_physical(n, choice) for n in nics]
+        if choice.nameservers:
+            config.append({"type": "nameserver", "address": choice.nameservers})
+        return {"version": 1, "config": config}
+    return {"version": 2, "ethernets": {n.guest_name: _v2_ethernet(n, choice) for n in nics}}
 
 
-def user_data(plan: Plan, vm: VirtualMachine) -> str:
-    """The VM's user data; with a VLAN NIC it installs qemu-guest-agent, which reports VLAN IPs (#1553)."""
-    has_vlan_nic = any(n.network is not None for n in guest_nics(plan, vm))
-    text = vm.user_data or "#cloud-config\n"
-    if not has_vlan_nic or not text.startswith("#cloud-config"):
+def _enables_guest_agent(command: object) -> bool:
+    words = command.split() if isinstance(command, str) else command if isinstance(command, list) else []
+    return "enable" in words and any(str(word).startswith(GUEST_AGENT_PACKAGE) for word in words)
+
+
+def user_data(vm: VirtualMachine) -> str:
+    """The VM's user data. A #cloud-config (or none) gets qemu-guest-agent installed and enabled: it reports
+    the VLAN IPs to Harvester (#1553). Scripts, jinja templates and other formats are passed as they are (the
+    rules warn). The user's text is kept, comments included, unless it already has `packages` or `runcmd`:
+    then the merged document is written anew, without its comments."""
+    text = vm.user_data or ""
+    if not text.strip():
+        text = CLOUD_CONFIG_HEADER + "\n"
+    if user_data_kind(text) != "cloud-config":
         return text
-    config = yaml.safe_load(text) or {}
-    packages = config.setdefault("packages", [])
-    if GUEST_AGENT_PACKAGE in packages:
+    config = parse_cloud_config(text)  # validated by the rules
+    additions: dict[str, Any] = {}
+    packages = config.get("packages", [])
+    if not any(GUEST_AGENT_PACKAGE in ([p] if isinstance(p, str) else p[:1]) for p in packages):
+        additions["packages"] = [GUEST_AGENT_PACKAGE]
+    if not any(_enables_guest_agent(command) for command in config.get("runcmd", [])):
+        additions["runcmd"] = [["systemctl", "enable", "--now", f"{GUEST_AGENT_PACKAGE}.service"]]
+    if not additions:
         return text
-    packages.append(GUEST_AGENT_PACKAGE)
-    config.setdefault("runcmd", []).append(["systemctl", "enable", "--now", f"{GUEST_AGENT_PACKAGE}.service"])
-    return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False)
+    merged = {**config, **{key: [*config.get(key, []), *values] for key, values in additions.items()}}
+    appended = text.rstrip("\n") + "\n" + yaml.safe_dump(additions, sort_keys=False)
+    if _reads_as(appended, merged):
+        return appended
+    return CLOUD_CONFIG_HEADER + "\n" + yaml.safe_dump(merged, sort_keys=False)
+
+
+def _reads_as(text: str, config: dict[str, Any]) -> bool:
+    """Whether a #cloud-config text reads as `config` (appending to a flow-style document, say, does not)."""
+    try:
+        return parse_cloud_config(text) == config
+    except UserDataError:
+        return False
+
+
+def cloud_init_secret_name(vm: VirtualMachine) -> str:
+    return f"{vm.name}{CLOUD_INIT_SECRET_SUFFIX}"
+
+
+def cloud_init_secret_object(plan: Plan, vm: VirtualMachine) -> dict[str, Any]:
+    """The VM's cloud-init data, as Harvester's UI keeps it: a Secret with `userdata` and `networkdata`.
+
+    Always a Secret, never inline in the VM: user data may hold passwords and keys (the VM spec is readable by
+    anyone who may list VMs), and KubeVirt refuses inline data past 2,048 bytes."""
+    data = {"userdata": user_data(vm), "networkdata": yaml.safe_dump(network_data(plan, vm), sort_keys=False)}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": cloud_init_secret_name(vm),
+            "namespace": vm.namespace,
+            "labels": {h.LABEL_MANAGED_BY: h.MANAGED_BY},
+        },
+        "type": "Opaque",
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
+    }
 
 
 def virtual_machine_object(plan: Plan, vm: VirtualMachine) -> dict[str, Any]:
@@ -139,6 +212,7 @@ def virtual_machine_object(plan: Plan, vm: VirtualMachine) -> dict[str, Any]:
     template_metadata: dict[str, Any] = {"labels": {h.LABEL_VM_NAME: vm.name}}
     if fragments["annotations"]:
         template_metadata["annotations"] = fragments["annotations"]
+    secret_ref = {"name": cloud_init_secret_name(vm)}
     return {
         "apiVersion": h.KUBEVIRT_API,
         "kind": "VirtualMachine",
@@ -150,7 +224,9 @@ def virtual_machine_object(plan: Plan, vm: VirtualMachine) -> dict[str, Any]:
                 "spec": {
                     "domain": {
                         "cpu": {"cores": vm.cpu},
-                        "resources": {"requests": {"memory": vm.memory}},
+                        # Harvester's VM validator wants limits.memory or memory.guest (checkEmptyMemory,
+                        # harvester/harvester pkg/webhook/resources/virtualmachine/validator.go).
+                        "resources": {"requests": {"memory": vm.memory}, "limits": {"memory": vm.memory}},
                         "devices": {
                             "disks": [
                                 {"name": "rootdisk", "disk": {"bus": "virtio"}},
@@ -164,10 +240,7 @@ def virtual_machine_object(plan: Plan, vm: VirtualMachine) -> dict[str, Any]:
                         {"name": "rootdisk", "containerDisk": {"image": vm.image}},
                         {
                             "name": "cloudinitdisk",
-                            "cloudInitNoCloud": {
-                                "userData": user_data(plan, vm),
-                                "networkData": yaml.safe_dump(network_data(plan, vm), sort_keys=False),
-                            },
+                            "cloudInitNoCloud": {"secretRef": secret_ref, "networkDataSecretRef": secret_ref},
                         },
                     ],
                 },

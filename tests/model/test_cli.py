@@ -70,11 +70,12 @@ def test_render_to_stdout_is_a_yaml_stream_of_every_object() -> None:
     plan, _ = load_plan_file(QUICKSTART)
     assert documents == render_plan(plan)
     kinds = [d["kind"] for d in documents]
-    # 1 ClusterNetwork, a VlanConfig per node, 3 NADs, 3 VMs, web-1's Service; in apply order.
+    # 1 ClusterNetwork, a VlanConfig per node, 3 NADs, 3 cloud-init Secrets, 3 VMs, web-1's Service; in order.
     assert kinds == [
         "ClusterNetwork",
         *["VlanConfig"] * 3,
         *["NetworkAttachmentDefinition"] * 3,
+        *["Secret"] * 3,
         *["VirtualMachine"] * 3,
         "Service",
     ]
@@ -160,10 +161,11 @@ def test_render_to_a_directory_removes_the_files_it_wrote_for_objects_that_are_g
     gone = [
         "20-vlanconfig-vlan-node3.yaml",
         "30-networkattachmentdefinition-default-untagged.yaml",
+        "45-secret-default-cache-1-cloudinit.yaml",
         "50-virtualmachine-default-cache-1.yaml",
         "60-service-default-web-1.yaml",
     ]
-    assert f"removed 4 stale file(s): {', '.join(gone)}" in result.stderr
+    assert f"removed 5 stale file(s): {', '.join(gone)}" in result.stderr
 
 
 def test_render_to_a_directory_writes_through_hidden_files_and_leaves_unchanged_files_alone(

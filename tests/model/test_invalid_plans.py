@@ -619,6 +619,7 @@ def test_a_duplicate_vlan_on_one_cluster_network_is_only_a_warning(tmp_path: Pat
         edits(
             put("networks[1].route", {"mode": "manual", "cidr": "10.100.0.0/24", "gateway": "10.100.0.1"}),
             put(DB_NIC, {"name": "nic-1", "network": "vlan200", "ip": "10.100.0.20/24"}),
+            put("virtualMachines[1].dns", ["10.100.0.1"]),  # a static-only guest needs a resolver
         ),
     ],
     ids=[

@@ -346,6 +346,7 @@ def test_two_nics_on_different_static_ips_of_one_network() -> None:
     data = copy.deepcopy(BASE)
     data["virtualMachines"][0]["interfaces"][1]["ip"] = "10.0.0.9/24"
     data["virtualMachines"].append(
-        {"name": "vm2", "interfaces": [{"name": "nic-1", "network": "v10", "ip": "10.0.0.8/24"}]}
+        # dns: a guest with static NICs only and no resolver would be warned about
+        {"name": "vm2", "interfaces": [{"name": "nic-1", "network": "v10", "ip": "10.0.0.8/24"}], "dns": ["10.0.0.1"]}
     )
     assert load_plan(data)[1] == []

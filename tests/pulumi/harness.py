@@ -60,7 +60,7 @@ class Registration:
         if self.kind is not None:
             return PROVIDERS[self.kind].desired({k: self.plain(k) for k in self.inputs})
         if self.type.startswith("kubernetes:") and not self.type.startswith("pulumi:providers"):
-            return json.loads(json.dumps(self.inputs), parse_float=_number)
+            return json.loads(json.dumps({k: self.plain(k) for k in self.inputs}), parse_float=_number)
         return None
 
 

@@ -4,6 +4,8 @@ plan errors at the line that declared the component, DHCP servers, VM outputs.""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import pickle
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 from harvester_network.components import ClusterNetwork, VirtualMachine, VlanNetwork
 from harvester_network.model import PlanError, load_plan
 from harvester_network.render.vm import network_data, network_fragments
-from tests.pulumi.harness import DYNAMIC_PREFIX, rendered, run_program
+from tests.pulumi.harness import DYNAMIC_PREFIX, SECRET_SIG, rendered, run_program
 
 ROUTE_100 = {"mode": "manual", "cidr": "10.100.0.0/24", "gateway": "10.100.0.1"}
 DHCP = {"serverIP": "10.100.0.2", "range": {"start": "10.100.0.100", "end": "10.100.0.200"}, "dns": ["10.100.0.1"]}
@@ -81,6 +83,10 @@ def test_a_vm_on_a_network_it_was_not_given_fails_where_it_is_declared() -> None
         (
             lambda: VlanNetwork("v", vlan_id=7, cluster_network="vlan", dhcp_server=DHCP),
             "networks[0].route",
+        ),
+        (
+            lambda: VirtualMachine("vm", interfaces=[{"name": "m", "network": "mgmt"}], user_data="#cloud-config\n- a"),
+            "virtualMachines[0].userData",
         ),
     ],
 )
@@ -173,3 +179,37 @@ def test_many_resources_leave_pulumis_pickler_as_it_was() -> None:
     before = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
     run_program(lambda: [VlanNetwork(f"v{i}", vlan_id=i, cluster_network="vlan") for i in range(2, 30)])
     assert pickle._Pickler._batch_setitems is before  # type: ignore[attr-defined]
+
+
+def _without_secrets(value: Any) -> Any:
+    """Inputs as plain state would hold them: every Pulumi secret replaced by a marker."""
+    if isinstance(value, dict):
+        if SECRET_SIG in value:
+            return "<secret>"
+        return {k: _without_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_secrets(v) for v in value]
+    return value
+
+
+def test_user_data_is_only_in_the_cloud_init_secret_whose_data_is_a_pulumi_secret() -> None:
+    password = "hunter2-in-user-data"
+    user_data = f"#cloud-config\npassword: {password}\nchpasswd: {{expire: false}}\n"
+
+    def program() -> None:
+        vlan = ClusterNetwork("vlan", uplink={"nics": ["eth1"]})
+        vlan100 = VlanNetwork("vlan100", vlan_id=100, cluster_network=vlan, route=ROUTE_100)
+        VirtualMachine("vm", interfaces=[{"name": "nic-1", "network": vlan100}], user_data=user_data)
+
+    recording = run_program(program)
+    secret = recording.by_name("kubernetes:core/v1:Secret", "vm")
+    assert secret.is_secret("data")
+    assert password in base64.b64decode(secret.plain("data")["userdata"]).decode()
+    plain_state = json.dumps([_without_secrets(r.inputs) for r in recording.registrations])
+    assert password not in plain_state and base64.b64encode(password.encode()).decode()[:16] not in plain_state
+    vm = recording.by_name("kubernetes:kubevirt.io/v1:VirtualMachine", "vm")
+    assert secret.urn in vm.dependencies  # the VM waits for its cloud-init data
+    volumes = vm.plain("spec")["template"]["spec"]["volumes"]
+    assert {"secretRef": {"name": "vm-cloudinit"}, "networkDataSecretRef": {"name": "vm-cloudinit"}} in [
+        v.get("cloudInitNoCloud") for v in volumes
+    ]

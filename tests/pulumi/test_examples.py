@@ -47,8 +47,9 @@ def test_quickstart_resource_tree() -> None:
         **{(nad, f"quickstart/default/{net}"): "quickstart" for net in ("vlan100", "vlan200", "untagged")},
         **{(vm, f"quickstart/default/{name}"): "quickstart" for name in ("web-1", "db-1", "cache-1")},
         **{
-            ("kubernetes:kubevirt.io/v1:VirtualMachine", f"quickstart/default/{name}"): f"quickstart/default/{name}"
+            (kind, f"quickstart/default/{name}"): f"quickstart/default/{name}"
             for name in ("web-1", "db-1", "cache-1")
+            for kind in ("kubernetes:kubevirt.io/v1:VirtualMachine", "kubernetes:core/v1:Secret")
         },
         ("kubernetes:core/v1:Service", "quickstart/default/web-1"): "quickstart/default/web-1",
     }
@@ -62,7 +63,7 @@ def test_every_child_has_a_parent_in_the_tree_and_workloads_use_the_clusters_pro
     assert all(r.parent in urns for r in recording.registrations if r is not top)
     provider = recording.by_name("pulumi:providers:kubernetes", "quickstart-kubernetes")
     workloads = [r for r in recording.registrations if r.type.startswith("kubernetes:")]
-    assert len(workloads) == 4
+    assert len(workloads) == 7  # 3 VMs, their 3 cloud-init Secrets, web-1's Service
     assert all(r.provider.startswith(provider.urn) for r in workloads)
 
 

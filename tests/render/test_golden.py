@@ -6,6 +6,7 @@ what Harvester itself writes, the comment says why ("ours: ...").
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from harvester_network.model import Plan, load_plan, load_plan_file
+from harvester_network.model.plan import VirtualMachine
 from harvester_network.render import object_key, render_plan
 from harvester_network.render.dhcp import dnsmasq_conf
 from harvester_network.render.vm import network_data, network_fragments, user_data
@@ -188,7 +190,9 @@ def test_pinned_mac_is_stable_and_unicast(quickstart: Plan) -> None:
 
 def test_network_data_v2(quickstart: Plan) -> None:
     vm = next(v for v in quickstart.virtual_machines if v.name == "db-1")
-    # ref: cloud-init v2 - match by MAC, no top-level `network:` key, secondary DHCP NICs take no routes.
+    # ref: cloud-init v2 - match by MAC, no top-level `network:` key, secondary DHCP NICs take no routes;
+    # the default route as 0.0.0.0/0 (cloud-init < 25.3 cannot render `to: default` for networkd or eni);
+    # the only DHCP NIC gives the guest its nameservers although it is not the first.
     assert network_data(quickstart, vm) == {
         "version": 2,
         "ethernets": {
@@ -197,13 +201,13 @@ def test_network_data_v2(quickstart: Plan) -> None:
                 "set-name": "eth0",
                 "dhcp4": False,
                 "addresses": ["10.100.0.20/24"],
-                "routes": [{"to": "default", "via": "10.100.0.1"}],
+                "routes": [{"to": "0.0.0.0/0", "via": "10.100.0.1"}],
             },
             "eth1": {
                 "match": {"macaddress": "52:54:00:aa:bb:03"},
                 "set-name": "eth1",
                 "dhcp4": True,
-                "dhcp4-overrides": {"use-routes": False, "use-dns": False},
+                "dhcp4-overrides": {"use-routes": False},
             },
         },
     }
@@ -255,20 +259,58 @@ def test_virtual_machine_object(objects: dict[str, dict[str, Any]], quickstart: 
     template = vm["spec"]["template"]
     # ref: Harvester labels the launcher pod harvesterhci.io/vmName; ours: the template sets it too.
     assert template["metadata"]["labels"] == {"harvesterhci.io/vmName": "db-1"}
+    # ref: Harvester's UI keeps cloud-init data in a Secret, keys userdata / networkdata; none inline.
     cloud_init = next(v for v in template["spec"]["volumes"] if v["name"] == "cloudinitdisk")["cloudInitNoCloud"]
-    assert yaml.safe_load(cloud_init["networkData"]) == network_data(quickstart, quickstart.virtual_machines[1])
-    assert "network" not in yaml.safe_load(cloud_init["networkData"])
+    assert cloud_init == {"secretRef": {"name": "db-1-cloudinit"}, "networkDataSecretRef": {"name": "db-1-cloudinit"}}
+    secret = objects["Secret/default/db-1-cloudinit"]
+    data = {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
+    assert yaml.safe_load(data["networkdata"]) == network_data(quickstart, quickstart.virtual_machines[1])
+    assert "network" not in yaml.safe_load(data["networkdata"])
     # ref: VLAN NICs need qemu-guest-agent in the guest to report their IP (#1553).
-    assert yaml.safe_load(cloud_init["userData"])["packages"] == ["qemu-guest-agent"]
+    assert yaml.safe_load(data["userdata"])["packages"] == ["qemu-guest-agent"]
     assert [i["name"] for i in template["spec"]["domain"]["devices"]["interfaces"]] == ["nic-1", "nic-2"]
+    # ref: Harvester's checkEmptyMemory wants resources.limits.memory (or memory.guest).
+    assert template["spec"]["domain"]["resources"]["limits"] == {"memory": "1Gi"}
+
+
+def _with_user_data(quickstart: Plan, text: str | None) -> VirtualMachine:
+    return quickstart.virtual_machines[1].model_copy(update={"user_data": text})
+
+
+ENABLE_AGENT = ["systemctl", "enable", "--now", "qemu-guest-agent.service"]
 
 
 def test_user_data_keeps_users_packages(quickstart: Plan) -> None:
-    vm = quickstart.virtual_machines[1].model_copy(update={"user_data": "#cloud-config\npackages: [htop]\n"})
-    assert yaml.safe_load(user_data(quickstart, vm))["packages"] == ["htop", "qemu-guest-agent"]
+    merged = yaml.safe_load(user_data(_with_user_data(quickstart, "#cloud-config\npackages: [htop]\n")))
+    assert merged["packages"] == ["htop", "qemu-guest-agent"] and merged["runcmd"] == [ENABLE_AGENT]
     # Not cloud-config (a shell script): left exactly as the user wrote it.
-    script = quickstart.virtual_machines[1].model_copy(update={"user_data": "#!/bin/sh\necho hi\n"})
-    assert user_data(quickstart, script) == "#!/bin/sh\necho hi\n"
+    assert user_data(_with_user_data(quickstart, "#!/bin/sh\necho hi\n")) == "#!/bin/sh\necho hi\n"
+
+
+def test_user_data_without_packages_keeps_the_users_text_and_comments(quickstart: Plan) -> None:
+    text = "#cloud-config\n# set by ops\nhostname: db  # the short name\n"
+    rendered = user_data(_with_user_data(quickstart, text))
+    assert rendered.startswith(text)
+    assert yaml.safe_load(rendered) == {"hostname": "db", "packages": ["qemu-guest-agent"], "runcmd": [ENABLE_AGENT]}
+
+
+def test_user_data_that_cannot_take_appended_keys_is_merged_anew(quickstart: Plan) -> None:
+    for text in ("#cloud-config\n{hostname: db}\n", "#cloud-config\nruncmd: [echo hi]  # mine\n"):
+        merged = yaml.safe_load(user_data(_with_user_data(quickstart, text)))
+        assert merged["packages"] == ["qemu-guest-agent"] and merged["runcmd"][-1] == ENABLE_AGENT
+
+
+def test_a_listed_guest_agent_is_still_enabled(quickstart: Plan) -> None:
+    listed = yaml.safe_load(user_data(_with_user_data(quickstart, "#cloud-config\npackages: [qemu-guest-agent]\n")))
+    assert listed == {"packages": ["qemu-guest-agent"], "runcmd": [ENABLE_AGENT]}
+    enabled = "#cloud-config\npackages: [qemu-guest-agent]\nruncmd: [systemctl enable --now qemu-guest-agent]\n"
+    assert user_data(_with_user_data(quickstart, enabled)) == enabled
+
+
+def test_no_user_data_is_never_a_bare_header(quickstart: Plan) -> None:
+    for text in (None, "", "#cloud-config\n"):
+        config = yaml.safe_load(user_data(_with_user_data(quickstart, text)))
+        assert config == {"packages": ["qemu-guest-agent"], "runcmd": [ENABLE_AGENT]}
 
 
 def test_management_service(objects: dict[str, dict[str, Any]]) -> None:
@@ -356,7 +398,20 @@ def test_ippool_backend() -> None:
 
 def test_apply_order(quickstart: Plan) -> None:
     kinds = [o["kind"] for o in render_plan(quickstart)]
-    # What an object refers to is applied first: ClusterNetwork < VlanConfig < NAD < VM < Service.
-    assert kinds == sorted(
-        kinds, key=["ClusterNetwork", "VlanConfig", "NetworkAttachmentDefinition", "VirtualMachine", "Service"].index
-    )
+    # What an object refers to is applied first: ClusterNetwork < VlanConfig < NAD < Secret < VM < Service.
+    order = ["ClusterNetwork", "VlanConfig", "NetworkAttachmentDefinition", "Secret", "VirtualMachine", "Service"]
+    assert kinds == sorted(kinds, key=order.index)
+
+
+def test_a_static_only_guest_gets_the_nameservers_its_networks_dhcp_server_hands_out() -> None:
+    vm = {"name": "s", "interfaces": [{"name": "n", "network": "vlan300", "ip": "10.30.0.9/24"}]}
+    plan, warnings = load_plan({**DHCP_PLAN, "virtualMachines": [vm]})
+    assert warnings == []
+    eth0 = network_data(plan, plan.virtual_machines[0])["ethernets"]["eth0"]
+    assert eth0["nameservers"] == {"addresses": ["10.30.0.1", "1.1.1.1"]}
+    assert eth0["routes"] == [{"to": "0.0.0.0/0", "via": "10.30.0.1"}]
+    # The VM's own dns wins.
+    plan, _ = load_plan({**DHCP_PLAN, "virtualMachines": [{**vm, "dns": ["9.9.9.9"]}]})
+    assert network_data(plan, plan.virtual_machines[0])["ethernets"]["eth0"]["nameservers"] == {
+        "addresses": ["9.9.9.9"]
+    }

@@ -1,0 +1,85 @@
+"""cloud-init user data: which kind it is, and a `#cloud-config` read safely with the keys we add to checked.
+
+We add qemu-guest-agent to `packages` and its `systemctl enable` to `runcmd`, so those two keys are checked
+against cloud-init 22.4's schema (cloudinit/config/schemas/schema-cloud-config-v1.json: `packages` in
+cc_package_update_upgrade_install, `runcmd` in cc_runcmd). The rest of the document is the guest's business.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import yaml
+
+CLOUD_CONFIG_HEADER = "#cloud-config"
+JINJA_HEADER = "## template: jinja"  # cloud-init renders the rest with instance data first
+
+# Kubernetes' MaxSecretSize (pkg/apis/core/validation): the Secret holding user data and network data.
+SECRET_DATA_MAX_BYTES = 1024 * 1024
+
+UserDataKind = Literal["cloud-config", "script", "jinja", "other"]
+
+
+class UserDataError(ValueError):
+    """A `#cloud-config` that cloud-init would reject, or that we cannot add the guest agent to."""
+
+
+def user_data_kind(text: str) -> UserDataKind:
+    first_line = text.split("\n", 1)[0].rstrip()
+    if first_line == CLOUD_CONFIG_HEADER:
+        return "cloud-config"
+    if first_line.startswith("#!"):
+        return "script"
+    if first_line.lower() == JINJA_HEADER:
+        return "jinja"
+    return "other"
+
+
+def parse_cloud_config(text: str) -> dict[str, Any]:
+    """The mapping of a `#cloud-config` document; an empty one is `{}`. Raises UserDataError."""
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as exc:  # includes tags safe_load refuses, such as !!python/object
+        raise UserDataError(f"is not valid YAML: {_one_line(exc)}") from None
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise UserDataError(f"a #cloud-config must be a mapping of keys, not a {type(config).__name__}")
+    for key, check in (("packages", _package_issue), ("runcmd", _runcmd_issue)):
+        if key in config:
+            problem = check(config[key])
+            if problem:
+                raise UserDataError(f"{key} {problem}")
+    return config
+
+
+def _package_issue(packages: object) -> str | None:
+    if not isinstance(packages, list) or not packages:
+        return "must be a non-empty list of package names, like [htop]"
+    for item in packages:
+        pinned = isinstance(item, list) and len(item) == 2 and all(isinstance(part, str) for part in item)
+        if not isinstance(item, str) and not pinned:
+            return f"item {item!r} is neither a package name nor a [name, version] pair"
+    return None
+
+
+def _runcmd_issue(commands: object) -> str | None:
+    if not isinstance(commands, list) or not commands:
+        return "must be a non-empty list of commands (strings or lists of strings)"
+    for item in commands:
+        argv = isinstance(item, list) and all(isinstance(part, str) for part in item)
+        if not (item is None or isinstance(item, str) or argv):
+            return f"item {item!r} is neither a shell string nor a list of strings"
+    return None
+
+
+def _one_line(exc: yaml.YAMLError) -> str:
+    """What is wrong and where, never the text around it: user data may hold passwords."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return type(exc).__name__
+    where = (
+        ""
+        if exc.problem_mark is None
+        else f" at line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1}"
+    )
+    return ", ".join(part for part in (exc.context, exc.problem) if part) + where

@@ -1,0 +1,121 @@
+"""A VM's userData, bootOrder and NIC model at `hvnet validate`: errors name the field path, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harvester_network.model import PlanError, load_plan
+from tests.model.test_cli import hvnet
+
+NET = {"name": "n1", "clusterNetwork": "cn1", "vlan": 10}
+ROUTE = {"mode": "manual", "cidr": "10.0.0.0/24", "gateway": "10.0.0.1"}
+DHCP_SERVER = {"serverIP": "10.0.0.2", "range": {"start": "10.0.0.100", "end": "10.0.0.200"}}
+
+
+def plan_with_vm(**vm: Any) -> dict[str, Any]:
+    interfaces = vm.pop("interfaces", [{"name": "a", "network": "mgmt"}, {"name": "b", "network": "n1"}])
+    return {
+        "clusterNetworks": [{"name": "cn1", "uplink": {"nics": ["eth1"]}}],
+        "networks": [NET],
+        "virtualMachines": [{"name": "vm", "interfaces": interfaces, **vm}],
+    }
+
+
+def issues_of(data: dict[str, Any]) -> list[str]:
+    try:
+        _, warnings = load_plan(data)
+    except PlanError as exc:
+        return [f"error {i.path}: {i.message}" for i in exc.issues]
+    return [f"warning {w.path}: {w.message}" for w in warnings]
+
+
+@pytest.mark.parametrize(
+    ("user_data", "message"),
+    [
+        ("#cloud-config\npackages: [a\n", "is not valid YAML"),
+        ("#cloud-config\n- a\n- b\n", "must be a mapping of keys, not a list"),
+        ("#cloud-config\nx: !!python/object/apply:os.system [id]\n", "is not valid YAML"),
+        ("#cloud-config\npackages:\n", "packages must be a non-empty list"),
+        ("#cloud-config\npackages: []\n", "packages must be a non-empty list"),
+        ("#cloud-config\npackages: htop\n", "packages must be a non-empty list"),
+        ("#cloud-config\npackages: [{name: htop}]\n", "is neither a package name nor a [name, version] pair"),
+        ("#cloud-config\nruncmd: echo hi\n", "runcmd must be a non-empty list"),
+        ("#cloud-config\nruncmd: [[echo, 1]]\n", "is neither a shell string nor a list of strings"),
+        ("#cloud-config\na: 1\n---\nb: 2\n", "is not valid YAML"),
+    ],
+)
+def test_a_cloud_config_cloud_init_would_reject_is_an_error_at_its_path(user_data: str, message: str) -> None:
+    issues = issues_of(plan_with_vm(userData=user_data))
+    assert len(issues) == 1 and issues[0].startswith("error virtualMachines[0].userData: the #cloud-config")
+    assert message in issues[0]
+
+
+def test_a_yaml_error_in_user_data_names_the_place_not_the_text() -> None:
+    (issue,) = issues_of(plan_with_vm(userData='#cloud-config\npassword: "hunter2\n'))
+    assert issue == (
+        "error virtualMachines[0].userData: the #cloud-config is not valid YAML: while scanning a quoted scalar, "
+        "found unexpected end of stream at line 3, column 1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("user_data", "kind"),
+    [("#!/bin/sh\necho hi\n", "a script (#!)"), ("## template: jinja\n#cloud-config\n", "a jinja template"),
+     ("#include https://example.com/x\n", "not a #cloud-config")],
+)  # fmt: skip
+def test_user_data_we_cannot_add_the_guest_agent_to_is_a_warning(user_data: str, kind: str) -> None:
+    assert issues_of(plan_with_vm(userData=user_data)) == [
+        f"warning virtualMachines[0].userData: is {kind}: qemu-guest-agent is not added, so Harvester will not "
+        "show the VM's VLAN addresses"
+    ]
+
+
+def test_user_data_larger_than_a_secret_holds_is_an_error() -> None:
+    comment = "#" * 1023 + "\n"
+    fits = "#cloud-config\n" + comment * 1000
+    assert issues_of(plan_with_vm(userData=fits)) == []
+    issues = issues_of(plan_with_vm(userData=fits + comment * 100))
+    assert len(issues) == 1 and issues[0].startswith("error virtualMachines[0].userData: is 1126414 bytes")
+
+
+def test_a_good_cloud_config_is_accepted() -> None:
+    user_data = "#cloud-config\n# comment\npackages: [htop, [nginx, '1.2']]\nruncmd: [echo hi, [ls, -l], null]\n"
+    assert issues_of(plan_with_vm(userData=user_data)) == []
+
+
+def test_duplicate_boot_order_is_refused_and_igb_accepted() -> None:
+    interfaces = [
+        {"name": "a", "network": "mgmt", "bootOrder": 1, "model": "igb"},
+        {"name": "b", "network": "n1", "bootOrder": 1},
+    ]
+    assert issues_of(plan_with_vm(interfaces=interfaces)) == [
+        "error virtualMachines[0].interfaces[1].bootOrder: boot order 1 is already that of interfaces[0]; "
+        "KubeVirt refuses the VM"
+    ]
+
+
+def test_a_guest_without_any_nameserver_is_warned() -> None:
+    static_only = [{"name": "b", "network": "n1", "ip": "10.0.0.5/24"}]
+    assert issues_of(plan_with_vm(interfaces=static_only)) == [
+        "warning virtualMachines[0].dns: the guest gets no nameserver (no NIC uses DHCP, no network's dhcpServer "
+        "lists dns), so it cannot resolve names, not even to install qemu-guest-agent"
+    ]
+    assert issues_of(plan_with_vm(interfaces=static_only, dns=["10.0.0.53"])) == []
+    served = plan_with_vm(interfaces=static_only)
+    served["networks"][0] = {**NET, "route": ROUTE, "dhcpServer": {**DHCP_SERVER, "dns": ["10.0.0.53"]}}
+    assert issues_of(served) == []
+
+
+def test_validate_reports_bad_user_data_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan_with_vm(userData="#cloud-config\npackages: htop\n")))
+    result = hvnet("validate", path)
+    assert result.exit_code == 1
+    output = result.stdout + result.stderr
+    assert "virtualMachines[0].userData" in output and "Traceback" not in output
+    render = hvnet("render", path)
+    assert render.exit_code == 1 and "Traceback" not in render.stdout + render.stderr
