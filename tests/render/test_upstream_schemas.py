@@ -22,7 +22,7 @@ from tests.k8s_api.util import clone
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*/plan.yaml"))
 # Built-in kinds: no upstream copy is kept for them (the test API server and kubectl know them).
-BUILTIN_KINDS = {"ConfigMap", "Deployment", "Service"}
+BUILTIN_KINDS = {"ConfigMap", "Deployment", "Secret", "Service"}
 
 
 def _plans() -> list[tuple[str, Any]]:
