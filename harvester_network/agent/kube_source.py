@@ -7,11 +7,11 @@ that is gone or no longer matches, and a restarted agent sees the same thing).
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
 from harvester_network.agent.inputs import ClusterObjects, NodeIdentity
+from harvester_network.agent.wakeup import Wakeup
 from harvester_network.kube import KubeTarget, kind_named
 from harvester_network.kube.watch import DEFAULT_WATCH_TIMEOUT_S, Backoff, ObjectCache
 
@@ -53,13 +53,13 @@ class KubeSource:
     ) -> None:
         self.target, self.node_name = target, node_name
         self._first_sync_wait_s = first_sync_wait_s
-        self._changed = threading.Event()
+        self.wakeup = Wakeup()  # raised by the watch threads; the agent loop's select waits on it
 
         def cache(kind: str, relevant: Any = without_status, field_selector: str | None = None) -> ObjectCache:
             return ObjectCache(
                 target,
                 kind_named(kind),
-                on_change=self._changed.set,
+                on_change=self.wakeup.set,
                 relevant=relevant,
                 field_selector=field_selector,
                 watch_timeout_s=watch_timeout_s,
@@ -83,7 +83,7 @@ class KubeSource:
             if not cache.wait_synced(max(0.0, deadline - time.monotonic())):
                 why = cache.last_error or "no answer yet"
                 raise SourceUnavailable(f"no {kind} list from {self.target.describe()} yet: {why}")
-        self._changed.clear()  # what changes from here on is not in this load
+        self.wakeup.clear()  # what changes from here on is not in this load
         nodes = self.caches["Node"].objects()
         if not nodes:
             raise SourceUnavailable(f"Node {self.node_name} does not exist in {self.target.describe()}")
@@ -96,10 +96,11 @@ class KubeSource:
         return objects, NodeIdentity(self.node_name, dict(labels))
 
     def changed(self) -> bool:
-        return self._changed.is_set()
+        return self.wakeup.is_set()
 
     def close(self) -> None:
         for cache in self.caches.values():
             cache.stop()  # all at once, then wait
         for cache in self.caches.values():
             cache.close()
+        self.wakeup.close()

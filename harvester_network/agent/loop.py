@@ -1,7 +1,7 @@
-"""The agent's main loop: reconcile, publish status, then wait for a reason to reconcile again.
+"""The agent's main loop: reconcile, publish status, then wait for whatever comes first of a watch event, a link
+event, the status retry or the resync (one `select` on the netlink socket and the source's Wakeup).
 
-Reasons: the objects changed (the source says so), a netlink link event on an owned link (a VM port
-joined a bridge, an uplink went down, a bridge was deleted by hand), or the periodic full resync.
+A VM port still in VLAN 1 is fixed from its own link event, without a pass; see docs/agent.md.
 """
 
 from __future__ import annotations
@@ -10,27 +10,25 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from harvester_network.agent.hostip import HostIpMigrator
 from harvester_network.agent.hoststate import HostState
 from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeIdentity
 from harvester_network.agent.metrics import AgentMetrics
-from harvester_network.agent.netlink import Reconciler
+from harvester_network.agent.netlink import LinkNews, Reconciler
 from harvester_network.agent.netlink_apply import ApplyResult, EnslaveHook
 from harvester_network.agent.netlink_read import link_inventory
 from harvester_network.agent.reconcile import PassReport, reconcile_pass
-from harvester_network.agent.sources import ManifestError, dir_fingerprint, load_manifest_dir, load_node_file
 from harvester_network.agent.status import StatusSink
-from harvester_network.model import names
+from harvester_network.agent.wakeup import Wakeup
 
 log = logging.getLogger("hvnet.agent")
 
 DEFAULT_RESYNC_S = 300.0  # hvnet agent --resync (cli/agent_commands.py repeats it)
 # After status could not be published (the API is down), the next pass comes this soon, not at the resync.
 STATUS_RETRY_S = 5.0
-# How often the loop looks at the source between netlink events; also the bound on reacting to a new VM port.
+# The longest single wait: how soon a stop request or a directory source (no Wakeup: polled) is seen.
 TICK_S = 1.0
 
 
@@ -43,14 +41,18 @@ class ObjectSource(Protocol):
     def changed(self) -> bool:
         """True once after the objects or node changed since the last `load`."""
 
+    @property
+    def wakeup(self) -> Wakeup | None:
+        """Readable when `changed()` turns True (None: the loop polls `changed()` every TICK_S)."""
+
     def close(self) -> None: ...
 
 
 class LinkEvents(Protocol):
     """Netlink link events on owned links (netlink.py's LinkEventWatcher)."""
 
-    def wait_for_link_events(self, timeout: float) -> bool:
-        """True when an event came within `timeout` seconds."""
+    def wait(self, timeout: float, wake: Wakeup | None = None) -> LinkNews:
+        """The news of the link events within `timeout` s; returns early when `wake` is raised."""
 
 
 class KernelHost:
@@ -75,37 +77,13 @@ class KernelHost:
         result.errors[:0] = errors
         return result
 
+    def prune_ports(self, news: LinkNews) -> ApplyResult:
+        """Take VLAN 1 off the VM ports the link events named (no read, no pass)."""
+        return self.reconciler.applier.apply(news.prunes, indexes=news.indexes)
+
     @property
     def writes(self) -> int:
         return self.reconciler.writes + self.host_ip.writes
-
-
-class ManifestDirSource:
-    """`--from-dir`: the objects of a directory (e.g. `hvnet render -o DIR`), re-read when any file changes."""
-
-    def __init__(self, directory: Path, node_name: str, node_file: Path | None) -> None:
-        self.directory, self.node_name, self.node_file = directory, node_name, node_file
-        self._seen = ""
-
-    def _fingerprint(self) -> str:
-        node = dir_fingerprint(self.node_file.parent) if self.node_file else ""
-        return dir_fingerprint(self.directory) + node
-
-    def load(self) -> tuple[ClusterObjects, NodeIdentity]:
-        self._seen = self._fingerprint()
-        objects = load_manifest_dir(self.directory)
-        if self.node_file is None:
-            return objects, NodeIdentity(self.node_name, {names.HOSTNAME_LABEL: self.node_name})
-        node = load_node_file(self.node_file)
-        if node.name != self.node_name:
-            raise ManifestError(f"{self.node_file}: names node '{node.name}', but the agent runs as '{self.node_name}'")
-        return objects, node
-
-    def changed(self) -> bool:
-        return self._fingerprint() != self._seen
-
-    def close(self) -> None:
-        pass
 
 
 @dataclass
@@ -164,15 +142,28 @@ class AgentLoop:
         while not stop():
             _, last_good = self.run_pass(last_good)
             wait_s = self.resync_s if self.status_published else min(self.resync_s, self.status_retry_s)
-            resync_at = time.monotonic() + wait_s
-            while not stop():
-                remaining = resync_at - time.monotonic()
-                if remaining <= 0:
-                    log.info("periodic resync", extra={"reason": "resync"})
-                    break
-                if self.source.changed():
-                    log.info("objects changed", extra={"reason": "objects"})
-                    break
-                if watcher.wait_for_link_events(timeout=min(TICK_S, remaining)):
-                    log.info("link event", extra={"reason": "netlink"})
-                    break
+            reason = self._wait_for_reason(watcher, time.monotonic() + wait_s, stop)
+            log.info("%s", _REASONS[reason], extra={"reason": reason})
+
+    def _wait_for_reason(self, watcher: LinkEvents, pass_at: float, stop: Callable[[], bool]) -> str:
+        """Sleep until something calls for a pass; VM ports in VLAN 1 are fixed meanwhile, without one."""
+        while not stop():
+            if self.source.changed():
+                return "objects"
+            remaining = pass_at - time.monotonic()
+            if remaining <= 0:
+                return "resync"
+            news = watcher.wait(min(TICK_S, remaining), self.source.wakeup)
+            if news.prunes:
+                self.host.prune_ports(news)
+            if news.full_pass:
+                return "netlink"
+        return "stop"
+
+
+_REASONS = {
+    "objects": "objects changed",
+    "resync": "periodic resync",
+    "netlink": "link event",
+    "stop": "stopping",
+}

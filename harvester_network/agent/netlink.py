@@ -74,12 +74,14 @@ from harvester_network.agent.netlink_read import (
     owner_of,
     read_kernel_state,
     read_links,
+    vlans_from_infos,
 )
 
 __all__ = [
     "ApplyResult",
     "EnslaveHook",
     "LinkEventWatcher",
+    "LinkNews",
     "NotOwnedError",
     "Plan",
     "Reconciler",
@@ -358,10 +360,30 @@ def prune_default_vlan(ipr: Any, bridge: str) -> list[str]:
     return Reconciler(ipr).prune_default_vlan(bridge)
 
 
+@dataclass
+class LinkNews:
+    """What the link events since the last look ask of the agent."""
+
+    full_pass: bool = False  # an owned link, or a NIC of an owned bond, changed; or the kernel dropped events
+    # VM ports of owned bridges still in VLAN 1 without PVID 1, fixed at once from their own event (no pass)
+    prunes: list[PruneVid1] = field(default_factory=list)
+    indexes: dict[str, int] = field(default_factory=dict)  # {port: ifindex} of the prunes
+
+    def __bool__(self) -> bool:
+        return self.full_pass or bool(self.prunes)
+
+
+@dataclass(frozen=True)
+class _Owned:
+    name: str
+    kind: str
+    cluster_network: str
+
+
 class LinkEventWatcher:
-    """Link events (RTMGRP_LINK) that concern the agent's links, so the agent loop re-checks within a second:
-    an owned link changed or went away, or a port of an owned link (a VM port joining an owned bridge, a NIC of
-    an owned bond going down) changed or changed VLANs. Create it in the namespace the agent manages."""
+    """Link events (RTMGRP_LINK) that concern the agent's links: an owned link changed or went away, a NIC of an
+    owned bond changed (a full pass), or a VM port of an owned bridge is in VLAN 1 (pruned from the event's own
+    VLAN list, no pass). Create it in the namespace the agent manages."""
 
     RECV_SIZE = 1 << 20
 
@@ -371,10 +393,17 @@ class LinkEventWatcher:
         self.sock.bind((0, RTMGRP_LINK))
         self.marshal = MarshalRtnl()
         # Bound before this read: whatever changes after it arrives as an event.
-        self.owned = {link.index for link in read_links(ipr).values() if link.owner is not None}
+        self.owned = {
+            link.index: _Owned(link.name, link.kind, link.owner)
+            for link in read_links(ipr).values()
+            if link.owner is not None
+        }
 
     def close(self) -> None:
         self.sock.close()
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
 
     def __enter__(self) -> LinkEventWatcher:
         return self
@@ -382,42 +411,73 @@ class LinkEventWatcher:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def wait(self, timeout: float, wake: Any = None) -> LinkNews:
+        """The news of the events that came within `timeout` seconds; returns early (maybe with no news) when
+        `wake` (anything with a fileno, e.g. agent/wakeup.py's Wakeup) becomes readable."""
+        readable, _, _ = select.select([self.sock, *([wake] if wake is not None else [])], [], [], timeout)
+        news = LinkNews()
+        if self.sock in readable:
+            self._drain(news)
+        return news
+
     def wait_for_link_events(self, timeout: float) -> bool:
         """True as soon as a relevant event arrived (or events were lost), False after `timeout` seconds without."""
         deadline = time.monotonic() + timeout
         while True:
             remaining = max(0.0, deadline - time.monotonic())
-            readable, _, _ = select.select([self.sock], [], [], remaining)
-            if readable and self._drain():
+            if self.wait(remaining):
                 return True
             if remaining == 0.0:
                 return False
 
-    def _drain(self) -> bool:
-        relevant = False
+    def _drain(self, news: LinkNews) -> None:
         while True:
             try:
                 data = self.sock.recv(self.RECV_SIZE)
             except BlockingIOError:
-                return relevant
+                return
             except OSError as error:
                 if error.errno != errno.ENOBUFS:
                     raise
-                relevant = True  # the kernel dropped events: look again
+                news.full_pass = True  # the kernel dropped events: look again
                 continue
             for msg in self.marshal.parse(data):
-                relevant = self._concerns_agent(msg) or relevant
+                self._read_event(msg, news)
 
-    def _concerns_agent(self, msg: Any) -> bool:
+    def _read_event(self, msg: Any, news: LinkNews) -> None:
         index = msg.get("index")
         if index is None:
-            return False
-        link_removed = msg["header"]["type"] == RTM_DELLINK and msg["family"] != socket.AF_BRIDGE
-        owner = owner_of(msg.get("IFLA_IFALIAS"), msg.get("IFLA_IFNAME") or "", msg.get("IFLA_GROUP") or 0)
-        if owner is not None or index in self.owned:
-            if link_removed:
-                self.owned.discard(index)
-            else:
-                self.owned.add(index)
-            return True
-        return msg.get("IFLA_MASTER") in self.owned
+            return
+        removed = msg["header"]["type"] == RTM_DELLINK
+        name = msg.get("IFLA_IFNAME") or ""
+        owner = owner_of(msg.get("IFLA_IFALIAS"), name, msg.get("IFLA_GROUP") or 0)
+        kind = msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND")
+        known = self.owned.get(index)
+        if owner is not None or known is not None:
+            if removed and msg["family"] != socket.AF_BRIDGE:
+                self.owned.pop(index, None)
+            elif owner is not None:
+                self.owned[index] = _Owned(name, kind or (known.kind if known else ""), owner)
+            news.full_pass = True
+            return
+        master = self.owned.get(msg.get("IFLA_MASTER") or 0)
+        if master is None:
+            return
+        if master.kind != "bridge":  # a NIC of an owned bond
+            news.full_pass = True
+        elif msg["family"] == socket.AF_BRIDGE and not removed:
+            self._vm_port_event(index, name, master, msg, news)
+
+    def _vm_port_event(self, index: int, name: str, bridge: _Owned, msg: Any, news: LinkNews) -> None:
+        # The kernel sends a port's whole VLAN list with each AF_BRIDGE notification (br_ifinfo_notify): a port that
+        # joined with PVID 1 and then got its own VLAN shows VID 1 without PVID here, and is fixed at once.
+        spec = msg.get("IFLA_AF_SPEC")
+        infos = spec.get_attrs("IFLA_BRIDGE_VLAN_INFO") if spec else None
+        if infos is None:
+            news.full_pass = True  # no VLAN list in the event: the pass reads it
+            return
+        entry = vlans_from_infos(infos).get(DEFAULT_PVID)
+        if entry is not None and not entry.pvid:
+            news.prunes = [p for p in news.prunes if p.link != name]
+            news.prunes.append(PruneVid1(bridge.cluster_network, name, PRUNE_REASON, bridge=bridge.name))
+            news.indexes[name] = index

@@ -52,7 +52,7 @@ def agent(
 
     from harvester_network.agent.hostip import HostIpMigrator, RecordStore, install_test_crash_point
     from harvester_network.agent.logs import configure_logging
-    from harvester_network.agent.loop import AgentLoop, KernelHost, ManifestDirSource, ObjectSource
+    from harvester_network.agent.loop import AgentLoop, KernelHost, ObjectSource
     from harvester_network.agent.metrics import AgentMetrics, serve_metrics
     from harvester_network.agent.netlink import LinkEventWatcher
     from harvester_network.agent.status import DirStatusSink, KubeStatusSink, StatusSink
@@ -66,6 +66,8 @@ def agent(
             raise typer.BadParameter(
                 "--from-dir reads no API: leave out --kubeconfig/--context", param_hint="--from-dir"
             )
+        from harvester_network.agent.sources import ManifestDirSource
+
         source = ManifestDirSource(from_dir, node, node_file)
         sink = DirStatusSink(status_dir or from_dir.parent / "status")
     else:

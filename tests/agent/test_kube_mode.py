@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ from harvester_network.agent.inputs import LinkInfo
 from harvester_network.agent.kube_source import KubeSource, SourceUnavailable
 from harvester_network.agent.loop import AgentLoop
 from harvester_network.agent.metrics import AgentMetrics
+from harvester_network.agent.netlink import LinkNews
 from harvester_network.agent.status import KubeStatusSink, agent_field_manager
+from harvester_network.agent.wakeup import Wakeup
 from harvester_network.kube import KubeClient, KubeTarget, condition, field_managers
 from harvester_network.model import load_plan_file
 from harvester_network.render import harvester as h
@@ -263,10 +266,13 @@ class LinkEventsByHand:
     def kick(self) -> None:
         self.event.set()
 
-    def wait_for_link_events(self, timeout: float) -> bool:
-        fired = self.event.wait(timeout)
+    def wait(self, timeout: float, wake: Wakeup | None = None) -> LinkNews:
+        deadline = time.monotonic() + timeout
+        while not self.event.wait(0.01):
+            if (wake is not None and wake.is_set()) or time.monotonic() >= deadline:
+                return LinkNews()
         self.event.clear()
-        return fired
+        return LinkNews(full_pass=True)
 
 
 @pytest.fixture

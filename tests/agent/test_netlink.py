@@ -14,6 +14,7 @@ import pytest
 from harvester_network.agent.hoststate import BridgeState, HostState, UplinkState
 from harvester_network.agent.netlink import (
     LinkEventWatcher,
+    LinkNews,
     NotOwnedError,
     Reconciler,
     link_inventory,
@@ -377,6 +378,36 @@ def test_link_events_wake_the_agent_for_its_links_only(ns: HvtNetns, rec: Reconc
 
         ns.run("ip", "link", "del", "vlan-br")  # the bridge goes away
         assert watcher.wait_for_link_events(10) is True
+
+
+def news_until_quiet(watcher: LinkEventWatcher) -> LinkNews:
+    """The link news of every event until none comes for a second."""
+    gathered = LinkNews()
+    while news := watcher.wait(1.0):
+        gathered.full_pass |= news.full_pass
+        gathered.prunes += news.prunes
+        gathered.indexes |= news.indexes
+    return gathered
+
+
+def test_a_new_vm_port_is_pruned_from_its_own_link_event(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1")
+    rec.reconcile(state(network("vlan", ["eth1"], {100})))
+    with ns.inside():
+        watcher = LinkEventWatcher(ns.ipr)
+    with watcher:
+        settle(watcher)
+        add_vm_port(ns, "vm1", "vlan-br", vid=100)
+        add_vm_port(ns, "vm2", "vlan-br", vid=None)  # untagged network: PVID 1, keeps VLAN 1
+
+        news = news_until_quiet(watcher)
+
+        # (a pass may follow: the bridge itself reports a change when a port joins; the prune does not wait for it)
+        assert [(p.link, p.bridge, p.cluster_network) for p in news.prunes] == [("vm1", "vlan-br", "vlan")]
+        rec.applier.apply(news.prunes, indexes=news.indexes)
+        assert ns.bridge_vlans()["vm1"] == {100: PVID_UNTAGGED}
+        assert ns.bridge_vlans()["vm2"] == {1: PVID_UNTAGGED}
+        assert not news_until_quiet(watcher).prunes  # the prune's own event asks for nothing more
 
 
 def test_failed_change_names_the_link_and_the_reason(ns: HvtNetns, rec: Reconciler) -> None:

@@ -10,10 +10,11 @@ import yaml
 
 from harvester_network.agent.hoststate import HostState, NodeError
 from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeIdentity
-from harvester_network.agent.loop import AgentLoop, ManifestDirSource
+from harvester_network.agent.loop import AgentLoop
 from harvester_network.agent.metrics import AgentMetrics, serve_metrics
 from harvester_network.agent.netlink_apply import ApplyResult
 from harvester_network.agent.reconcile import reconcile_pass
+from harvester_network.agent.sources import ManifestDirSource
 from harvester_network.agent.status import DirStatusSink
 from harvester_network.model import load_plan_file
 from harvester_network.render import object_file_name, render_plan
