@@ -14,6 +14,7 @@ from harvester_network.agent.inputs import ClusterObjects, NodeIdentity
 from harvester_network.agent.wakeup import Wakeup
 from harvester_network.kube import KubeTarget, kind_named
 from harvester_network.kube.watch import DEFAULT_WATCH_TIMEOUT_S, Backoff, ObjectCache
+from harvester_network.render import harvester as h
 
 # How long a load waits for the first lists before it reports the source unavailable.
 FIRST_SYNC_WAIT_S = 30.0
@@ -21,6 +22,32 @@ FIRST_SYNC_WAIT_S = 30.0
 
 class SourceUnavailable(Exception):
     """The API has not answered the first list yet, or this node has no Node object; the message says which."""
+
+
+# What desired.py and reconcile.py read of an object; the mirrors keep nothing else (memory per NAD).
+_KEPT_METADATA = ("name", "namespace", "uid", "resourceVersion", "labels", "deletionTimestamp")
+_KEPT_ANNOTATIONS = frozenset({h.ANNOTATION_ROUTE})
+
+
+def agent_view(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object as the agent reads it: apiVersion, kind, spec and the metadata above (no managedFields, no
+    status, no last-applied-configuration)."""
+    metadata = obj.get("metadata") or {}
+    kept = {key: metadata[key] for key in _KEPT_METADATA if key in metadata}
+    annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k in _KEPT_ANNOTATIONS}
+    if annotations:
+        kept["annotations"] = annotations
+    view = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": kept}
+    if "spec" in obj:
+        view["spec"] = obj["spec"]
+    return view
+
+
+def node_view(obj: dict[str, Any]) -> dict[str, Any]:
+    """Of its Node the agent reads the name and labels (VlanConfig selectors)."""
+    metadata = obj.get("metadata") or {}
+    kept = {key: metadata[key] for key in ("name", "resourceVersion", "labels") if key in metadata}
+    return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": kept}
 
 
 def without_status(obj: dict[str, Any]) -> Any:
@@ -55,12 +82,15 @@ class KubeSource:
         self._first_sync_wait_s = first_sync_wait_s
         self.wakeup = Wakeup()  # raised by the watch threads; the agent loop's select waits on it
 
-        def cache(kind: str, relevant: Any = without_status, field_selector: str | None = None) -> ObjectCache:
+        def cache(
+            kind: str, relevant: Any = without_status, view: Any = agent_view, field_selector: str | None = None
+        ) -> ObjectCache:
             return ObjectCache(
                 target,
                 kind_named(kind),
                 on_change=self.wakeup.set,
                 relevant=relevant,
+                transform=view,
                 field_selector=field_selector,
                 watch_timeout_s=watch_timeout_s,
                 backoff=Backoff(max_s=backoff_max_s),
@@ -70,7 +100,7 @@ class KubeSource:
             "ClusterNetwork": cache("ClusterNetwork"),
             "VlanConfig": cache("VlanConfig"),
             "NetworkAttachmentDefinition": cache("NetworkAttachmentDefinition"),
-            "Node": cache("Node", labels_only, f"metadata.name={node_name}"),
+            "Node": cache("Node", labels_only, node_view, f"metadata.name={node_name}"),
         }
         for each in self.caches.values():
             each.start()

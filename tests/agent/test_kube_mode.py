@@ -96,14 +96,32 @@ def test_load_gives_the_objects_and_this_nodes_labels(source: KubeSource) -> Non
     assert not source.changed()
 
 
+def test_the_mirrors_keep_only_what_the_agent_reads(source: KubeSource, kube: KubeClient) -> None:
+    annotated = nad(300)
+    annotated["metadata"]["annotations"] = {h.ANNOTATION_ROUTE: '{"cidr":"10.3.0.0/24"}', "note": "x" * 1000}
+    kube.apply(annotated)
+
+    def mirrored_nad() -> dict[str, Any] | None:
+        return next((o for o in source.load()[0].nads if o["metadata"]["name"] == "vlan300"), None)
+
+    mirrored = eventually(mirrored_nad, timeout=10, what="the new NAD")
+
+    assert set(mirrored) == {"apiVersion", "kind", "metadata", "spec"}
+    assert set(mirrored["metadata"]) == {"name", "namespace", "uid", "resourceVersion", "labels", "annotations"}
+    assert mirrored["metadata"]["annotations"] == {h.ANNOTATION_ROUTE: '{"cidr":"10.3.0.0/24"}'}
+    assert mirrored["spec"] == annotated["spec"]
+    assert set(source.caches["Node"].objects()[0]["metadata"]) == {"name", "resourceVersion", "labels"}
+
+
 def test_changed_after_a_spec_or_label_change_but_not_after_status(source: KubeSource, kube: KubeClient) -> None:
     source.load()
+    cache = source.caches["Node"]
+    version = cache.objects()[0]["metadata"]["resourceVersion"]
     node_status = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node1"}}
     kube.apply({**node_status, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}, subresource="status")
-    cache = source.caches["Node"]
 
-    def heartbeat_mirrored() -> bool:
-        return any((o.get("status") or {}).get("conditions") for o in cache.objects())
+    def heartbeat_mirrored() -> bool:  # the mirror keeps only name and labels: the new version shows it arrived
+        return cache.objects()[0]["metadata"]["resourceVersion"] != version
 
     eventually(heartbeat_mirrored, timeout=10, what="the Node status change in the mirror")
     threading.Event().wait(0.1)
