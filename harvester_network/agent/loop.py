@@ -18,7 +18,7 @@ from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeIdentit
 from harvester_network.agent.metrics import AgentMetrics
 from harvester_network.agent.netlink import LinkNews, Reconciler
 from harvester_network.agent.netlink_apply import ApplyResult, EnslaveHook
-from harvester_network.agent.netlink_read import link_inventory
+from harvester_network.agent.netlink_read import KernelState, inventory_of, ipv4_link_indexes
 from harvester_network.agent.reconcile import PassReport, reconcile_pass
 from harvester_network.agent.status import StatusSink
 from harvester_network.agent.wakeup import Wakeup
@@ -66,13 +66,19 @@ class KernelHost:
         self.ipr = ipr
         self.host_ip = host_ip
         self.reconciler = Reconciler(ipr, (host_ip, *enslave_hooks))
+        self._current: KernelState | None = None
 
     def inventory(self) -> dict[str, LinkInfo]:
-        return link_inventory(self.ipr)
+        self._current = self.reconciler.read()  # one link dump per pass: the plan below reads this one too
+        return inventory_of(self._current.links, ipv4_link_indexes(self.ipr))
 
     def reconcile(self, desired: HostState) -> ApplyResult:
+        writes_before = self.host_ip.writes
         errors = self.host_ip.before_pass(desired)
-        result = self.reconciler.reconcile(desired)
+        # What the inventory read still holds unless the migration recovery just changed links.
+        current = self._current if self.host_ip.writes == writes_before else None
+        self._current = None
+        result = self.reconciler.reconcile(desired, current)
         errors += self.host_ip.recover()  # a migration whose enslave failed goes back to its NIC now
         result.errors[:0] = errors
         return result

@@ -335,9 +335,10 @@ class Reconciler:
     def _apply(self, changes: list[Change], current: KernelState) -> ApplyResult:
         return self.applier.apply(changes, indexes={name: link.index for name, link in current.links.items()})
 
-    def reconcile(self, desired: HostState) -> ApplyResult:
-        """One pass; the result lists the applied changes and the NodeErrors (planning's and applying's)."""
-        current = self.read()
+    def reconcile(self, desired: HostState, current: KernelState | None = None) -> ApplyResult:
+        """One pass; the result lists the applied changes and the NodeErrors (planning's and applying's).
+        `current`: the kernel as read since the last write (None: read it now)."""
+        current = self.read() if current is None else current
         plan = plan_changes(desired, current)
         result = self._apply(plan.changes, current)
         result.errors[:0] = plan.errors

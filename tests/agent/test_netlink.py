@@ -7,11 +7,17 @@ boots it) or on a host kernel that has them. What the agent did is checked with 
 
 from __future__ import annotations
 
+import socket
+from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from harvester_network.agent.hostip import HostIpMigrator, RecordStore
 from harvester_network.agent.hoststate import BridgeState, HostState, UplinkState
+from harvester_network.agent.loop import KernelHost
 from harvester_network.agent.netlink import (
     LinkEventWatcher,
     LinkNews,
@@ -304,6 +310,37 @@ def test_bond_mode_change_makes_the_bond_anew(ns: HvtNetns, rec: Reconciler) -> 
     assert [ns.link(nic)["master"] for nic in ("eth1", "eth2")] == ["vlan-bo", "vlan-bo"]
     assert ns.bridge_vlans()["vlan-bo"] == tagged(100, 101)
     assert rec.reconcile(desired).writes == 0
+
+
+class DumpCountingIpr:
+    """An IPRoute that counts link dumps by family (0: the whole-link dump)."""
+
+    def __init__(self, ipr: Any) -> None:
+        self.ipr, self.link_dumps = ipr, Counter[int]()
+
+    def link(self, command: str, **kwargs: Any) -> Any:
+        if command == "dump":
+            self.link_dumps[kwargs.get("family", 0)] += 1
+        return self.ipr.link(command, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ipr, name)
+
+
+def test_a_pass_makes_one_link_dump_and_no_write_when_nothing_changed(ns: HvtNetns, tmp_path: Path) -> None:
+    add_dummies(ns, "eth1")
+    ipr = DumpCountingIpr(ns.ipr)
+    host = KernelHost(ipr, HostIpMigrator(ipr, RecordStore(tmp_path, "node1")))
+    desired = state(network("vlan", ["eth1"], {100, 200}))
+    host.inventory()
+    host.reconcile(desired)
+    writes, ipr.link_dumps = host.writes, Counter()
+
+    host.inventory()
+    host.reconcile(desired)
+
+    assert ipr.link_dumps == {0: 1, socket.AF_BRIDGE: 1}  # links once (inventory and plan), bridge VLANs once
+    assert host.writes == writes
 
 
 def test_vid1_is_pruned_from_vm_ports_but_not_from_pvid1_ports(ns: HvtNetns, rec: Reconciler) -> None:
