@@ -69,9 +69,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from harvester_network.agent.hoststate import BridgeState, HostState, LocalArea, NodeError, UplinkState
@@ -91,44 +91,70 @@ BRIDGE_CNI_TYPES = ("bridge", "")  # Harvester's IsBridgeCNI: an empty type is t
 
 
 def desired_host_state(objects: ClusterObjects, node: NodeInfo, host_ip_migration: bool = True) -> HostState:
-    """The bridges this node should have and the errors of the cluster networks it cannot set up.
+    """The bridges this node should have and the errors of the cluster networks it cannot set up, from scratch.
     `host_ip_migration`: the NIC's host addresses move to the bridge, so a NIC with IPv4 may be an uplink."""
-    warnings: list[str] = []
-    networks = _bridge_networks(objects.nads, warnings)
-    existing = _cluster_network_names(objects.cluster_networks, warnings)
-    matched = _matched_vlan_configs(objects.vlan_configs, node, warnings)
+    return DesiredState(host_ip_migration).compute(objects, node)
 
-    problems: dict[str, list[str]] = {cn: _cluster_network_problems(cn, vcs, existing) for cn, vcs in matched.items()}
-    uplinks: dict[str, UplinkState] = {}
-    for cn, vcs in matched.items():
-        if not problems[cn]:
-            uplinks[cn] = _uplink(cn, vcs[0], problems[cn])
-    agent_links = {name for cn in matched for name in (names.bridge_name(cn), names.bond_name(cn))}
-    for cn, message in _shared_nic_problems(uplinks, matched):
-        problems[cn].append(message)
-    for cn, uplink in uplinks.items():
-        problems[cn] += _inventory_problems(uplink, node, agent_links, host_ip_migration)
 
-    bridges: list[BridgeState] = []
-    errors: list[NodeError] = []
-    for cn in sorted(matched):
-        vlan_config = matched[cn][0].name
-        if problems[cn]:
-            errors.append(NodeError(cn, "; ".join(problems[cn]), vlan_config))
-            continue
-        bridge = names.bridge_name(cn)
-        bridge_networks = networks.get(bridge, _BridgeNetworks())
-        bridges.append(
-            BridgeState(
-                cluster_network=cn,
-                bridge=bridge,
-                uplink=uplinks[cn],
-                vids=frozenset(vid for vid in bridge_networks.vids if vid > DEFAULT_PVID),
-                vlan_config=vlan_config,
-                local_areas=tuple(sorted(bridge_networks.local_areas)),
+class DesiredState:
+    """`desired_host_state` kept between passes, so a change costs what it touches: each NAD is parsed once per
+    version (NadNetworks), and the same objects and node give the last result without any work."""
+
+    def __init__(self, host_ip_migration: bool = True) -> None:
+        self.host_ip_migration = host_ip_migration
+        self.nads = NadNetworks()
+        self._last: tuple[tuple[Any, ...], HostState] | None = None
+
+    def compute(self, objects: ClusterObjects, node: NodeInfo) -> HostState:
+        # KubeSource hands over the same tuples while nothing changed (identity: comparing 10,000 NADs would cost
+        # what parsing them does); the node's name, labels and links are small to compare.
+        objects_seen = (objects.cluster_networks, objects.vlan_configs, objects.nads)
+        inputs = (*objects_seen, node.name, node.labels, node.links)
+        last = self._last
+        same_objects = last is not None and all(a is b for a, b in zip(objects_seen, last[0], strict=False))
+        if last is not None and same_objects and inputs[3:] == last[0][3:]:
+            return last[1]
+        self.nads.update(objects.nads)
+        result = self._compute(objects, node)
+        self._last = (inputs, result)
+        return result
+
+    def _compute(self, objects: ClusterObjects, node: NodeInfo) -> HostState:
+        warnings: list[str] = list(self.nads.warnings())
+        existing = _cluster_network_names(objects.cluster_networks, warnings)
+        matched = _matched_vlan_configs(objects.vlan_configs, node, warnings)
+
+        problems = {cn: _cluster_network_problems(cn, vcs, existing) for cn, vcs in matched.items()}
+        uplinks: dict[str, UplinkState] = {}
+        for cn, vcs in matched.items():
+            if not problems[cn]:
+                uplinks[cn] = _uplink(cn, vcs[0], problems[cn])
+        agent_links = {name for cn in matched for name in (names.bridge_name(cn), names.bond_name(cn))}
+        for cn, message in _shared_nic_problems(uplinks, matched):
+            problems[cn].append(message)
+        for cn, uplink in uplinks.items():
+            problems[cn] += _inventory_problems(uplink, node, agent_links, self.host_ip_migration)
+
+        bridges: list[BridgeState] = []
+        errors: list[NodeError] = []
+        for cn in sorted(matched):
+            vlan_config = matched[cn][0].name
+            if problems[cn]:
+                errors.append(NodeError(cn, "; ".join(problems[cn]), vlan_config))
+                continue
+            bridge = names.bridge_name(cn)
+            vids, local_areas = self.nads.of_bridge(bridge)
+            bridges.append(
+                BridgeState(
+                    cluster_network=cn,
+                    bridge=bridge,
+                    uplink=uplinks[cn],
+                    vids=vids,
+                    vlan_config=vlan_config,
+                    local_areas=local_areas,
+                )
             )
-        )
-    return HostState(bridges=tuple(bridges), errors=tuple(errors), warnings=tuple(sorted(set(warnings))))
+        return HostState(bridges=tuple(bridges), errors=tuple(errors), warnings=tuple(sorted(set(warnings))))
 
 
 # --- VlanConfigs ---------------------------------------------------------------------------------------------
@@ -324,14 +350,6 @@ def _agent_made(link_name: str | None, node: NodeInfo) -> bool:
 # --- NADs ----------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _BridgeNetworks:
-    """What the NADs of one bridge ask of it."""
-
-    vids: set[int] = field(default_factory=set)
-    local_areas: set[LocalArea] = field(default_factory=set)
-
-
 class _MalformedConfig(ValueError):
     pass
 
@@ -392,35 +410,108 @@ def _route_cidr(route: Any, nad: str, warnings: list[str]) -> str:
         return ""
 
 
-def _bridge_networks(nads: Iterable[Mapping[str, Any]], warnings: list[str]) -> dict[str, _BridgeNetworks]:
-    """{bridge name: the VIDs and local areas its NADs ask for}, from the NADs' CNI configs."""
-    networks: dict[str, _BridgeNetworks] = defaultdict(_BridgeNetworks)
-    for obj in nads:
-        if _is_deleting(obj):
-            continue
-        metadata = _mapping(obj.get("metadata"))
-        nad = f"NAD {metadata.get('namespace', '')}/{metadata.get('name', '')}"
-        try:
-            config = json.loads(_mapping(obj.get("spec")).get("config") or "")
-        except (TypeError, ValueError):
-            warnings.append(f"{nad}: spec.config is not JSON; it adds no VIDs")
-            continue
-        if not isinstance(config, Mapping):
-            warnings.append(f"{nad}: spec.config is not a JSON object; it adds no VIDs")
-            continue
-        bridge = config.get("bridge")
-        if config.get("type", "") not in BRIDGE_CNI_TYPES or not isinstance(bridge, str) or not bridge:
-            continue  # another CNI plugin's network, or no Harvester bridge: not the agent's
-        try:
-            access_vid, vids = _nad_vids(config)
-        except _MalformedConfig as error:
-            warnings.append(f"{nad}: spec.config {error}; it adds no VIDs to {bridge}")
-            continue
-        label = _mapping(metadata.get("labels")).get(h.LABEL_CLUSTER_NETWORK)
-        if label is not None and names.bridge_name(str(label)) != bridge:
-            warnings.append(f"{nad}: label {h.LABEL_CLUSTER_NETWORK}={label} but its config uses bridge {bridge}")
-        networks[bridge].vids |= vids
-        if access_vid:
-            cidr = _route_cidr(_mapping(metadata.get("annotations")).get(h.ANNOTATION_ROUTE), nad, warnings)
-            networks[bridge].local_areas.add(LocalArea(access_vid, cidr))
-    return dict(networks)
+@dataclass(frozen=True)
+class _NadNetwork:
+    """What one NAD asks of its bridge; nothing when it is another plugin's, malformed or being deleted."""
+
+    bridge: str = ""
+    vids: frozenset[int] = frozenset()
+    local_area: LocalArea | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def _nad_network(obj: Mapping[str, Any]) -> _NadNetwork:
+    """The VIDs and local area of one NAD, from its CNI config (pure)."""
+    if _is_deleting(obj):
+        return _NadNetwork()
+    metadata = _mapping(obj.get("metadata"))
+    nad = f"NAD {metadata.get('namespace', '')}/{metadata.get('name', '')}"
+    try:
+        config = json.loads(_mapping(obj.get("spec")).get("config") or "")
+    except (TypeError, ValueError):
+        return _NadNetwork(warnings=(f"{nad}: spec.config is not JSON; it adds no VIDs",))
+    if not isinstance(config, Mapping):
+        return _NadNetwork(warnings=(f"{nad}: spec.config is not a JSON object; it adds no VIDs",))
+    bridge = config.get("bridge")
+    if config.get("type", "") not in BRIDGE_CNI_TYPES or not isinstance(bridge, str) or not bridge:
+        return _NadNetwork()  # another CNI plugin's network, or no Harvester bridge: not the agent's
+    try:
+        access_vid, vids = _nad_vids(config)
+    except _MalformedConfig as error:
+        return _NadNetwork(warnings=(f"{nad}: spec.config {error}; it adds no VIDs to {bridge}",))
+    warnings = []
+    label = _mapping(metadata.get("labels")).get(h.LABEL_CLUSTER_NETWORK)
+    if label is not None and names.bridge_name(str(label)) != bridge:
+        warnings.append(f"{nad}: label {h.LABEL_CLUSTER_NETWORK}={label} but its config uses bridge {bridge}")
+    local_area = None
+    if access_vid:
+        cidr = _route_cidr(_mapping(metadata.get("annotations")).get(h.ANNOTATION_ROUTE), nad, warnings)
+        local_area = LocalArea(access_vid, cidr)
+    # VID 0 is untagged and 1 the default PVID: neither goes on the uplink (VLAN 1 is still a local area).
+    uplink_vids = frozenset(vid for vid in vids if vid > DEFAULT_PVID)
+    return _NadNetwork(bridge, uplink_vids, local_area, tuple(warnings))
+
+
+class NadNetworks:
+    """What the NADs ask of each bridge, kept per NAD: `update` parses only the NADs that are new or changed
+    (by resourceVersion, or by content for objects without one) and re-counts only the bridges they touch."""
+
+    def __init__(self) -> None:
+        self._seen: tuple[Mapping[str, Any], ...] | None = None
+        self._by_nad: dict[tuple[str, str, int], tuple[Any, _NadNetwork]] = {}
+        # How many NADs ask for each VID / local area / warning: a count at 0 is gone.
+        self._vids: dict[str, Counter[int]] = defaultdict(Counter)
+        self._areas: dict[str, Counter[LocalArea]] = defaultdict(Counter)
+        self._warnings: Counter[str] = Counter()
+        self._bridges: dict[str, tuple[frozenset[int], tuple[LocalArea, ...]]] = {}
+
+    def update(self, nads: tuple[Mapping[str, Any], ...]) -> None:
+        if nads is self._seen:
+            return
+        self._seen = nads
+        current: dict[tuple[str, str, int], Mapping[str, Any]] = {}
+        for obj in nads:
+            metadata = _mapping(obj.get("metadata"))
+            key = (str(metadata.get("namespace") or ""), str(metadata.get("name") or ""), 0)
+            while key in current:  # the same name twice (hand-made objects): each counts
+                key = (key[0], key[1], key[2] + 1)
+            current[key] = obj
+            version = metadata.get("resourceVersion") or obj
+            known = self._by_nad.get(key)
+            if known is None or known[0] != version:
+                self._replace(key, (version, _nad_network(obj)))
+        for key in self._by_nad.keys() - current.keys():
+            self._replace(key, None)
+
+    def _replace(self, key: tuple[str, str, int], new: tuple[Any, _NadNetwork] | None) -> None:
+        old = self._by_nad.pop(key, None)
+        for entry, sign in ((old, -1), (new, 1)):
+            if entry is None:
+                continue
+            network = entry[1]
+            _count(self._warnings, network.warnings, sign)
+            if network.bridge:
+                _count(self._vids[network.bridge], network.vids, sign)
+                _count(self._areas[network.bridge], (network.local_area,) if network.local_area else (), sign)
+                self._bridges.pop(network.bridge, None)
+        if new is not None:
+            self._by_nad[key] = new
+
+    def of_bridge(self, bridge: str) -> tuple[frozenset[int], tuple[LocalArea, ...]]:
+        """(the VIDs the bridge's uplink carries, its local areas sorted), built once per change of the bridge."""
+        if bridge not in self._bridges:
+            self._bridges[bridge] = (
+                frozenset(self._vids.get(bridge, ())),
+                tuple(sorted(self._areas.get(bridge, ()))),
+            )
+        return self._bridges[bridge]
+
+    def warnings(self) -> list[str]:
+        return list(self._warnings)
+
+
+def _count(counter: Counter[Any], items: Iterable[Any], sign: int) -> None:
+    for item in items:
+        counter[item] += sign
+        if counter[item] <= 0:
+            del counter[item]

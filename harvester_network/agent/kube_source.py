@@ -118,10 +118,10 @@ class KubeSource:
         if not nodes:
             raise SourceUnavailable(f"Node {self.node_name} does not exist in {self.target.describe()}")
         labels = (nodes[0].get("metadata") or {}).get("labels") or {}
-        objects = ClusterObjects(
-            cluster_networks=tuple(self.caches["ClusterNetwork"].objects()),
-            vlan_configs=tuple(self.caches["VlanConfig"].objects()),
-            nads=tuple(self.caches["NetworkAttachmentDefinition"].objects()),
+        objects = ClusterObjects(  # the same tuples while nothing changed: desired.py then does no work
+            cluster_networks=self.caches["ClusterNetwork"].snapshot(),
+            vlan_configs=self.caches["VlanConfig"].snapshot(),
+            nads=self.caches["NetworkAttachmentDefinition"].snapshot(),
         )
         return objects, NodeIdentity(self.node_name, dict(labels))
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from harvester_network.agent.desired import DesiredState
 from harvester_network.agent.hostip import HostIpMigrator
 from harvester_network.agent.hoststate import HostState
 from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeIdentity
@@ -102,6 +103,7 @@ class AgentLoop:
     on_pass: Callable[[PassReport], None] | None = None
     status_retry_s: float = STATUS_RETRY_S
     status_published: bool = True
+    desired_state: DesiredState = field(default_factory=DesiredState)  # parsed NADs, kept between passes
 
     def run_pass(
         self, last_good: tuple[ClusterObjects, NodeIdentity] | None
@@ -113,7 +115,7 @@ class AgentLoop:
             if last_good is None:
                 return None, None
         objects, node = last_good
-        report = reconcile_pass(objects, node, self.host)
+        report = reconcile_pass(objects, node, self.host, self.desired_state)
         try:
             self.sink.publish(node.name, report.statuses)
             self.status_published = True

@@ -1,6 +1,6 @@
 """One reconcile pass of the node agent: objects in, host state applied, one VlanStatus per cluster network out.
 
-    desired = desired_host_state(objects, node + link inventory)    # pure (desired.py)
+    desired = DesiredState().compute(objects, node + link inventory) # pure, incremental (desired.py)
     result  = Reconciler(ipr).reconcile(desired)                    # diff + apply (netlink.py)
     statuses = VlanStatus per cluster network matched on this node  # shaped by render/vlanstatus.py
 
@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from harvester_network.agent.desired import desired_host_state
+from harvester_network.agent.desired import DesiredState
 from harvester_network.agent.hoststate import HostState
 from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeIdentity
 from harvester_network.agent.netlink_apply import ApplyResult
@@ -91,10 +91,11 @@ def reconcile_pass(
     objects: ClusterObjects,
     node: NodeIdentity,
     host: HostNetwork,
+    desired_state: DesiredState | None = None,  # kept between passes by the loop; None: from scratch
 ) -> PassReport:
     started = time.monotonic()
     writes_before = host.writes
-    desired = desired_host_state(objects, node.with_links(host.inventory()))
+    desired = (desired_state or DesiredState()).compute(objects, node.with_links(host.inventory()))
     applied = host.reconcile(desired)
     reports = cluster_network_reports(desired, applied)
     updated_at = now_rfc3339()

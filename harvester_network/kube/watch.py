@@ -90,6 +90,8 @@ class ObjectCache:
         self._watch_timeout_s = watch_timeout_s
         self._backoff = backoff or Backoff()
         self._objects: dict[ObjectKey, dict[str, Any]] = {}
+        self._generation = 0  # counts the changes `relevant` sees
+        self._snapshot: tuple[int, tuple[dict[str, Any], ...]] = (-1, ())
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._synced = threading.Event()
@@ -129,6 +131,13 @@ class ObjectCache:
         """The mirrored objects, sorted by namespace and name (the caller must not modify them)."""
         with self._lock:
             return [self._objects[key] for key in sorted(self._objects)]
+
+    def snapshot(self) -> tuple[dict[str, Any], ...]:
+        """`objects()` as a tuple, the same tuple while nothing relevant changed (readers may key caches on it)."""
+        with self._lock:
+            if self._snapshot[0] != self._generation:
+                self._snapshot = (self._generation, tuple(self._objects[key] for key in sorted(self._objects)))
+            return self._snapshot[1]
 
     # --- the thread ----------------------------------------------------------------------------------------------
 
@@ -170,6 +179,7 @@ class ObjectCache:
         with self._lock:
             changed = self._views(self._objects) != self._views(replacement)
             self._objects = replacement
+            self._generation += changed
         self._version = version
         self._events_since_list = False
         self._succeeded()
@@ -208,9 +218,12 @@ class ObjectCache:
             before = self._objects.get(key)
             if event_type == "DELETED":
                 self._objects.pop(key, None)
-                return before is not None
-            obj = self._objects[key] = self._transform(obj)
-        return before is None or self._relevant(before) != self._relevant(obj)
+                changed = before is not None
+            else:
+                obj = self._objects[key] = self._transform(obj)
+                changed = before is None or self._relevant(before) != self._relevant(obj)
+            self._generation += changed
+        return changed
 
     def _views(self, objects: dict[ObjectKey, dict[str, Any]]) -> dict[ObjectKey, Any]:
         return {key: self._relevant(obj) for key, obj in objects.items()}

@@ -5,6 +5,7 @@ Objects are built here by small helpers (not by the product's renderer), the way
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import replace
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harvester_network.agent.desired import desired_host_state
+from harvester_network.agent.desired import DesiredState, desired_host_state
 from harvester_network.agent.hoststate import HostState, LocalArea, UplinkState
 from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeInfo
 
@@ -646,3 +647,62 @@ def test_property_without_host_ip_migration_no_nic_with_ipv4_is_newly_enslaved(s
 def test_property_with_host_ip_migration_ipv4_addresses_change_nothing(scenario: dict[str, Any]) -> None:
     without_addresses = {nic: replace(link, has_ipv4=False) for nic, link in scenario["links"].items()}
     assert _run(scenario["objects"], scenario["links"]) == _run(scenario["objects"], without_addresses)
+
+
+# --- incremental = from scratch ----------------------------------------------------------------------------------
+
+NAD_NAMES = ("n1", "n2", "n3", "n4", "n5")
+RACK_SELECTORS = ({}, {"rack": "a"}, {"rack": "b"}, {HOSTNAME: "node2"})
+ROUTES = (None, '{"cidr":"10.0.0.0/24"}', '{"cidr":"10.1.0.0/24"}', "{oops")
+
+
+@st.composite
+def cluster_events(draw: st.DrawFn) -> tuple[str, Any]:
+    """One change to the cluster or the node, as a watch would report it (or the same objects again)."""
+    kinds = ["nad", "nad", "nad", "delete nad", "deleting nad", "vc", "vc", "delete vc", "cn", "node", "node"]
+    what = draw(st.sampled_from(kinds))
+    if what == "nad":
+        bridge, config, _ = draw(nad_specs())
+        return what, nad(draw(st.sampled_from(NAD_NAMES)), bridge, config=config, route=draw(st.sampled_from(ROUTES)))
+    if what in ("delete nad", "deleting nad"):
+        return what, draw(st.sampled_from(NAD_NAMES))
+    if what == "vc":
+        cn, selector, nics = draw(st.sampled_from(VC_CNS)), draw(st.sampled_from(RACK_SELECTORS)), ["eth1"]
+        return what, vlan_config(draw(st.sampled_from(["vc1", "vc2", "vc3"])), cn, nics, selector)
+    if what == "delete vc":
+        return what, draw(st.sampled_from(["vc1", "vc2", "vc3"]))
+    if what == "cn":
+        return what, draw(st.sampled_from(CN_POOL))
+    return what, draw(st.sampled_from([{"rack": "a"}, {"rack": "b"}]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(cluster_events(), min_size=1, max_size=30), st.booleans(), st.booleans())
+def test_property_incremental_desired_state_equals_from_scratch_after_every_event(
+    events: list[tuple[str, Any]], with_versions: bool, repeat_objects: bool
+) -> None:
+    store: dict[tuple[str, str], dict[str, Any]] = {("ClusterNetwork", cn): cluster_network(cn) for cn in CN_POOL[:3]}
+    labels = dict(NODE_LABELS)
+    incremental = DesiredState()
+    objects = ClusterObjects()
+    for version, (what, value) in enumerate(events):
+        written: dict[str, Any] | None = None
+        if what in ("nad", "vc"):
+            written = value
+        elif what in ("delete nad", "delete vc"):
+            store.pop(("VlanConfig" if what == "delete vc" else "NetworkAttachmentDefinition", value), None)
+        elif what == "deleting nad" and (old := store.get(("NetworkAttachmentDefinition", value))):
+            written = {**old, "metadata": {**old["metadata"], "deletionTimestamp": "2026-01-01T00:00:00Z"}}
+        elif what == "cn" and store.pop(("ClusterNetwork", value), None) is None:  # comes or goes
+            written = cluster_network(value)
+        elif what == "node":
+            labels = {**NODE_LABELS, **value}
+        if written is not None:
+            if with_versions:  # as the API server: every write gets a new resourceVersion
+                written["metadata"]["resourceVersion"] = str(version)
+            store[(written["kind"], written["metadata"]["name"])] = written
+        if not (repeat_objects and what == "node"):  # a node change alone keeps the same object tuples
+            objects = ClusterObjects.from_objects(copy.deepcopy(list(store.values())))
+        on = node("node1", labels)
+
+        assert incremental.compute(objects, on) == desired_host_state(objects, on)

@@ -96,6 +96,19 @@ def test_load_gives_the_objects_and_this_nodes_labels(source: KubeSource) -> Non
     assert not source.changed()
 
 
+def test_loads_hand_over_the_same_tuples_until_something_changes(source: KubeSource, kube: KubeClient) -> None:
+    first, _ = source.load()
+    again, _ = source.load()
+    assert again.nads is first.nads and again.vlan_configs is first.vlan_configs  # desired.py's cache key
+
+    kube.apply(nad(300))
+    eventually(source.changed, timeout=10, what="a new NAD")
+    changed, _ = source.load()
+
+    assert changed.nads is not first.nads and len(changed.nads) == len(first.nads) + 1
+    assert changed.vlan_configs is first.vlan_configs
+
+
 def test_the_mirrors_keep_only_what_the_agent_reads(source: KubeSource, kube: KubeClient) -> None:
     annotated = nad(300)
     annotated["metadata"]["annotations"] = {h.ANNOTATION_ROUTE: '{"cidr":"10.3.0.0/24"}', "note": "x" * 1000}
