@@ -26,7 +26,7 @@ from harvester_network.agent.wakeup import Wakeup
 
 log = logging.getLogger("hvnet.agent")
 
-DEFAULT_RESYNC_S = 300.0  # hvnet agent --resync (cli/agent_commands.py repeats it)
+DEFAULT_RESYNC_S = 300.0  # hvnet agent --resync
 # After status could not be published (the API is down), the next pass comes this soon, not at the resync.
 STATUS_RETRY_S = 5.0
 # The longest single wait: how soon a stop request or a directory source (no Wakeup: polled) is seen.
