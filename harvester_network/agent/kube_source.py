@@ -7,6 +7,7 @@ that is gone or no longer matches, and a restarted agent sees the same thing).
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -25,21 +26,34 @@ class SourceUnavailable(Exception):
 
 
 # What desired.py and reconcile.py read of an object; the mirrors keep nothing else (memory per NAD).
-_KEPT_METADATA = ("name", "namespace", "uid", "resourceVersion", "labels", "deletionTimestamp")
+_KEPT_METADATA = ("name", "namespace", "uid", "resourceVersion", "deletionTimestamp")
+_KEPT_LABELS = frozenset({h.LABEL_CLUSTER_NETWORK})
 _KEPT_ANNOTATIONS = frozenset({h.ANNOTATION_ROUTE})
+
+
+def _kept(mapping: Any, keys: frozenset[str]) -> dict[str, Any]:
+    # Interned: every NAD repeats these keys and most values (a JSON decoder makes new strings per event).
+    return {sys.intern(k): sys.intern(v) if isinstance(v, str) else v for k, v in (mapping or {}).items() if k in keys}
 
 
 def agent_view(obj: dict[str, Any]) -> dict[str, Any]:
     """The object as the agent reads it: apiVersion, kind, spec and the metadata above (no managedFields, no
-    status, no last-applied-configuration)."""
+    status, no other labels or annotations)."""
     metadata = obj.get("metadata") or {}
     kept = {key: metadata[key] for key in _KEPT_METADATA if key in metadata}
-    annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k in _KEPT_ANNOTATIONS}
-    if annotations:
-        kept["annotations"] = annotations
-    view = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": kept}
+    if isinstance(kept.get("namespace"), str):
+        kept["namespace"] = sys.intern(kept["namespace"])
+    for key, wanted in (("labels", _KEPT_LABELS), ("annotations", _KEPT_ANNOTATIONS)):
+        if values := _kept(metadata.get(key), wanted):
+            kept[key] = values
+    view: dict[str, Any] = {
+        "apiVersion": sys.intern(str(obj.get("apiVersion"))),
+        "kind": sys.intern(str(obj.get("kind"))),
+    }
+    view["metadata"] = kept
     if "spec" in obj:
-        view["spec"] = obj["spec"]
+        spec = obj["spec"]
+        view["spec"] = {sys.intern(k): v for k, v in spec.items()} if isinstance(spec, dict) else spec
     return view
 
 

@@ -173,9 +173,11 @@ class ObjectCache:
         self._stop.wait(delay)
 
     def _list(self, kube: KubeClient) -> None:
-        items, version = kube.list_with_version(self.kind, field_selector=self.field_selector)
+        items, version = kube.list_with_version(
+            self.kind, field_selector=self.field_selector, transform=self._transform
+        )
         self.lists += 1
-        replacement = {_namespace_and_name(obj): self._transform(obj) for obj in items}
+        replacement = {_namespace_and_name(obj): obj for obj in items}
         with self._lock:
             changed = self._views(self._objects) != self._views(replacement)
             self._objects = replacement

@@ -112,6 +112,7 @@ def test_loads_hand_over_the_same_tuples_until_something_changes(source: KubeSou
 def test_the_mirrors_keep_only_what_the_agent_reads(source: KubeSource, kube: KubeClient) -> None:
     annotated = nad(300)
     annotated["metadata"]["annotations"] = {h.ANNOTATION_ROUTE: '{"cidr":"10.3.0.0/24"}', "note": "x" * 1000}
+    annotated["metadata"]["labels"]["team"] = "x"
     kube.apply(annotated)
 
     def mirrored_nad() -> dict[str, Any] | None:
@@ -121,6 +122,7 @@ def test_the_mirrors_keep_only_what_the_agent_reads(source: KubeSource, kube: Ku
 
     assert set(mirrored) == {"apiVersion", "kind", "metadata", "spec"}
     assert set(mirrored["metadata"]) == {"name", "namespace", "uid", "resourceVersion", "labels", "annotations"}
+    assert mirrored["metadata"]["labels"] == {h.LABEL_CLUSTER_NETWORK: "vlan"}
     assert mirrored["metadata"]["annotations"] == {h.ANNOTATION_ROUTE: '{"cidr":"10.3.0.0/24"}'}
     assert mirrored["spec"] == annotated["spec"]
     assert set(source.caches["Node"].objects()[0]["metadata"]) == {"name", "resourceVersion", "labels"}
