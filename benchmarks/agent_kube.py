@@ -49,7 +49,7 @@ from pyroute2.netlink.rtnl.marshal import MarshalRtnl  # noqa: E402
 from harvester_network.agent.desired import desired_host_state  # noqa: E402
 from harvester_network.agent.hostip import HostIpMigrator, RecordStore  # noqa: E402
 from harvester_network.agent.kube_source import KubeSource  # noqa: E402
-from harvester_network.agent.loop import AgentLoop, KernelHost  # noqa: E402
+from harvester_network.agent.loop import AgentLoop, KernelHost, StatusPublisher  # noqa: E402
 from harvester_network.agent.metrics import AgentMetrics  # noqa: E402
 from harvester_network.agent.netlink_read import (  # noqa: E402
     BRIDGE_VLAN_INFO_PVID,
@@ -370,21 +370,22 @@ def noop_pass_cpu(cluster: Cluster, ipr: IPRoute, workdir: Path, passes: int = 3
     source = KubeSource(cluster.target, "node1")
     host = KernelHost(ipr, HostIpMigrator(ipr, RecordStore(workdir / "noop-state", "node1")))
     loop = AgentLoop(source, host, KubeStatusSink(cluster.target), AgentMetrics())
+    loop.publisher = StatusPublisher(loop.sink, loop.status_retry_s)  # as run_forever: unchanged statuses stay
     try:
-        report, last_good = loop.run_pass(None)
+        report = loop.run_pass()
         if report is None or not report.ready:
             raise SystemExit(f"the in-process pass did not converge: {report}")
         whole, reconcile_only, scratch = [], [], []
         for _ in range(passes):
             started = time.thread_time()
-            report, last_good = loop.run_pass(last_good)
+            report = loop.run_pass(force_status=False)
             whole.append(time.thread_time() - started)
             if report is None or report.writes:
                 raise SystemExit(f"a no-op pass wrote to netlink: {report}")
-            assert last_good is not None
-            objects, node = last_good
+            assert loop.last_good is not None
+            objects, node = loop.last_good
             started = time.thread_time()
-            reconcile_pass(objects, node, host, loop.desired_state)
+            reconcile_pass(objects, node, host, loop.desired_state, loop.last_report)
             reconcile_only.append(time.thread_time() - started)
             links = node.with_links(host.inventory())
             started = time.thread_time()
@@ -392,6 +393,7 @@ def noop_pass_cpu(cluster: Cluster, ipr: IPRoute, workdir: Path, passes: int = 3
             scratch.append(time.thread_time() - started)
         return statistics.median(whole), statistics.median(reconcile_only), statistics.median(scratch)
     finally:
+        loop.publisher.close()
         source.close()
 
 

@@ -7,6 +7,7 @@ A VM port still in VLAN 1 is fixed from its own link event, without a pass; see 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from harvester_network.agent.wakeup import Wakeup
 log = logging.getLogger("hvnet.agent")
 
 DEFAULT_RESYNC_S = 300.0  # hvnet agent --resync
-# After status could not be published (the API is down), the next pass comes this soon, not at the resync.
+# After status could not be published (the API is down), it is published again this soon.
 STATUS_RETRY_S = 5.0
 # The longest single wait: how soon a stop request or a directory source (no Wakeup: polled) is seen.
 TICK_S = 1.0
@@ -93,6 +94,53 @@ class KernelHost:
         return self.reconciler.writes + self.host_ip.writes
 
 
+class StatusPublisher:
+    """Publishes the newest statuses on its own thread, so a slow or absent API never delays the host: a pass
+    hands them over and goes on. A failed publish is retried every `retry_s` with the newest statuses."""
+
+    def __init__(self, sink: StatusSink, retry_s: float) -> None:
+        self.sink, self.retry_s = sink, retry_s
+        self._pending: tuple[str, list[dict[str, Any]]] | None = None
+        self._changed = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="status", daemon=True)
+        self._thread.start()
+
+    def submit(self, node: str, statuses: list[dict[str, Any]]) -> None:
+        with self._changed:
+            self._pending = (node, statuses)
+            self._changed.notify()
+
+    def close(self, timeout: float = 5.0) -> None:
+        with self._changed:
+            self._stopping = True
+            self._changed.notify()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._pending is not None or self._stopping)
+                if self._stopping:
+                    return
+                assert self._pending is not None
+                node, statuses = self._pending
+                self._pending = None
+            if not _publish(self.sink, node, statuses, self.retry_s):
+                with self._changed:
+                    self._pending = self._pending or (node, statuses)  # statuses submitted meanwhile are newer
+                    self._changed.wait_for(lambda: self._stopping, self.retry_s)
+
+
+def _publish(sink: StatusSink, node: str, statuses: list[dict[str, Any]], retry_s: float) -> bool:
+    try:
+        sink.publish(node, statuses)
+    except Exception as error:  # the host is reconciled; the status follows when the sink is back
+        log.error("cannot publish status, retrying in %gs: %s", retry_s, error, extra={"reason": "status"})
+        return False
+    return True
+
+
 @dataclass
 class AgentLoop:
     source: ObjectSource
@@ -102,28 +150,29 @@ class AgentLoop:
     resync_s: float = DEFAULT_RESYNC_S
     on_pass: Callable[[PassReport], None] | None = None
     status_retry_s: float = STATUS_RETRY_S
-    status_published: bool = True
+    status_published: bool = True  # run_once: the last pass's statuses were published
     desired_state: DesiredState = field(default_factory=DesiredState)  # parsed NADs, kept between passes
+    last_good: tuple[ClusterObjects, NodeIdentity] | None = None  # acted on while the source fails
+    last_report: PassReport | None = None
+    publisher: StatusPublisher | None = None  # run_forever's; None: publish within the pass
 
-    def run_pass(
-        self, last_good: tuple[ClusterObjects, NodeIdentity] | None
-    ) -> tuple[PassReport | None, tuple[ClusterObjects, NodeIdentity] | None]:
+    def run_pass(self, force_status: bool = True) -> PassReport | None:
+        """One pass: read -> desire -> diff -> apply (reconcile_pass) -> report. Statuses go out when they changed,
+        or always with `force_status` (a resync puts back what someone else changed)."""
         try:
-            last_good = self.source.load()
+            self.last_good = self.source.load()
         except Exception as error:  # any source failure: keep the last good objects
             log.error("cannot read objects, keeping the last good ones: %s", error, extra={"reason": "source"})
-            if last_good is None:
-                return None, None
-        objects, node = last_good
-        report = reconcile_pass(objects, node, self.host, self.desired_state)
-        try:
-            self.sink.publish(node.name, report.statuses)
-            self.status_published = True
-        except Exception as error:  # the host is reconciled; the status follows when the sink is back
-            self.status_published = False
-            log.error(
-                "cannot publish status, retrying in %gs: %s", self.status_retry_s, error, extra={"reason": "status"}
-            )
+            if self.last_good is None:
+                return None
+        objects, node = self.last_good
+        report = reconcile_pass(objects, node, self.host, self.desired_state, self.last_report)
+        changed = self.last_report is None or report.statuses is not self.last_report.statuses
+        self.last_report = report
+        if self.publisher is None:
+            self.status_published = _publish(self.sink, node.name, report.statuses, self.status_retry_s)
+        elif changed or force_status:
+            self.publisher.submit(node.name, report.statuses)
         self.metrics.observe(report)
         for warning in report.warnings:
             log.warning("%s", warning, extra={"reason": "objects"})
@@ -139,19 +188,23 @@ class AgentLoop:
         )
         if self.on_pass:
             self.on_pass(report)
-        return report, last_good
+        return report
 
     def run_once(self) -> int:
-        report, _ = self.run_pass(None)
+        report = self.run_pass()
         return 0 if report is not None and report.ready and self.status_published else 1
 
     def run_forever(self, watcher: LinkEvents, stop: Callable[[], bool] = lambda: False) -> None:
-        last_good: tuple[ClusterObjects, NodeIdentity] | None = None
-        while not stop():
-            _, last_good = self.run_pass(last_good)
-            wait_s = self.resync_s if self.status_published else min(self.resync_s, self.status_retry_s)
-            reason = self._wait_for_reason(watcher, time.monotonic() + wait_s, stop)
-            log.info("%s", _REASONS[reason], extra={"reason": reason})
+        self.publisher = StatusPublisher(self.sink, self.status_retry_s)
+        try:
+            reason = "start"
+            while not stop():
+                self.run_pass(force_status=reason in ("start", "resync"))
+                reason = self._wait_for_reason(watcher, time.monotonic() + self.resync_s, stop)
+                log.info("%s", _REASONS[reason], extra={"reason": reason})
+        finally:
+            self.publisher.close()
+            self.publisher = None
 
     def _wait_for_reason(self, watcher: LinkEvents, pass_at: float, stop: Callable[[], bool]) -> str:
         """Sleep until something calls for a pass; VM ports in VLAN 1 are fixed meanwhile, without one."""
