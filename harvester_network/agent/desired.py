@@ -410,7 +410,7 @@ def _route_cidr(route: Any, nad: str, warnings: list[str]) -> str:
         return ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _NadNetwork:
     """What one NAD asks of its bridge; nothing when it is another plugin's, malformed or being deleted."""
 
@@ -454,16 +454,17 @@ def _nad_network(obj: Mapping[str, Any]) -> _NadNetwork:
 
 class NadNetworks:
     """What the NADs ask of each bridge, kept per NAD: `update` parses only the NADs that are new or changed
-    (by resourceVersion, or by content for objects without one) and re-counts only the bridges they touch."""
+    (another object, not equal to the last one) and re-counts only the bridges they touch."""
 
     def __init__(self) -> None:
         self._seen: tuple[Mapping[str, Any], ...] | None = None
-        self._by_nad: dict[tuple[str, str, int], tuple[Any, _NadNetwork]] = {}
+        self._by_nad: dict[tuple[str, str, int], tuple[Mapping[str, Any], _NadNetwork]] = {}
         # How many NADs ask for each VID / local area / warning: a count at 0 is gone.
         self._vids: dict[str, Counter[int]] = defaultdict(Counter)
         self._areas: dict[str, Counter[LocalArea]] = defaultdict(Counter)
         self._warnings: Counter[str] = Counter()
         self._bridges: dict[str, tuple[frozenset[int], tuple[LocalArea, ...]]] = {}
+        self._shared: dict[_NadNetwork, _NadNetwork] = {}  # one object per distinct answer (NADs repeat VIDs)
 
     def update(self, nads: tuple[Mapping[str, Any], ...]) -> None:
         if nads is self._seen:
@@ -476,14 +477,17 @@ class NadNetworks:
             while key in current:  # the same name twice (hand-made objects): each counts
                 key = (key[0], key[1], key[2] + 1)
             current[key] = obj
-            version = metadata.get("resourceVersion") or obj
             known = self._by_nad.get(key)
-            if known is None or known[0] != version:
-                self._replace(key, (version, _nad_network(obj)))
+            # The mirrors hand over the same object while it is unchanged; a directory source equal ones.
+            if known is None or not (known[0] is obj or known[0] == obj):
+                network = _nad_network(obj)
+                self._replace(key, (obj, self._shared.setdefault(network, network)))
         for key in self._by_nad.keys() - current.keys():
             self._replace(key, None)
+        if len(self._shared) > 2 * len(self._by_nad) + 1000:  # answers no NAD gives any more: start afresh
+            self._shared.clear()
 
-    def _replace(self, key: tuple[str, str, int], new: tuple[Any, _NadNetwork] | None) -> None:
+    def _replace(self, key: tuple[str, str, int], new: tuple[Mapping[str, Any], _NadNetwork] | None) -> None:
         old = self._by_nad.pop(key, None)
         for entry, sign in ((old, -1), (new, 1)):
             if entry is None:

@@ -25,10 +25,12 @@ class SourceUnavailable(Exception):
     """The API has not answered the first list yet, or this node has no Node object; the message says which."""
 
 
-# What desired.py and reconcile.py read of an object; the mirrors keep nothing else (memory per NAD).
-_KEPT_METADATA = ("name", "namespace", "uid", "resourceVersion", "deletionTimestamp")
+# What desired.py and reconcile.py read of an object; the mirrors keep nothing else (memory per NAD). The
+# VlanStatus' owner reference needs its VlanConfig's uid.
+_KEPT_METADATA = ("name", "namespace", "deletionTimestamp")
 _KEPT_LABELS = frozenset({h.LABEL_CLUSTER_NETWORK})
 _KEPT_ANNOTATIONS = frozenset({h.ANNOTATION_ROUTE})
+_shared_labels: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
 
 
 def _kept(mapping: Any, keys: frozenset[str]) -> dict[str, Any]:
@@ -36,16 +38,17 @@ def _kept(mapping: Any, keys: frozenset[str]) -> dict[str, Any]:
     return {sys.intern(k): sys.intern(v) if isinstance(v, str) else v for k, v in (mapping or {}).items() if k in keys}
 
 
-def agent_view(obj: dict[str, Any]) -> dict[str, Any]:
+def agent_view(obj: dict[str, Any], uid: bool = False) -> dict[str, Any]:
     """The object as the agent reads it: apiVersion, kind, spec and the metadata above (no managedFields, no
-    status, no other labels or annotations)."""
+    status, no other labels or annotations). Objects are read-only: equal label maps are one shared dict."""
     metadata = obj.get("metadata") or {}
-    kept = {key: metadata[key] for key in _KEPT_METADATA if key in metadata}
+    kept = {key: metadata[key] for key in (*_KEPT_METADATA, *(("uid",) if uid else ())) if key in metadata}
     if isinstance(kept.get("namespace"), str):
         kept["namespace"] = sys.intern(kept["namespace"])
-    for key, wanted in (("labels", _KEPT_LABELS), ("annotations", _KEPT_ANNOTATIONS)):
-        if values := _kept(metadata.get(key), wanted):
-            kept[key] = values
+    if labels := _kept(metadata.get("labels"), _KEPT_LABELS):
+        kept["labels"] = _shared_labels.setdefault(tuple(labels.items()), labels)
+    if annotations := _kept(metadata.get("annotations"), _KEPT_ANNOTATIONS):
+        kept["annotations"] = annotations
     view: dict[str, Any] = {
         "apiVersion": sys.intern(str(obj.get("apiVersion"))),
         "kind": sys.intern(str(obj.get("kind"))),
@@ -55,6 +58,10 @@ def agent_view(obj: dict[str, Any]) -> dict[str, Any]:
         spec = obj["spec"]
         view["spec"] = {sys.intern(k): v for k, v in spec.items()} if isinstance(spec, dict) else spec
     return view
+
+
+def vlan_config_view(obj: dict[str, Any]) -> dict[str, Any]:
+    return agent_view(obj, uid=True)
 
 
 def node_view(obj: dict[str, Any]) -> dict[str, Any]:
@@ -112,7 +119,7 @@ class KubeSource:
 
         self.caches = {
             "ClusterNetwork": cache("ClusterNetwork"),
-            "VlanConfig": cache("VlanConfig"),
+            "VlanConfig": cache("VlanConfig", view=vlan_config_view),
             "NetworkAttachmentDefinition": cache("NetworkAttachmentDefinition"),
             "Node": cache("Node", labels_only, node_view, f"metadata.name={node_name}"),
         }

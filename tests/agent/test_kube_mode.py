@@ -121,11 +121,13 @@ def test_the_mirrors_keep_only_what_the_agent_reads(source: KubeSource, kube: Ku
     mirrored = eventually(mirrored_nad, timeout=10, what="the new NAD")
 
     assert set(mirrored) == {"apiVersion", "kind", "metadata", "spec"}
-    assert set(mirrored["metadata"]) == {"name", "namespace", "uid", "resourceVersion", "labels", "annotations"}
+    assert set(mirrored["metadata"]) == {"name", "namespace", "labels", "annotations"}
     assert mirrored["metadata"]["labels"] == {h.LABEL_CLUSTER_NETWORK: "vlan"}
     assert mirrored["metadata"]["annotations"] == {h.ANNOTATION_ROUTE: '{"cidr":"10.3.0.0/24"}'}
     assert mirrored["spec"] == annotated["spec"]
     assert set(source.caches["Node"].objects()[0]["metadata"]) == {"name", "resourceVersion", "labels"}
+    vlan_config = source.load()[0].vlan_configs[0]["metadata"]
+    assert {"name", "uid"} <= set(vlan_config) <= {"name", "uid", "labels"}  # the uid: the VlanStatus owner
 
 
 def test_changed_after_a_spec_or_label_change_but_not_after_status(source: KubeSource, kube: KubeClient) -> None:
