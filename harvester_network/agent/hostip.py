@@ -171,7 +171,10 @@ class MigrationRecord:
         return ", ".join([*map(str, self.addresses), *map(str, self.routes)])
 
 
-_RECORD = pydantic.TypeAdapter(MigrationRecord)
+@functools.cache
+def _record_adapter() -> pydantic.TypeAdapter[MigrationRecord]:
+    # Built on first use: a node that never migrates a host IP never pays for the schema.
+    return pydantic.TypeAdapter(MigrationRecord)
 
 
 class RecordStore:
@@ -186,7 +189,7 @@ class RecordStore:
 
     def load(self, nic: str) -> MigrationRecord | None:
         try:
-            return _RECORD.validate_json(self.path(nic).read_bytes())
+            return _record_adapter().validate_json(self.path(nic).read_bytes())
         except FileNotFoundError:
             return None
 
@@ -195,7 +198,7 @@ class RecordStore:
         found = []
         for path in sorted(self.directory.glob("*.json")):
             try:
-                found.append(_RECORD.validate_json(path.read_bytes()))
+                found.append(_record_adapter().validate_json(path.read_bytes()))
             except (OSError, pydantic.ValidationError) as error:
                 log.error("unreadable host-IP migration record %s: %s", path, error, extra={"reason": "hostip"})
         return found
@@ -208,7 +211,7 @@ class RecordStore:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             with staged.open("wb") as out:
-                out.write(_RECORD.dump_json(record, indent=2))
+                out.write(_record_adapter().dump_json(record, indent=2))
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(staged, path)
