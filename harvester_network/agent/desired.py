@@ -120,15 +120,15 @@ class DesiredState:
         return result
 
     def _compute(self, objects: ClusterObjects, node: NodeInfo) -> HostState:
-        warnings: list[str] = list(self.nads.warnings())
-        existing = _cluster_network_names(objects.cluster_networks, warnings)
-        matched = _matched_vlan_configs(objects.vlan_configs, node, warnings)
+        existing, unnamed = _cluster_network_names(objects.cluster_networks)
+        matched, unmatched = _matched_vlan_configs(objects.vlan_configs, node)
+        warnings = [*self.nads.warnings(), *unnamed, *unmatched]
 
         problems = {cn: _cluster_network_problems(cn, vcs, existing) for cn, vcs in matched.items()}
         uplinks: dict[str, UplinkState] = {}
         for cn, vcs in matched.items():
             if not problems[cn]:
-                uplinks[cn] = _uplink(cn, vcs[0], problems[cn])
+                uplinks[cn], problems[cn] = _uplink(cn, vcs[0])
         agent_links = {name for cn in matched for name in (names.bridge_name(cn), names.bond_name(cn))}
         for cn, message in _shared_nic_problems(uplinks, matched):
             problems[cn].append(message)
@@ -180,15 +180,16 @@ def _object_name(obj: Mapping[str, Any]) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-def _cluster_network_names(cluster_networks: Iterable[Mapping[str, Any]], warnings: list[str]) -> set[str]:
-    existing = set()
+def _cluster_network_names(cluster_networks: Iterable[Mapping[str, Any]]) -> tuple[set[str], list[str]]:
+    """(the names of the ClusterNetworks not being deleted, warnings)."""
+    existing, warnings = set(), []
     for obj in cluster_networks:
         name = _object_name(obj)
         if name is None:
             warnings.append("a ClusterNetwork without metadata.name is ignored")
         elif not _is_deleting(obj):
             existing.add(name)
-    return existing
+    return existing, warnings
 
 
 def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
@@ -196,10 +197,11 @@ def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
 
 
 def _matched_vlan_configs(
-    vlan_configs: Iterable[Mapping[str, Any]], node: NodeInfo, warnings: list[str]
-) -> dict[str, list[_VlanConfig]]:
-    """{cluster network: the VlanConfigs selecting this node, sorted by name}."""
+    vlan_configs: Iterable[Mapping[str, Any]], node: NodeInfo
+) -> tuple[dict[str, list[_VlanConfig]], list[str]]:
+    """({cluster network: the VlanConfigs selecting this node, sorted by name}, warnings)."""
     matched: dict[str, list[_VlanConfig]] = defaultdict(list)
+    warnings: list[str] = []
     for obj in vlan_configs:
         name = _object_name(obj)
         if name is None:
@@ -218,7 +220,7 @@ def _matched_vlan_configs(
             continue
         if _selects(selector, node.labels):
             matched[cn].append(_VlanConfig(name, spec))
-    return {cn: sorted(vcs, key=lambda vc: vc.name) for cn, vcs in matched.items()}
+    return {cn: sorted(vcs, key=lambda vc: vc.name) for cn, vcs in matched.items()}, warnings
 
 
 def _cluster_network_problems(cn: str, vcs: list[_VlanConfig], existing: set[str]) -> list[str]:
@@ -264,8 +266,9 @@ _UPLINK_INT_FIELDS = {
 }
 
 
-def _uplink_ints(uplink: Mapping[str, Any], where: str, problems: list[str]) -> dict[str, int]:
-    values = {}
+def _uplink_ints(uplink: Mapping[str, Any], where: str) -> tuple[dict[str, int], list[str]]:
+    """(the integer fields of spec.uplink, defaults where missing or malformed; the malformed ones)."""
+    values, problems = {}, []
     for name, spec in _UPLINK_INT_FIELDS.items():
         value = _mapping(uplink.get(spec.section)).get(name)
         if value is None:
@@ -275,12 +278,13 @@ def _uplink_ints(uplink: Mapping[str, Any], where: str, problems: list[str]) -> 
         else:
             problems.append(f"{where}.{spec.section}.{name} is {value!r}, expected {spec.expected}")
             values[name] = spec.default
-    return values
+    return values, problems
 
 
-def _uplink(cn: str, vc: _VlanConfig, problems: list[str]) -> UplinkState:
-    """The bond of `cn` from the VlanConfig's spec.uplink; field problems go to `problems`."""
+def _uplink(cn: str, vc: _VlanConfig) -> tuple[UplinkState, list[str]]:
+    """(the bond of `cn` from the VlanConfig's spec.uplink, the problems of its fields)."""
     where = f"VlanConfig {vc.name}: spec.uplink"
+    problems = []
     uplink = _mapping(vc.spec.get("uplink"))
     nics = uplink.get("nics")
     if not isinstance(nics, list) or not nics or not all(isinstance(nic, str) and nic for nic in nics):
@@ -292,8 +296,8 @@ def _uplink(cn: str, vc: _VlanConfig, problems: list[str]) -> UplinkState:
     if mode not in BOND_MODES:
         problems.append(f"{where}.bondOptions.mode is {mode!r}, expected one of {', '.join(BOND_MODES)}")
         mode = DEFAULT_BOND_MODE
-    ints = _uplink_ints(uplink, where, problems)
-    return UplinkState(
+    ints, int_problems = _uplink_ints(uplink, where)
+    uplink_state = UplinkState(
         bond=names.bond_name(cn),
         nics=tuple(nics),
         bond_mode=mode,
@@ -301,6 +305,7 @@ def _uplink(cn: str, vc: _VlanConfig, problems: list[str]) -> UplinkState:
         mtu=ints["mtu"] or DEFAULT_MTU,
         txqlen=ints["txQLen"],
     )
+    return uplink_state, problems + int_problems
 
 
 def _shared_nic_problems(
