@@ -1,68 +1,8 @@
-"""The node's desired host network state, computed from Kubernetes objects. Pure: no I/O, no clock.
+"""The node's desired host network state from ClusterNetworks, VlanConfigs and NADs. Pure: no I/O, no clock.
 
-`desired_host_state(objects, node)` gives the same meaning to ClusterNetworks, VlanConfigs and NADs as
-Harvester's network-controller agent (shared/reference/harvester-objects.md, "VlanConfig",
-"NetworkAttachmentDefinition", "VlanStatus"). The rules, and where we choose deliberately:
-
-Matching (reference: VlanConfig). A VlanConfig applies to this node when every `spec.nodeSelector`
-label equals the node's (empty or missing: every node). Harvester's agent reads the
-`matched-nodes` annotation its webhook computed from that same selector; evaluating the selector
-here gives the same answer, also for nodes that joined after the VlanConfig was written, and works
-without the webhook (manifest-directory mode). VlanConfigs being deleted (deletionTimestamp set) are
-gone already, as in Harvester.
-
-Per cluster network `<cn>` with VlanConfigs matching this node, one of two outcomes:
-- a `BridgeState`: bridge `<cn>-br`, bond `<cn>-bo` over `spec.uplink.nics` in their listed order;
-- a `NodeError` (goes to the VlanStatus message; nothing is set up for `<cn>`, and links already there
-  are torn down like any other undesired link). The first of these four ends the checks:
-  - two or more VlanConfigs match ("one VlanConfig per cluster network per node"; all are named);
-  - `<cn>` is `mgmt` (built in, takes no VlanConfigs);
-  - `<cn>` is no legal cluster network name (at most 12 characters, a DNS label: `<cn>-br` must fit
-    Linux's 15 characters);
-  - no ClusterNetwork object `<cn>` exists (Harvester's webhook rejects such a VlanConfig);
-  otherwise every one of these is in the message, joined by "; ":
-  - a malformed uplink field (below);
-  - a NIC that is listed twice, that does not exist on the node, or that the agent itself manages;
-  - a NIC enslaved to a master other than `<cn>-bo` ("a NIC already enslaved to another master is an
-    error, reported in VlanStatus"). Harvester fails the whole setup of that cluster network then, and
-    so do we. Exception: a master the agent made itself (`LinkInfo.owner` set, e.g. the bond of a
-    cluster network whose VlanConfig dropped the NIC): no other desired bond lists the NIC (that is an
-    error below), so the reconciler releases it from that master before enslaving it here;
-  - only with `host_ip_migration=False`: a NIC that is not yet in `<cn>-bo` and carries IPv4 addresses,
-    since enslaving it would cut the host's own traffic (the reference's top complaint: lost connectivity
-    after VLANs on the management NIC, #1314, #1541). The agent keeps the default, True: its
-    host-IP migration (hostip.py) moves the addresses and routes to `<cn>-br` around the enslave, checks the
-    gateway still answers and rolls back when it does not, so the seed's "management NIC as the VLAN NIC"
-    works instead of being refused. False is for a reconciler without that migration;
-  - a NIC listed by the VlanConfigs of two cluster networks on this node: an error for both.
-
-Uplink fields (reference: VlanConfig; Harvester's `setUplink` and webhook):
-- `bondOptions.mode`: default `active-backup`, else one of the seven kernel bond modes;
-- `bondOptions.miimon`: -1 or missing means 100 (the kernel's default link monitoring), else >= 0;
-- `linkAttributes.mtu`: 0 or 576..9000. 0 or missing becomes 1500, not "leave as is": Harvester's
-  webhook calls 0 "the user gave none, the default is used", writes 1500 into the ClusterNetwork's
-  `uplink-mtu` annotation and the NADs' `mtu`, and its agent creates the bond without an MTU, which the
-  kernel makes 1500 (and the NICs follow the bond). Setting 1500 explicitly also resets a bond left at
-  9000 by an earlier VlanConfig, as Harvester's delete-and-recreate does;
-- `linkAttributes.txQLen`: -1 or missing leaves the queue length as it is, else >= 0.
-
-VIDs (reference: NetworkAttachmentDefinition). The uplink of `<cn>-br` carries tagged every VID of every
-NAD whose CNI config (`spec.config` JSON, not the labels) is a bridge-plugin config (`type` "bridge" or
-empty, as Harvester's IsBridgeCNI) with `bridge` equal to `<cn>-br`: `vlan`, or every ID of `vlanTrunk`
-(`{minID, maxID}` ranges and `{id}` entries). VIDs 0 and 1 are left out: 0 is untagged and 1 is the
-default PVID. A NAD whose config is malformed (not JSON, `vlan` outside 0..4094, a trunk entry outside
-1..4094 or with only one of minID/maxID, `vlan` set together with a trunk) contributes no VIDs and is
-reported in `HostState.warnings` - Harvester would fail the whole cluster network instead, which lets one
-bad NAD take down every VLAN of its uplink. A NAD whose cluster-network label disagrees with its config's
-bridge is also a warning (the config wins: it is what the bridge plugin acts on).
-
-localAreas (reference: VlanStatus): as Harvester's agent, one entry per tagged access-mode NAD - VID 1..4094,
-VLAN 1 included (it is carried untagged on PVID 1, but is still a VLAN network) - with the `cidr` of its
-`network.harvesterhci.io/route` annotation ("" when absent or malformed, the latter with a warning).
-Untagged (vlan 0) and trunk NADs are no single local area and are not listed. Duplicates are merged.
-
-The result is deterministic and independent of object order: bridges and errors sorted by cluster network,
-warnings sorted, VIDs a set, local areas sorted.
+Entry points: `desired_host_state(objects, node)` (from scratch) and `DesiredState.compute` (kept between passes:
+each NAD parsed once per version). Harvester's meaning of each field, and where we choose otherwise, is in
+docs/agent.md ("Desired state: the rules"); each rule is commented where it is applied below.
 """
 
 from __future__ import annotations
@@ -207,7 +147,7 @@ def _matched_vlan_configs(
         if name is None:
             warnings.append("a VlanConfig without metadata.name is ignored")
             continue
-        if _is_deleting(obj):
+        if _is_deleting(obj):  # gone already, as in Harvester
             continue
         spec = _mapping(obj.get("spec"))
         cn = spec.get("clusterNetwork")
@@ -218,6 +158,8 @@ def _matched_vlan_configs(
         if not isinstance(selector, Mapping) or not all(isinstance(v, str) for v in selector.values()):
             warnings.append(f"VlanConfig {name}: spec.nodeSelector is not a map of label to string; ignored")
             continue
+        # The selector itself, not Harvester's matched-nodes annotation: the same answer, also for new nodes
+        # and without its webhook.
         if _selects(selector, node.labels):
             matched[cn].append(_VlanConfig(name, spec))
     return {cn: sorted(vcs, key=lambda vc: vc.name) for cn, vcs in matched.items()}, warnings
@@ -301,7 +243,8 @@ def _uplink(cn: str, vc: _VlanConfig) -> tuple[UplinkState, list[str]]:
         bond=names.bond_name(cn),
         nics=tuple(nics),
         bond_mode=mode,
-        miimon=DEFAULT_MIIMON if ints["miimon"] == UNSET else ints["miimon"],
+        miimon=DEFAULT_MIIMON if ints["miimon"] == UNSET else ints["miimon"],  # -1: the kernel's 100 ms
+        # 0 is Harvester's "the user gave none": its webhook writes 1500, so 0 resets a bond left at 9000 too.
         mtu=ints["mtu"] or DEFAULT_MTU,
         txqlen=ints["txQLen"],
     )
@@ -442,11 +385,11 @@ def _nad_network(obj: Mapping[str, Any]) -> _NadNetwork:
         return _NadNetwork()  # another CNI plugin's network, or no Harvester bridge: not the agent's
     try:
         access_vid, vids = _nad_vids(config)
-    except _MalformedConfig as error:
+    except _MalformedConfig as error:  # a warning, where Harvester fails the whole cluster network
         return _NadNetwork(warnings=(f"{nad}: spec.config {error}; it adds no VIDs to {bridge}",))
     warnings = []
     label = _mapping(metadata.get("labels")).get(h.LABEL_CLUSTER_NETWORK)
-    if label is not None and names.bridge_name(str(label)) != bridge:
+    if label is not None and names.bridge_name(str(label)) != bridge:  # the config wins: the plugin acts on it
         warnings.append(f"{nad}: label {h.LABEL_CLUSTER_NETWORK}={label} but its config uses bridge {bridge}")
     local_area = None
     if access_vid:

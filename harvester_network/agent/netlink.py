@@ -108,30 +108,44 @@ class Plan:
     errors: list[NodeError] = field(default_factory=list)
 
 
+@dataclass
+class _NetworkPlan:
+    """One cluster network's part of a plan; `plan_changes` joins them: every release, every deletion, then the
+    builds (a NIC moving between cluster networks is free before it is enslaved again)."""
+
+    releases: dict[str, ReleaseNic] = field(default_factory=dict)  # by NIC: the first cluster network to free it
+    deletions: list[Change] = field(default_factory=list)
+    builds: list[Change] = field(default_factory=list)
+    error: NodeError | None = None
+
+
 def plan_changes(desired: HostState, current: KernelState) -> Plan:
-    """The changes that turn `current` into `desired` (pure). Releases and deletions come first, so a NIC
-    moving between cluster networks is free before it is enslaved again; then each cluster network's build."""
+    """The changes that turn `current` into `desired` (pure)."""
     wanted = {bridge.cluster_network: bridge for bridge in desired.bridges}
-    plan = Plan()
+    parts = [_plan_teardown(cn, current) for cn in sorted(current.owners() - wanted.keys())]
+    parts += [_plan_cluster_network(wanted[cn], wanted, current) for cn in sorted(wanted)]
     releases: dict[str, ReleaseNic] = {}
-    deletions: list[Change] = []
-    for cn in sorted(current.owners() - wanted.keys()):
-        _plan_teardown(cn, current, releases, deletions)
-    builds: list[Change] = []
-    for cn in sorted(wanted):
-        _plan_cluster_network(wanted[cn], wanted, current, plan.errors, releases, deletions, builds)
-    plan.changes = [*releases.values(), *deletions, *builds]
-    return plan
+    for part in parts:
+        releases |= {nic: release for nic, release in part.releases.items() if nic not in releases}
+    return Plan(
+        changes=[
+            *releases.values(),
+            *(change for part in parts for change in part.deletions),
+            *(change for part in parts for change in part.builds),
+        ],
+        errors=[part.error for part in parts if part.error is not None],
+    )
 
 
-def _plan_teardown(cn: str, current: KernelState, releases: dict[str, ReleaseNic], deletions: list[Change]) -> None:
+def _plan_teardown(cn: str, current: KernelState) -> _NetworkPlan:
     reason = f"cluster network {cn} is no longer wanted on this node"
-    links = sorted(current.owned_by(cn), key=_bonds_first)
-    for link in links:
+    plan = _NetworkPlan()
+    for link in sorted(current.owned_by(cn), key=_bonds_first):
         if link.kind == "bond":
             for nic in current.ports_of(link.name):
-                releases.setdefault(nic.name, ReleaseNic(cn, nic.name, reason, bond=link.name))
-        deletions.append(DeleteLink(cn, link.name, reason, kind=link.kind or "link"))
+                plan.releases.setdefault(nic.name, ReleaseNic(cn, nic.name, reason, bond=link.name))
+        plan.deletions.append(DeleteLink(cn, link.name, reason, kind=link.kind or "link"))
+    return plan
 
 
 def _bonds_first(link: LinkState) -> tuple[bool, str]:
@@ -169,22 +183,15 @@ def _nic_problem(nic: str, bridge: BridgeState, wanted: Mapping[str, BridgeState
     return None
 
 
-def _plan_cluster_network(
-    bridge: BridgeState,
-    wanted: Mapping[str, BridgeState],
-    current: KernelState,
-    errors: list[NodeError],
-    releases: dict[str, ReleaseNic],
-    deletions: list[Change],
-    builds: list[Change],
-) -> None:
+def _plan_cluster_network(bridge: BridgeState, wanted: Mapping[str, BridgeState], current: KernelState) -> _NetworkPlan:
     cn, uplink = bridge.cluster_network, bridge.uplink
     br, bo = current.links.get(bridge.bridge), current.links.get(uplink.bond)
+    plan = _NetworkPlan()
     # NICs the bond has but should not have any more are released even when the rest cannot be set up.
     for port in current.ports_of(uplink.bond) if bo is not None and bo.owner == cn else ():
         if port.name not in uplink.nics:
             reason = f"{port.name} is no longer an uplink of cluster network {cn}"
-            releases.setdefault(port.name, ReleaseNic(cn, port.name, reason, bond=uplink.bond))
+            plan.releases.setdefault(port.name, ReleaseNic(cn, port.name, reason, bond=uplink.bond))
     problems = [
         problem
         for problem in (
@@ -195,35 +202,36 @@ def _plan_cluster_network(
         if problem
     ]
     if problems:
-        errors.append(NodeError(cn, "; ".join(problems), bridge.vlan_config))
+        plan.error = NodeError(cn, "; ".join(problems), bridge.vlan_config)
         if br is not None and br.owner == cn and br.kind == "bridge":  # its VM ports stay isolated meanwhile
-            builds += _prune_changes(cn, bridge.bridge, current, uplink.bond)
-        return
+            plan.builds += _prune_changes(cn, bridge.bridge, current, uplink.bond)
+        return plan
     # NICs still enslaved to another owned master (one that gives them up) are released first.
     for nic in uplink.nics:
         master = current.links[nic].master
         if master not in (None, uplink.bond):
             reason = f"{nic} is an uplink of cluster network {cn} now"
-            releases.setdefault(nic, ReleaseNic(cn, nic, reason, bond=master or ""))
+            plan.releases.setdefault(nic, ReleaseNic(cn, nic, reason, bond=master or ""))
     if bo is not None and bo.bond_mode != uplink.bond_mode:
         # Deleting the bond releases its NICs (the kernel restores their MTUs); they are enslaved again below.
         reason = f"bond mode is {bo.bond_mode}, wanted {uplink.bond_mode}; a bond changes mode only without NICs"
-        deletions.append(DeleteLink(cn, uplink.bond, reason, kind="bond"))
+        plan.deletions.append(DeleteLink(cn, uplink.bond, reason, kind="bond"))
         bo = None
-    builds += [
+    plan.builds += [
         ClaimLink(cn, link.name, "it was made by hvnet (link group), which stopped before naming its owner")
         for link in (br, bo)
         if link is not None and not link.alias
     ]
-    builds += _bridge_changes(bridge, br)
-    builds += _bond_changes(bridge, bo)
+    plan.builds += _bridge_changes(bridge, br)
+    plan.builds += _bond_changes(bridge, bo)
     if br is not None and uplink.mtu and br.mtu != uplink.mtu:
-        builds.append(SetMtu(cn, bridge.bridge, f"MTU is {br.mtu}, wanted {uplink.mtu}", mtu=uplink.mtu))
-    builds += _nic_changes(bridge, bo, current)
+        plan.builds.append(SetMtu(cn, bridge.bridge, f"MTU is {br.mtu}, wanted {uplink.mtu}", mtu=uplink.mtu))
+    plan.builds += _nic_changes(bridge, bo, current)
     port_is_new = bo is None or bo.master != bridge.bridge
-    builds += _vid_changes(bridge, {} if port_is_new else current.vlans(uplink.bond))
+    plan.builds += _vid_changes(bridge, {} if port_is_new else current.vlans(uplink.bond))
     if br is not None:
-        builds += _prune_changes(cn, bridge.bridge, current, uplink.bond)
+        plan.builds += _prune_changes(cn, bridge.bridge, current, uplink.bond)
+    return plan
 
 
 def _bridge_changes(bridge: BridgeState, br: LinkState | None) -> list[Change]:
