@@ -1,32 +1,10 @@
-"""The agent's real-kernel side: read the links it owns, diff them with the desired `HostState`, apply the difference.
+"""The agent's kernel side: diff the desired `HostState` with the kernel (`plan_changes`, pure) and apply it.
 
-    with IPRoute() as ipr:
-        reconciler = Reconciler(ipr)
-        result = reconciler.reconcile(desired)     # read (2 dumps) + plan (pure) + apply; result.errors are NodeErrors
-        watcher = LinkEventWatcher(ipr)
-        if watcher.wait_for_link_events(timeout=30): ...   # a port joined an owned bridge, an uplink went down...
+    result = Reconciler(ipr).reconcile(desired)   # read (one link dump + one bridge-VLAN dump), plan, apply
+    news = LinkEventWatcher(ipr).wait(timeout)     # link events: a full pass, or VM ports to prune at once
 
-Per cluster network `<cn>` (hoststate.BridgeState): bridge `<cn>-br` with VLAN filtering, bond `<cn>-bo` (mode,
-miimon, MTU, txqueuelen) as its port, the uplink NICs enslaved to the bond; the bond port carries the desired VIDs
-tagged (never 0 or 1; its PVID 1 untagged stays), stale VIDs are removed. The MTU goes to the bond (the kernel
-passes it on to the NICs) and to the bridge.
-
-Ownership: every link the agent creates gets ifalias `hvnet:<cn>`; links without it are never changed or deleted.
-The kernel takes no ifalias in the request that creates a link, so the agent also gives the link its group
-(netlink_read.OWNER_LINK_GROUP) in that request: a link killed between creation and naming is still recognised
-(by group and name `<cn>-br`/`<cn>-bo`) and gets its ifalias on the next pass.
-A NIC that is missing, or enslaved to a master the agent does not own, or to the bond of another cluster network
-that still lists it, is a `NodeError` for that cluster network, which is then left as it is.
-
-Teardown (a bridge no longer desired): the bond's NICs are released - the bond driver gives each back the MTU and
-MAC it had before it was enslaved, so no state file is needed - and set up again; then bond and bridge are deleted.
-
-VID-1 pruning: on the owned bridges, VLAN 1 is removed from every port that is neither the bond nor a port whose
-PVID is 1. The bridge CNI plugin leaves VM ports in VLAN 1 egress-untagged, so an untagged host on the uplink's
-PVID 1 reaches VMs of any VLAN (harvester/harvester#8816).
-
-Nothing changed means no writes: the plan compares with what the kernel reports, and `Reconciler.writes` counts
-every netlink write request. Each applied change logs one line (netlink_apply.py).
+Ownership (ifalias `hvnet:<cn>` and a link group), teardown, VID-1 pruning and "no writes when nothing
+changed" are described in docs/agent.md; each rule is a comment where it is applied.
 """
 
 from __future__ import annotations
