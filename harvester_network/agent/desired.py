@@ -182,7 +182,10 @@ def _cluster_network_problems(cn: str, vcs: list[_VlanConfig], existing: set[str
             f"{names.IFNAME_MAX} characters)"
         ]
     if cn not in existing:
-        return [f"VlanConfig {vc_names}: cluster network {cn} does not exist (no ClusterNetwork object)"]
+        return [
+            f"VlanConfig {vc_names}: cluster network {cn} does not exist; "
+            "create its ClusterNetwork or fix spec.clusterNetwork"
+        ]
     return []
 
 
@@ -277,11 +280,11 @@ def _inventory_problems(
     for nic in uplink.nics:
         link = node.links.get(nic)
         if nic in agent_links or (link is not None and link.owner is not None):
-            problems.append(f"NIC {nic} is a link the agent manages itself, not a NIC")
+            problems.append(f"NIC {nic} is a link the agent manages itself, not a NIC; list a NIC of the node instead")
         elif link is None:
-            problems.append(f"NIC {nic} does not exist on node {node.name}")
+            problems.append(f"NIC {nic} does not exist on node {node.name}; list a NIC the node has")
         elif link.master not in (None, uplink.bond) and not _agent_made(link.master, node):
-            problems.append(f"NIC {nic} is already enslaved to {link.master}")
+            problems.append(f"NIC {nic} is already enslaved to {link.master}; release it or list another NIC")
         elif link.master != uplink.bond and link.has_ipv4 and not host_ip_migration:
             problems.append(
                 f"NIC {nic} carries IPv4 addresses; enslaving it to {uplink.bond} would cut the node's own traffic "

@@ -137,27 +137,29 @@ def _ownership_problem(name: str, what: str, cn: str, link: LinkState | None) ->
     if link.owner is None:
         return f"{name} exists and is not owned by hvnet (no '{OWNER_ALIAS_PREFIX}' ifalias); rename or delete it"
     if link.owner != cn:
-        return f"{name} belongs to hvnet cluster network {link.owner}"
-    return f"{name} is a {link.kind or 'NIC'}, not a {what}"
+        return f"{name} belongs to hvnet cluster network {link.owner}; remove that cluster network's VlanConfig first"
+    return f"{name} is a {link.kind or 'NIC'}, not a {what}; delete it and hvnet makes the {what}"
 
 
 def _nic_problem(nic: str, bridge: BridgeState, wanted: Mapping[str, BridgeState], current: KernelState) -> str | None:
     link = current.links.get(nic)
     bond = bridge.uplink.bond
     if link is None:
-        return f"NIC {nic} does not exist"
+        return f"NIC {nic} does not exist; list a NIC this node has"
     if link.owner is not None:
-        return f"NIC {nic} is a link hvnet made itself (cluster network {link.owner}), not a NIC"
+        return f"NIC {nic} is a link hvnet made itself (cluster network {link.owner}), not a NIC; list a NIC instead"
     if link.master in (None, bond):
         return None
     master = current.links.get(link.master or "")
     master_owner = master.owner if master else None
     if master_owner is None:
-        return f"enslave {nic} to {bond}: {nic} is already enslaved to {link.master} (not owned by hvnet)"
+        where = f"{nic} is already enslaved to {link.master} (not owned by hvnet)"
+        return f"enslave {nic} to {bond}: {where}; release it or list another NIC"
     other = wanted.get(master_owner)
     if master_owner != bridge.cluster_network and other is not None and nic in other.uplink.nics:
         user = f"cluster network {other.cluster_network} uses it"
-        return f"enslave {nic} to {bond}: {nic} is already enslaved to {link.master} ({user})"
+        where = f"{nic} is already enslaved to {link.master} ({user})"
+        return f"enslave {nic} to {bond}: {where}; list it in one VlanConfig only"
     return None
 
 

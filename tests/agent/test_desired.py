@@ -351,7 +351,8 @@ def test_mgmt_takes_no_vlanconfigs() -> None:
 def test_a_vlanconfig_of_a_missing_cluster_network_is_an_error() -> None:
     result = state(vlan_config("vc1", "ghost", ["eth1"]))
     assert (
-        only_error(result, "ghost") == "VlanConfig vc1: cluster network ghost does not exist (no ClusterNetwork object)"
+        only_error(result, "ghost")
+        == "VlanConfig vc1: cluster network ghost does not exist; create its ClusterNetwork or fix spec.clusterNetwork"
     )
 
 
@@ -396,7 +397,7 @@ def test_vlanconfigs_that_cannot_be_matched_are_warnings() -> None:
 
 def test_a_missing_nic_keeps_the_cluster_network_down() -> None:
     result = state(cluster_network("cn1"), vlan_config("vc1", "cn1", ["eth1", "eth9"]))
-    assert only_error(result, "cn1") == "NIC eth9 does not exist on node node1"
+    assert only_error(result, "cn1") == "NIC eth9 does not exist on node node1; list a NIC the node has"
     assert result.errors[0].vlan_config == "vc1"
 
 
@@ -406,8 +407,8 @@ def test_a_missing_nic_keeps_the_cluster_network_down() -> None:
         (LinkInfo(master=None), None),
         (LinkInfo(master="cn1-bo"), None),
         (LinkInfo(master="cn1-bo", has_ipv4=True), None),  # already ours: nothing new is cut off
-        (LinkInfo(master="br0"), "NIC eth1 is already enslaved to br0"),
-        (LinkInfo(master="bond0"), "NIC eth1 is already enslaved to bond0"),
+        (LinkInfo(master="br0"), "NIC eth1 is already enslaved to br0; release it or list another NIC"),
+        (LinkInfo(master="bond0"), "NIC eth1 is already enslaved to bond0; release it or list another NIC"),
         (LinkInfo(master="old-bo"), None),  # the agent's own link (see the links below): released by the reconciler
         (LinkInfo(has_ipv4=True), "NIC eth1 carries IPv4 addresses; enslaving it to cn1-bo would cut"),
     ],
@@ -471,8 +472,8 @@ def test_a_nic_that_is_an_agent_link_is_an_error() -> None:
         on=node(links=links),
     )
     assert only_error(result, "cn2") == (
-        "NIC cn1-br is a link the agent manages itself, not a NIC; "
-        "NIC left-bo is a link the agent manages itself, not a NIC"
+        "NIC cn1-br is a link the agent manages itself, not a NIC; list a NIC of the node instead; "
+        "NIC left-bo is a link the agent manages itself, not a NIC; list a NIC of the node instead"
     )
     assert result.bridge_for("cn1") is not None
 

@@ -194,7 +194,8 @@ def test_links_the_agent_does_not_own_are_left_alone(ns: HvtNetns, rec: Reconcil
     result = rec.reconcile(desired)
 
     assert error_messages(result) == {
-        "ext": "enslave eth3 to ext-bo: eth3 is already enslaved to br-ex (not owned by hvnet)",
+        "ext": "enslave eth3 to ext-bo: eth3 is already enslaved to br-ex (not owned by hvnet); "
+        "release it or list another NIC",
         "vlan": "vlan-br exists and is not owned by hvnet (no 'hvnet:' ifalias); rename or delete it",
     }
     assert ns.link("eth3")["master"] == "br-ex"
@@ -231,7 +232,7 @@ def test_missing_nic_is_an_error_and_nothing_is_made(ns: HvtNetns, rec: Reconcil
 
     result = rec.reconcile(state(network("vlan", ["eth1", "eth9"], {100})))
 
-    assert error_messages(result) == {"vlan": "NIC eth9 does not exist"}
+    assert error_messages(result) == {"vlan": "NIC eth9 does not exist; list a NIC this node has"}
     assert result.writes == 0
     assert not {"vlan-br", "vlan-bo"} & ns.links()
     assert "master" not in ns.link("eth1")
@@ -244,7 +245,8 @@ def test_nic_kept_by_another_cluster_network_is_an_error(ns: HvtNetns, rec: Reco
     result = rec.reconcile(state(network("a", ["eth1"], {10}), network("b", ["eth1", "eth2"], {20})))
 
     assert error_messages(result) == {
-        "b": "enslave eth1 to b-bo: eth1 is already enslaved to a-bo (cluster network a uses it)"
+        "b": "enslave eth1 to b-bo: eth1 is already enslaved to a-bo (cluster network a uses it); "
+        "list it in one VlanConfig only"
     }
     assert ns.link("eth1")["master"] == "a-bo"
 
@@ -372,7 +374,7 @@ def test_vid1_is_pruned_while_the_cluster_network_has_an_error(ns: HvtNetns, rec
 
     result = rec.reconcile(state(network("vlan", ["eth1", "eth9"], {100})))
 
-    assert error_messages(result) == {"vlan": "NIC eth9 does not exist"}
+    assert error_messages(result) == {"vlan": "NIC eth9 does not exist; list a NIC this node has"}
     assert [(type(c), c.link) for c in result.applied] == [(PruneVid1, "vm1")]
     assert ns.bridge_vlans()["vm1"] == {100: PVID_UNTAGGED}
 
