@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import socket
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -397,13 +398,20 @@ def settle(watcher: LinkEventWatcher) -> None:
     raise AssertionError("link events about the agent's links keep coming")
 
 
-def test_link_events_wake_the_agent_for_its_links_only(ns: HvtNetns, rec: Reconciler) -> None:
+@contextmanager
+def watching_a_built_bridge(ns: HvtNetns, rec: Reconciler) -> Iterator[LinkEventWatcher]:
+    """Cluster network vlan (eth1, VID 100) built, and a watcher past the events of building it."""
     add_dummies(ns, "eth1")
     rec.reconcile(state(network("vlan", ["eth1"], {100})))
     with ns.inside():
         watcher = LinkEventWatcher(ns.ipr)
     with watcher:
         settle(watcher)
+        yield watcher
+
+
+def test_link_events_wake_the_agent_for_its_links_only(ns: HvtNetns, rec: Reconciler) -> None:
+    with watching_a_built_bridge(ns, rec) as watcher:
         add_dummies(ns, "unrelated")
         assert watcher.wait_for_link_events(0.5) is False
 
@@ -430,12 +438,7 @@ def news_until_quiet(watcher: LinkEventWatcher) -> LinkNews:
 
 
 def test_a_new_vm_port_is_pruned_from_its_own_link_event(ns: HvtNetns, rec: Reconciler) -> None:
-    add_dummies(ns, "eth1")
-    rec.reconcile(state(network("vlan", ["eth1"], {100})))
-    with ns.inside():
-        watcher = LinkEventWatcher(ns.ipr)
-    with watcher:
-        settle(watcher)
+    with watching_a_built_bridge(ns, rec) as watcher:
         add_vm_port(ns, "vm1", "vlan-br", vid=100)
         add_vm_port(ns, "vm2", "vlan-br", vid=None)  # untagged network: PVID 1, keeps VLAN 1
 
