@@ -7,6 +7,7 @@ docs/agent.md ("Desired state: the rules"); each rule is commented where it is a
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import json
 from collections import Counter, defaultdict
@@ -404,15 +405,19 @@ def _nad_network(obj: Mapping[str, Any]) -> _NadNetwork:
 
 
 class NadNetworks:
-    """What the NADs ask of each bridge, kept per NAD: `update` parses only the NADs that are new or changed
-    (another object, not equal to the last one) and re-counts only the bridges they touch."""
+    """What the NADs ask of each bridge, kept per NAD: `update` parses only the NADs it has not seen (the
+    mirrors hand over the same object while a NAD is unchanged; a NAD equal to the last one of its name is
+    not parsed again either) and re-counts only the bridges they touch."""
 
     def __init__(self) -> None:
         self._seen: tuple[Mapping[str, Any], ...] | None = None
-        self._by_nad: dict[tuple[str, str, int], tuple[Mapping[str, Any], _NadNetwork]] = {}
+        # {id(obj): (obj, what it asks)} of the NADs counted now (holding obj keeps its id unique)
+        self._live: dict[int, tuple[Mapping[str, Any], _NadNetwork]] = {}
+        self._by_name: dict[tuple[Any, Any], tuple[Mapping[str, Any], _NadNetwork]] = {}  # the last parse per name
         # How many NADs ask for each VID / local area / warning: a count at 0 is gone.
         self._vids: dict[str, Counter[int]] = defaultdict(Counter)
         self._areas: dict[str, Counter[LocalArea]] = defaultdict(Counter)
+        self._sorted_areas: dict[str, list[LocalArea]] = defaultdict(list)  # the areas counted, kept sorted
         self._warnings: Counter[str] = Counter()
         self._bridges: dict[str, tuple[frozenset[int], tuple[LocalArea, ...]]] = {}
         self._shared: dict[_NadNetwork, _NadNetwork] = {}  # one object per distinct answer (NADs repeat VIDs)
@@ -421,48 +426,57 @@ class NadNetworks:
         if nads is self._seen:
             return
         self._seen = nads
-        current: dict[tuple[str, str, int], Mapping[str, Any]] = {}
-        for obj in nads:
-            metadata = _mapping(obj.get("metadata"))
-            key = (str(metadata.get("namespace") or ""), str(metadata.get("name") or ""), 0)
-            while key in current:  # the same name twice (hand-made objects): each counts
-                key = (key[0], key[1], key[2] + 1)
-            current[key] = obj
-            known = self._by_nad.get(key)
-            # The mirrors hand over the same object while it is unchanged; a directory source equal ones.
-            if known is None or not (known[0] is obj or known[0] == obj):
-                network = _nad_network(obj)
-                self._replace(key, (obj, self._shared.setdefault(network, network)))
-        for key in self._by_nad.keys() - current.keys():
-            self._replace(key, None)
-        if len(self._shared) > 2 * len(self._by_nad) + 1000:  # answers no NAD gives any more: start afresh
+        current = {id(obj): obj for obj in nads}
+        for gone in self._live.keys() - current.keys():  # set operations: no Python loop over every NAD
+            self._add(self._live.pop(gone)[1], -1)
+        for key in current.keys() - self._live.keys():
+            obj = current[key]
+            self._live[key] = (obj, self._parse(obj))
+            self._add(self._live[key][1], 1)
+        if len(self._by_name) > 2 * len(self._live) + 1000:  # names no NAD has any more: start afresh
+            self._by_name = {_name_of(obj): entry for obj, entry in ((e[0], e) for e in self._live.values())}
+        if len(self._shared) > 2 * len(self._live) + 1000:
             self._shared.clear()
 
-    def _replace(self, key: tuple[str, str, int], new: tuple[Mapping[str, Any], _NadNetwork] | None) -> None:
-        old = self._by_nad.pop(key, None)
-        for entry, sign in ((old, -1), (new, 1)):
-            if entry is None:
-                continue
-            network = entry[1]
-            _count(self._warnings, network.warnings, sign)
-            if network.bridge:
-                _count(self._vids[network.bridge], network.vids, sign)
-                _count(self._areas[network.bridge], (network.local_area,) if network.local_area else (), sign)
-                self._bridges.pop(network.bridge, None)
-        if new is not None:
-            self._by_nad[key] = new
+    def _parse(self, obj: Mapping[str, Any]) -> _NadNetwork:
+        name = _name_of(obj)
+        last = self._by_name.get(name)
+        if last is not None and last[0] == obj:
+            return last[1]
+        network = _nad_network(obj)
+        network = self._shared.setdefault(network, network)
+        self._by_name[name] = (obj, network)
+        return network
+
+    def _add(self, network: _NadNetwork, sign: int) -> None:
+        _count(self._warnings, network.warnings, sign)
+        if not network.bridge:
+            return
+        _count(self._vids[network.bridge], network.vids, sign)
+        area = network.local_area
+        if area is not None:
+            areas, ordered = self._areas[network.bridge], self._sorted_areas[network.bridge]
+            areas[area] += sign
+            if areas[area] == 1 and sign > 0:
+                bisect.insort(ordered, area)
+            elif areas[area] <= 0:
+                del areas[area]
+                del ordered[bisect.bisect_left(ordered, area)]
+        self._bridges.pop(network.bridge, None)
 
     def of_bridge(self, bridge: str) -> tuple[frozenset[int], tuple[LocalArea, ...]]:
         """(the VIDs the bridge's uplink carries, its local areas sorted), built once per change of the bridge."""
         if bridge not in self._bridges:
-            self._bridges[bridge] = (
-                frozenset(self._vids.get(bridge, ())),
-                tuple(sorted(self._areas.get(bridge, ()))),
-            )
+            self._bridges[bridge] = (frozenset(self._vids.get(bridge, ())), tuple(self._sorted_areas.get(bridge, ())))
         return self._bridges[bridge]
 
     def warnings(self) -> list[str]:
         return list(self._warnings)
+
+
+def _name_of(obj: Mapping[str, Any]) -> tuple[Any, Any]:
+    metadata = _mapping(obj.get("metadata"))
+    return metadata.get("namespace"), metadata.get("name")
 
 
 def _count(counter: Counter[Any], items: Iterable[Any], sign: int) -> None:

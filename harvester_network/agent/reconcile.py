@@ -125,7 +125,7 @@ def _statuses(
     updated_at = now_rfc3339()
     # The API gives objects a uid (the VlanStatus' owner reference needs it); rendered manifests have none.
     uids = {meta.get("name"): meta.get("uid") for meta in (vc.get("metadata") or {} for vc in objects.vlan_configs)}
-    areas = {b.cluster_network: [(a.vid, a.cidr) for a in b.local_areas] for b in desired.bridges}
+    areas = {b.cluster_network: b.local_areas for b in desired.bridges}  # LocalArea is a (vid, cidr) tuple
     return [
         vlanstatus_object(
             cluster_network=r.cluster_network,

@@ -133,10 +133,11 @@ class ObjectCache:
             return [self._objects[key] for key in sorted(self._objects)]
 
     def snapshot(self) -> tuple[dict[str, Any], ...]:
-        """`objects()` as a tuple, the same tuple while nothing relevant changed (readers may key caches on it)."""
+        """The objects as a tuple (in no particular order), the same tuple while nothing relevant changed (readers
+        may key caches on it; no sort: a change of one object among thousands costs a copy, not a sort)."""
         with self._lock:
             if self._snapshot[0] != self._generation:
-                self._snapshot = (self._generation, tuple(self._objects[key] for key in sorted(self._objects)))
+                self._snapshot = (self._generation, tuple(self._objects.values()))
             return self._snapshot[1]
 
     # --- the thread ----------------------------------------------------------------------------------------------
