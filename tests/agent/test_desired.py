@@ -680,13 +680,15 @@ def cluster_events(draw: st.DrawFn) -> tuple[str, Any]:
 @settings(max_examples=200, deadline=None)
 @given(st.lists(cluster_events(), min_size=1, max_size=30), st.booleans(), st.booleans())
 def test_property_incremental_desired_state_equals_from_scratch_after_every_event(
-    events: list[tuple[str, Any]], with_versions: bool, repeat_objects: bool
+    events: list[tuple[str, Any]], as_mirror: bool, repeat_objects: bool
 ) -> None:
+    """`as_mirror`: unchanged objects are handed over as the same instances and each write is a new one (the
+    Kubernetes source); else every load gives new, equal copies (the directory source)."""
     store: dict[tuple[str, str], dict[str, Any]] = {("ClusterNetwork", cn): cluster_network(cn) for cn in CN_POOL[:3]}
     labels = dict(NODE_LABELS)
     incremental = DesiredState()
     objects = ClusterObjects()
-    for version, (what, value) in enumerate(events):
+    for what, value in events:
         written: dict[str, Any] | None = None
         if what in ("nad", "vc"):
             written = value
@@ -699,11 +701,10 @@ def test_property_incremental_desired_state_equals_from_scratch_after_every_even
         elif what == "node":
             labels = {**NODE_LABELS, **value}
         if written is not None:
-            if with_versions:  # as the API server: every write gets a new resourceVersion
-                written["metadata"]["resourceVersion"] = str(version)
-            store[(written["kind"], written["metadata"]["name"])] = written
+            store[(written["kind"], written["metadata"]["name"])] = copy.deepcopy(written)
         if not (repeat_objects and what == "node"):  # a node change alone keeps the same object tuples
-            objects = ClusterObjects.from_objects(copy.deepcopy(list(store.values())))
+            current = list(store.values())
+            objects = ClusterObjects.from_objects(current if as_mirror else copy.deepcopy(current))
         on = node("node1", labels)
 
         assert incremental.compute(objects, on) == desired_host_state(objects, on)
