@@ -45,13 +45,16 @@ from harvester_network.agent.netlink_apply import (
 )
 from harvester_network.agent.netlink_read import (
     DEFAULT_PVID,
+    IFF_UP,
+    RTEXT_FILTER_BRVLAN_COMPRESSED,
+    RTEXT_FILTER_SKIP_STATS,
     KernelState,
     LinkState,
     PortVlan,
+    link_from_message,
     link_inventory,
     owner_of,
     read_kernel_state,
-    read_links,
     vlans_from_infos,
 )
 
@@ -362,6 +365,25 @@ class LinkNews:
         return self.full_pass or bool(self.prunes)
 
 
+def _signature(msg: Any) -> Any:
+    """What the plan reads of a link in one link message (AF_BRIDGE ones: its VLANs)."""
+    if msg["family"] == socket.AF_BRIDGE:
+        spec = msg.get("IFLA_AF_SPEC")
+        infos = spec.get_attrs("IFLA_BRIDGE_VLAN_INFO") if spec else []
+        return (msg.get("IFLA_MASTER"), tuple((info["flags"], info["vid"]) for info in infos))
+    data = [msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_DATA", key) for key in _PLANNED_LINK_DATA]
+    return (
+        *(msg.get(attr) for attr in ("IFLA_IFNAME", "IFLA_MASTER", "IFLA_MTU", "IFLA_TXQLEN", "IFLA_IFALIAS")),
+        msg.get("IFLA_GROUP"),
+        msg["flags"] & IFF_UP,
+        msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND"),
+        *data,
+    )
+
+
+_PLANNED_LINK_DATA = ("IFLA_BOND_MODE", "IFLA_BOND_MIIMON", "IFLA_BR_VLAN_FILTERING")
+
+
 @dataclass(frozen=True)
 class _Owned:
     name: str
@@ -382,11 +404,18 @@ class LinkEventWatcher:
         self.sock.bind((0, RTMGRP_LINK))
         self.marshal = MarshalRtnl()
         # Bound before this read: whatever changes after it arrives as an event.
-        self.owned = {
-            link.index: _Owned(link.name, link.kind, link.owner)
-            for link in read_links(ipr).values()
-            if link.owner is not None
+        messages = list(ipr.link("dump", ext_mask=RTEXT_FILTER_SKIP_STATS))
+        names = {msg["index"]: msg.get("IFLA_IFNAME") for msg in messages}
+        links = [(msg, link_from_message(msg, names)) for msg in messages]
+        self.owned = {link.index: _Owned(link.name, link.kind, link.owner) for _, link in links if link.owner}
+        bonds = {owned.name for owned in self.owned.values() if owned.kind == "bond"}
+        # What the plan reads of each owned link and each NIC of an owned bond, as last seen (by index, family).
+        self._signatures: dict[tuple[int, int], Any] = {
+            (msg["index"], msg["family"]): _signature(msg) for msg, link in links if link.owner or link.master in bonds
         }
+        for msg in ipr.link("dump", family=socket.AF_BRIDGE, ext_mask=RTEXT_FILTER_BRVLAN_COMPRESSED):
+            if msg["index"] in self.owned:
+                self._signatures[(msg["index"], msg["family"])] = _signature(msg)
 
     def close(self) -> None:
         self.sock.close()
@@ -447,15 +476,25 @@ class LinkEventWatcher:
                 self.owned.pop(index, None)
             elif owner is not None:
                 self.owned[index] = _Owned(name, kind or (known.kind if known else ""), owner)
-            news.full_pass = True
+            news.full_pass |= self._changed(index, msg, removed)
             return
         master = self.owned.get(msg.get("IFLA_MASTER") or 0)
         if master is None:
             return
         if master.kind != "bridge":  # a NIC of an owned bond
-            news.full_pass = True
+            news.full_pass |= self._changed(index, msg, removed)
         elif msg["family"] == socket.AF_BRIDGE and not removed:
             self._vm_port_event(index, name, master, msg, news)
+
+    def _changed(self, index: int, msg: Any, removed: bool) -> bool:
+        # A VM port joining a bridge makes the bridge and the bond's NICs report a change (features are
+        # recomputed) that leaves all the plan reads as it was: no reason for a pass.
+        seen = (index, msg["family"])
+        signature = None if removed else _signature(msg)
+        if signature is not None and self._signatures.get(seen) == signature:
+            return False
+        self._signatures[seen] = signature
+        return True
 
     def _vm_port_event(self, index: int, name: str, bridge: _Owned, msg: Any, news: LinkNews) -> None:
         # The kernel sends a port's whole VLAN list with each AF_BRIDGE notification (br_ifinfo_notify): a port that
