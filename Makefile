@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Debian packages the real-kernel lab needs (User-Mode Linux, the bridge CNI plugin, dnsmasq, udhcpc).
 LAB_PACKAGES := user-mode-linux busybox-static kmod iproute2 iputils-ping containernetworking-plugins dnsmasq-base
 
-.PHONY: setup system-deps test test-unit test-lab lint demo clean
+.PHONY: setup system-deps test test-unit test-lab lint demo mutation clean
 
 setup: $(STAMP)
 
@@ -26,7 +26,7 @@ system-deps:
 	fi
 
 lint: setup
-	$(VENV)/bin/ruff check harvester_network tests benchmarks
+	$(VENV)/bin/ruff check harvester_network tests benchmarks tools
 	$(VENV)/bin/mypy
 
 test-unit: setup
@@ -42,6 +42,11 @@ test: lint test-unit test-lab
 demo: setup system-deps
 	$(VENV)/bin/hvnet plan examples/quickstart/plan.yaml
 	$(VENV)/bin/hvnet lab demo examples/quickstart/plan.yaml
+
+# How many small changes to the core pure modules the host-side tests catch (docs/testing.md). A few minutes per
+# module; pick modules or a sample with ARGS, e.g. make mutation ARGS="render/dhcp.py --sample 40 --seed 1".
+mutation: setup
+	nice -n 19 $(PY) tools/mutation.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -31,12 +31,12 @@ from harvester_network.agent.hoststate import BridgeState, HostState, UplinkStat
 from harvester_network.agent.netlink import Reconciler  # noqa: E402
 from harvester_network.agent.netlink_apply import vid_ranges  # noqa: E402
 from harvester_network.agent.netlink_read import read_kernel_state  # noqa: E402
+from harvester_network.facts import MAX_VID  # noqa: E402
 from harvester_network.lab.uml import needs_lab_kernel, run_in_lab_kernel  # noqa: E402
 from harvester_network.model import names  # noqa: E402
 from tests.agent.conftest import HvtNetns, hvt_netns  # noqa: E402
 
 REPEATS = 3
-MAX_VID = 4094
 SIZES = (10, 100, 1000, "max")
 RESYNC_NETWORKS = 100
 RESYNC_VIDS = 10

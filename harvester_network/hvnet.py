@@ -11,6 +11,6 @@ def main() -> None:
         from harvester_network.agent.main import main as agent
 
         raise SystemExit(agent(sys.argv[2:]))
-    from harvester_network.cli import app
+    from harvester_network.cli import main as cli
 
-    app()
+    cli()

@@ -17,17 +17,20 @@ from typing import Any
 
 from harvester_network.agent.hoststate import BridgeState, HostState, LocalArea, NodeError, UplinkState
 from harvester_network.agent.inputs import ClusterObjects, NodeInfo
+from harvester_network.facts import (
+    BOND_MODES,
+    DEFAULT_BOND_MODE,
+    DEFAULT_MIIMON,
+    DEFAULT_MTU,
+    DEFAULT_PVID,
+    MAX_MTU,
+    MAX_VID,
+    MIN_MTU,
+)
 from harvester_network.model import names
 from harvester_network.render import harvester as h
 
-DEFAULT_BOND_MODE = "active-backup"
-BOND_MODES = ("balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb")
-DEFAULT_MIIMON = 100  # what Harvester's miimon -1 means
-DEFAULT_MTU = 1500  # Harvester's DefaultMTU: what mtu 0 or no mtu means
-MIN_MTU, MAX_MTU = 576, 9000
 UNSET = -1  # miimon / txQLen "not given"
-MAX_VID = 4094
-DEFAULT_PVID = 1
 BRIDGE_CNI_TYPES = ("bridge", "")  # Harvester's IsBridgeCNI: an empty type is the bridge plugin too
 
 

@@ -50,7 +50,6 @@ from harvester_network.model import names
 
 log = logging.getLogger("harvester_network.agent.hostip")
 
-DEFAULT_STATE_DIR = Path("/var/lib/hvnet")
 CRASH_AFTER_ENV = "HVNET_TEST_CRASH_AFTER"
 RECORD_VERSION = 1
 # The kernel gives up on an address after 3 ARP requests 1 s apart (mcast_solicit, retrans_time); one more

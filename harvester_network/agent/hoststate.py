@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from harvester_network.facts import DEFAULT_BOND_MODE, DEFAULT_MIIMON
+
 # The ifalias written on every link the agent creates; the suffix is the cluster network.
 OWNER_ALIAS_PREFIX = "hvnet:"
 
@@ -20,9 +22,9 @@ class UplinkState:
 
     bond: str
     nics: tuple[str, ...]
-    bond_mode: str = "active-backup"
-    miimon: int = 100
-    mtu: int = 0  # 0: leave the kernel's MTU as it is
+    bond_mode: str = DEFAULT_BOND_MODE
+    miimon: int = DEFAULT_MIIMON
+    mtu: int = 0  # 0 sets no MTU; desired.py never gives 0 (a VlanConfig's mtu 0 means facts.DEFAULT_MTU)
     txqlen: int = -1  # -1: leave as it is
 
 

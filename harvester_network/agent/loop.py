@@ -24,10 +24,10 @@ from harvester_network.agent.netlink_read import KernelState, inventory_of, ipv4
 from harvester_network.agent.reconcile import PassReport, reconcile_pass
 from harvester_network.agent.status import StatusSink
 from harvester_network.agent.wakeup import Wakeup
+from harvester_network.facts import AGENT_RESYNC_S
 
 log = logging.getLogger("hvnet.agent")
 
-DEFAULT_RESYNC_S = 300.0  # hvnet agent --resync
 # After status could not be published (the API is down), it is published again this soon.
 STATUS_RETRY_S = 5.0
 # The longest single wait: how soon a stop request or a directory source (no Wakeup: polled) is seen.
@@ -147,7 +147,7 @@ class AgentLoop:
     host: KernelHost
     sink: StatusSink
     metrics: AgentMetrics
-    resync_s: float = DEFAULT_RESYNC_S
+    resync_s: float = AGENT_RESYNC_S
     on_pass: Callable[[PassReport], None] | None = None
     status_retry_s: float = STATUS_RETRY_S
     status_published: bool = True  # run_once: the last pass's statuses were published

@@ -7,11 +7,18 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from harvester_network.agent.hostip import DEFAULT_STATE_DIR
-from harvester_network.agent.loop import DEFAULT_RESYNC_S
+from harvester_network.facts import AGENT_RESYNC_S, AGENT_STATE_DIR
+
+if TYPE_CHECKING:
+    from harvester_network.kube import KubeTarget
+
+# Kubeconfig contents for CI, where there is no file: an argument would show in /proc/<pid>/cmdline and `ps`.
+KUBECONFIG_DATA_ENV = "HVNET_KUBECONFIG_DATA"
 
 
 def parser(prog: str = "hvnet agent") -> argparse.ArgumentParser:
@@ -29,7 +36,9 @@ def parser(prog: str = "hvnet agent") -> argparse.ArgumentParser:
     )
     cli.add_argument(
         "--kubeconfig",
-        help="Without --from-dir: the API of this kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)",
+        metavar="PATH",
+        help="Without --from-dir: the API of the kubeconfig file at this PATH; `-` reads the contents from stdin "
+        f"(or set ${KUBECONFIG_DATA_ENV}). Default: $KUBECONFIG, ~/.kube/config, in-cluster",
     )
     cli.add_argument("--context", help="With --kubeconfig: this context, not the current one")
     cli.add_argument(
@@ -39,13 +48,18 @@ def parser(prog: str = "hvnet agent") -> argparse.ArgumentParser:
     cli.add_argument(
         "--once", action="store_true", help="Reconcile once; exit 0 when every cluster network is ready, else 1"
     )
-    cli.add_argument("--resync", type=float, default=DEFAULT_RESYNC_S, help="Seconds between full resyncs")
-    cli.add_argument("--metrics-addr", help="Serve /metrics and /healthz on host:port, e.g. 0.0.0.0:9464")
+    cli.add_argument("--resync", type=float, default=AGENT_RESYNC_S, help="Seconds between full resyncs")
+    cli.add_argument(
+        "--metrics-addr",
+        metavar="HOST:PORT",
+        help="Serve /metrics and /healthz (unauthenticated) on HOST:PORT: 127.0.0.1:9464 for this node only "
+        "(the DaemonSet's default), 0.0.0.0:9464 for a Prometheus off the node",
+    )
     cli.add_argument("--log-level", default="info", help="debug, info, warning or error")
     cli.add_argument(
         "--state-dir",
         type=Path,
-        default=DEFAULT_STATE_DIR,
+        default=Path(AGENT_STATE_DIR),
         help="Where host-IP migration keeps its records (a NIC's addresses moved to its bridge); "
         "must survive agent restarts",
     )
@@ -65,13 +79,20 @@ def main(argv: Sequence[str] | None = None, prog: str = "hvnet agent") -> int:
 
     cli = parser(prog)
     options = cli.parse_args(argv)
+    if options.metrics_addr is not None:
+        from harvester_network.render.agent_install import listen_address
+
+        try:
+            listen_address(options.metrics_addr)
+        except ValueError as error:
+            cli.error(f"Invalid value for --metrics-addr: {error}")
     configure_logging(options.log_level)
     install_test_crash_point()
     source: ObjectSource
     sink: StatusSink
     if options.from_dir is not None:
-        if options.kubeconfig or options.context:
-            cli.error("--from-dir reads no API: leave out --kubeconfig/--context")
+        if options.kubeconfig or options.context or os.environ.get(KUBECONFIG_DATA_ENV):
+            cli.error(f"--from-dir reads no API: leave out --kubeconfig/--context/${KUBECONFIG_DATA_ENV}")
         from harvester_network.agent.sources import ManifestDirSource
 
         source = ManifestDirSource(options.from_dir, options.node, options.node_file)
@@ -80,9 +101,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "hvnet agent") -> int:
         if options.node_file or options.status_dir:
             cli.error("--node-file and --status-dir go with --from-dir")
         from harvester_network.agent.kube_source import KubeSource
-        from harvester_network.kube import KubeError, KubeTarget
+        from harvester_network.kube import KubeError
 
-        target = KubeTarget.from_kubeconfig(options.kubeconfig, options.context)
+        target = kube_target(cli, options.kubeconfig, options.context)
         if target.in_cluster and options.context:
             cli.error("Invalid value for --context: no kubeconfig to take a context from (in-cluster)")
         try:
@@ -92,7 +113,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "hvnet agent") -> int:
         source, sink = KubeSource(target, options.node), KubeStatusSink(target)
     metrics = AgentMetrics()
     if options.metrics_addr:
-        serve_metrics(metrics, options.metrics_addr, max_age_s=max(3 * options.resync, 60))
+        try:
+            serve_metrics(metrics, options.metrics_addr, max_age_s=max(3 * options.resync, 60))
+        except OSError as error:  # taken, or an address this host does not have
+            cli.error(f"Invalid value for --metrics-addr: cannot listen on {options.metrics_addr}: {error.strerror}")
     stopping = False
 
     def stop(*_: object) -> None:
@@ -111,6 +135,32 @@ def main(argv: Sequence[str] | None = None, prog: str = "hvnet agent") -> int:
         finally:
             source.close()
     return 0
+
+
+def kube_target(cli: argparse.ArgumentParser, kubeconfig: str | None, context: str | None) -> KubeTarget:
+    """`--kubeconfig PATH`, `--kubeconfig -` (contents on stdin) or $HVNET_KUBECONFIG_DATA; never contents as an
+    argument (and never echoed: they hold credentials)."""
+    from harvester_network.kube import KubeTarget
+    from harvester_network.kube.target import looks_like_kubeconfig_contents
+
+    refused = "Invalid value for --kubeconfig: "
+    data = os.environ.get(KUBECONFIG_DATA_ENV)
+    if kubeconfig and data:
+        cli.error(f"{refused}give --kubeconfig or ${KUBECONFIG_DATA_ENV}, not both")
+    if kubeconfig == "-":
+        data = sys.stdin.read()
+        if not data.strip():
+            cli.error(f"{refused}`-` reads the kubeconfig from stdin, which was empty")
+    elif kubeconfig and looks_like_kubeconfig_contents(kubeconfig):
+        cli.error(
+            f"{refused}takes the PATH of a kubeconfig file, not its contents (an argument is visible to every user "
+            f"in the process list): pass the contents on stdin with `--kubeconfig -` or in ${KUBECONFIG_DATA_ENV}"
+        )
+    if data:
+        return KubeTarget(kubeconfig=data, context=context)
+    if kubeconfig:
+        return KubeTarget(kubeconfig_path=kubeconfig, context=context)
+    return KubeTarget.from_kubeconfig(None, context)
 
 
 def console() -> None:

@@ -1,4 +1,8 @@
-"""`--metrics-addr`: Prometheus `/metrics` and `/healthz` for the node agent."""
+"""`--metrics-addr`: Prometheus `/metrics` and `/healthz` for the node agent.
+
+Unauthenticated and, in the DaemonSet, on the host network: they listen on loopback unless told otherwise
+(render/agent_install.py's DEFAULT_METRICS_ADDRESS; docs/security.md).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from harvester_network.agent.reconcile import PassReport
 from harvester_network.model import names
+from harvester_network.render.agent_install import listen_address
 
 
 class AgentMetrics:
@@ -54,8 +59,9 @@ class AgentMetrics:
 
 
 def serve_metrics(metrics: AgentMetrics, address: str, max_age_s: float) -> ThreadingHTTPServer:
-    """Serve on `host:port` in a daemon thread; returns the server (its `server_address` has the real port)."""
-    host, _, port = address.rpartition(":")
+    """Serve on `host:port` (no host: 127.0.0.1) in a daemon thread; returns the server (its `server_address` has
+    the real port). ValueError for an address that is not HOST:PORT."""
+    host, port = listen_address(address)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -75,6 +81,6 @@ def serve_metrics(metrics: AgentMetrics, address: str, max_age_s: float) -> Thre
         def log_message(self, *args: object) -> None:  # requests are not worth a log line each
             pass
 
-    server = ThreadingHTTPServer((host or "0.0.0.0", int(port)), Handler)
+    server = ThreadingHTTPServer((host, port), Handler)
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server

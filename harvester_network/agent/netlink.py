@@ -44,7 +44,6 @@ from harvester_network.agent.netlink_apply import (
     vid_ranges,
 )
 from harvester_network.agent.netlink_read import (
-    DEFAULT_PVID,
     IFF_UP,
     RTEXT_FILTER_BRVLAN_COMPRESSED,
     RTEXT_FILTER_SKIP_STATS,
@@ -57,6 +56,7 @@ from harvester_network.agent.netlink_read import (
     read_kernel_state,
     vlans_from_infos,
 )
+from harvester_network.facts import DEFAULT_PVID, MAX_VID
 
 __all__ = [
     "ApplyResult",
@@ -71,7 +71,6 @@ __all__ = [
     "prune_default_vlan",
 ]
 
-MAX_VID = 4094
 PRUNE_REASON = (
     "its PVID is not 1, and in VLAN 1 it would receive the bridge's untagged traffic (harvester/harvester#8816)"
 )

@@ -24,13 +24,12 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from harvester_network.agent.hoststate import NodeError
 from harvester_network.agent.netlink_read import (
-    BOND_MODES,
     BRIDGE_VLAN_INFO_RANGE_BEGIN,
     BRIDGE_VLAN_INFO_RANGE_END,
-    DEFAULT_PVID,
     OWNER_LINK_GROUP,
     owner_alias,
 )
+from harvester_network.facts import BOND_MODES, DEFAULT_PVID
 
 log = logging.getLogger("harvester_network.agent.netlink")
 
@@ -121,9 +120,9 @@ class Change:
         raise NotImplementedError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CreateBridge(Change):
-    mtu: int = 0
+    mtu: int  # 0 sets none
 
     def summary(self) -> str:
         return f"create bridge {self.link} (VLAN filtering)"
@@ -134,13 +133,13 @@ class CreateBridge(Change):
         ops.set_link(self.link, ifalias=owner_alias(self.cluster_network), state="up")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CreateBond(Change):
-    bridge: str = ""
-    mode: str = "active-backup"
-    miimon: int = 100
-    mtu: int = 0
-    txqlen: int = -1
+    bridge: str
+    mode: str
+    miimon: int
+    mtu: int  # 0 sets none
+    txqlen: int  # -1 sets none
 
     def summary(self) -> str:
         return f"create bond {self.link} ({self.mode}, miimon {self.miimon}) as a port of {self.bridge}"
@@ -155,9 +154,9 @@ class CreateBond(Change):
         ops.set_link(self.link, ifalias=owner_alias(self.cluster_network), master=ops.index(self.bridge), state="up")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EnslaveNic(Change):
-    bond: str = ""
+    bond: str
 
     def summary(self) -> str:
         return f"enslave {self.link} to {self.bond}"
@@ -168,9 +167,9 @@ class EnslaveNic(Change):
         ops.set_link(self.link, state="down", master=ops.index(self.bond))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ReleaseNic(Change):
-    bond: str = ""
+    bond: str
 
     def summary(self) -> str:
         return f"release {self.link} from {self.bond}"
@@ -192,9 +191,9 @@ class ClaimLink(Change):
         ops.set_link(self.link, ifalias=owner_alias(self.cluster_network))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DeleteLink(Change):
-    kind: str = ""
+    kind: str
 
     def summary(self) -> str:
         return f"delete {self.kind} {self.link}"
@@ -203,9 +202,9 @@ class DeleteLink(Change):
         ops.delete_link(self.link)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SetMtu(Change):
-    mtu: int = 0
+    mtu: int
 
     def summary(self) -> str:
         return f"set MTU of {self.link} to {self.mtu}"
@@ -214,9 +213,9 @@ class SetMtu(Change):
         ops.set_link(self.link, mtu=self.mtu)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SetTxqlen(Change):
-    txqlen: int = 0
+    txqlen: int
 
     def summary(self) -> str:
         return f"set txqueuelen of {self.link} to {self.txqlen}"
@@ -225,9 +224,9 @@ class SetTxqlen(Change):
         ops.set_link(self.link, txqlen=self.txqlen)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SetMiimon(Change):
-    miimon: int = 100
+    miimon: int
 
     def summary(self) -> str:
         return f"set miimon of bond {self.link} to {self.miimon}"
@@ -254,9 +253,9 @@ class SetUp(Change):
         ops.set_link(self.link, state="up")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AttachToBridge(Change):
-    bridge: str = ""
+    bridge: str
 
     def summary(self) -> str:
         return f"make {self.link} a port of {self.bridge}"
@@ -265,9 +264,9 @@ class AttachToBridge(Change):
         ops.set_link(self.link, master=ops.index(self.bridge))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AddVids(Change):
-    ranges: tuple[VidRange, ...] = ()
+    ranges: tuple[VidRange, ...]
 
     def summary(self) -> str:
         return f"add tagged VIDs {format_ranges(self.ranges)} to {self.link}"
@@ -276,9 +275,9 @@ class AddVids(Change):
         ops.set_vlans("add", self.link, self.ranges)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DelVids(Change):
-    ranges: tuple[VidRange, ...] = ()
+    ranges: tuple[VidRange, ...]
 
     def summary(self) -> str:
         return f"remove VIDs {format_ranges(self.ranges)} from {self.link}"
@@ -287,9 +286,9 @@ class DelVids(Change):
         ops.set_vlans("del", self.link, self.ranges)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PruneVid1(Change):
-    bridge: str = ""
+    bridge: str
 
     def summary(self) -> str:
         return f"remove VLAN {DEFAULT_PVID} from {self.link} (port of {self.bridge})"

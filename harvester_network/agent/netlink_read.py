@@ -15,6 +15,7 @@ from typing import Any
 
 from harvester_network.agent.hoststate import OWNER_ALIAS_PREFIX
 from harvester_network.agent.inputs import LinkInfo
+from harvester_network.facts import BOND_MODES
 from harvester_network.model import names
 
 IFF_UP = 0x1
@@ -25,9 +26,6 @@ BRIDGE_VLAN_INFO_RANGE_BEGIN = 0x8
 BRIDGE_VLAN_INFO_RANGE_END = 0x10
 RTEXT_FILTER_BRVLAN_COMPRESSED = 0x4
 RTEXT_FILTER_SKIP_STATS = 0x8  # the agent never reads counters, and decoding them is not free
-# The kernel's bond mode numbers (include/uapi/linux/if_bonding.h), in order.
-BOND_MODES = ("balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb")
-DEFAULT_PVID = 1
 # The link group ("hvnt") the agent gives a link in the request that creates it. The kernel takes no ifalias in
 # that request, so a link the agent made but was killed before naming its owner still shows it was the agent's.
 OWNER_LINK_GROUP = 0x68766E74

@@ -21,11 +21,12 @@ import typer
 from rich.console import Console
 
 from harvester_network.cli.plan_commands import PlanPath, err, load_or_exit, out
+from harvester_network.cli.terminal import safe_text
 from harvester_network.lab import lab as lab_run
 from harvester_network.lab.netns import LabError
 from harvester_network.lab.picture import topology_svg, write_picture
 from harvester_network.lab.report import matrix_table, mismatch_lines, report_json
-from harvester_network.lab.topology import LabPlanError
+from harvester_network.lab.topology import LabPlanError, build_topology
 from harvester_network.lab.workdir import DEFAULT_WORKDIR, Workdir
 
 lab_app = typer.Typer(
@@ -44,7 +45,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _say(console: Console) -> lab_run.Say:
-    return lab_run.timed(lambda step, message: console.print(f"[cyan]{step}[/] {message}", highlight=False))
+    return lab_run.timed(lambda step, message: console.print(f"[cyan]{step}[/] {safe_text(message)}", highlight=False))
 
 
 def _needs_lab_kernel() -> bool:
@@ -73,6 +74,15 @@ def _require_vlan_kernel(command: str) -> None:
         raise typer.Exit(2)
 
 
+def _refuse_unfit_plan(plan: Path) -> None:
+    """Validate the plan (its `lab:` section too) and check the lab can run it, before booting anything."""
+    try:
+        build_topology(load_or_exit(plan))
+    except LabPlanError as exc:
+        err.print(f"[red]not run[/]: {safe_text(exc)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
 def _kernel_banner(say: lab_run.Say) -> None:
     uptime = float(Path("/proc/uptime").read_text().split()[0])
     say("kernel", f"Linux {os.uname().release}, up {uptime:.1f} s; bridge VLAN filtering available")
@@ -84,7 +94,7 @@ def _print_check(report: lab_run.CheckReport, as_json: bool) -> None:
         return
     out.print(matrix_table(report))
     for line in mismatch_lines(report):
-        out.print(f"[red]mismatch[/]: {line}", highlight=False)
+        out.print(f"[red]mismatch[/]: {safe_text(line)}", highlight=False)
     if report.ok:
         out.print("[green]the datapath does what the plan says[/]")
 
@@ -113,6 +123,7 @@ def demo(plan: PlanPath, workdir: WorkdirOption = DEFAULT_WORKDIR, as_json: Json
     Brings the lab up: switch, nodes running `hvnet agent`, router, DHCP, VMs attached by the bridge CNI plugin.
     Prints the connectivity matrix, writes the topology picture, removes everything. Exit 1 on any mismatch.
     """
+    _refuse_unfit_plan(plan)
     if _needs_lab_kernel():
         raise typer.Exit(_boot(["lab", "demo", str(plan), "--workdir", str(workdir), *(["--json"] if as_json else [])]))
     started = time.monotonic()
@@ -123,9 +134,9 @@ def demo(plan: PlanPath, workdir: WorkdirOption = DEFAULT_WORKDIR, as_json: Json
         report = lab.check()
         _print_check(report, as_json)
         for path in _write_picture(lab, report):
-            console.print(f"[cyan]picture[/]: {path}", highlight=False)
+            console.print(f"[cyan]picture[/]: {safe_text(path)}", highlight=False)
     except (LabError, LabPlanError) as exc:
-        err.print(f"[red]lab failed[/]: {exc}", highlight=False)
+        err.print(f"[red]lab failed[/]: {safe_text(exc)}", highlight=False)
         raise typer.Exit(1) from None
     finally:
         removed = lab.down() if lab is not None else lab_run.teardown()
@@ -143,10 +154,10 @@ def up(plan: PlanPath, workdir: WorkdirOption = DEFAULT_WORKDIR) -> None:
     try:
         lab = _bring_up(plan, workdir, out)
     except (LabError, LabPlanError) as exc:
-        err.print(f"[red]lab failed[/]: {exc}; `hvnet lab down` removes what was made", highlight=False)
+        err.print(f"[red]lab failed[/]: {safe_text(exc)}; `hvnet lab down` removes what was made", highlight=False)
         raise typer.Exit(1) from None
     for path in _write_picture(lab, None):
-        out.print(f"[cyan]picture[/]: {path}", highlight=False)
+        out.print(f"[cyan]picture[/]: {safe_text(path)}", highlight=False)
 
 
 @lab_app.command()
@@ -162,7 +173,7 @@ def check(plan: PlanPath, workdir: WorkdirOption = DEFAULT_WORKDIR, as_json: Jso
         lab = lab_run.Lab(load_or_exit(plan), Workdir(workdir))
         report = lab.check()
     except (LabError, LabPlanError) as exc:
-        err.print(f"[red]check failed[/]: {exc} (is the lab up?)", highlight=False)
+        err.print(f"[red]check failed[/]: {safe_text(exc)} (is the lab up?)", highlight=False)
         raise typer.Exit(1) from None
     _print_check(report, as_json)
     raise typer.Exit(0 if report.ok else 1)
@@ -173,7 +184,7 @@ def down() -> None:
     """Remove every lab namespace (hvt-*) with its processes and links; also after a crash."""
     _require_vlan_kernel("down")
     removed = lab_run.teardown()
-    out.print(f"removed {len(removed)} namespace(s): {', '.join(removed) or '-'}", highlight=False)
+    out.print(f"removed {len(removed)} namespace(s): {safe_text(', '.join(removed) or '-')}", highlight=False)
 
 
 @lab_app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -185,10 +196,13 @@ def shell(ctx: typer.Context, plan: PlanPath, workdir: WorkdirOption = DEFAULT_W
     but only where the lab runs in this kernel: the lab kernel's console is not interactive.
     """
     command = list(ctx.args)
+    _refuse_unfit_plan(plan)
     if _needs_lab_kernel():
         if not command:
-            err.print("[red]give a command[/]: the lab kernel's console is not interactive, e.g. "
-                      f"`hvnet lab shell {plan} -- ip netns exec hvt-sw bridge vlan`", highlight=False)  # fmt: skip
+            example = f"`hvnet lab shell {safe_text(plan)} -- ip netns exec hvt-sw bridge vlan`"
+            err.print(
+                f"[red]give a command[/]: the lab kernel's console is not interactive, e.g. {example}", highlight=False
+            )
             raise typer.Exit(2)
         raise typer.Exit(_boot(["lab", "shell", str(plan), "--workdir", str(workdir), "--", *command]))
     lab = None
@@ -196,7 +210,7 @@ def shell(ctx: typer.Context, plan: PlanPath, workdir: WorkdirOption = DEFAULT_W
         lab = _bring_up(plan, workdir, err)
         status = subprocess.run(command or [os.environ.get("SHELL", "/bin/sh")], check=False).returncode
     except (LabError, LabPlanError) as exc:
-        err.print(f"[red]lab failed[/]: {exc}", highlight=False)
+        err.print(f"[red]lab failed[/]: {safe_text(exc)}", highlight=False)
         status = 1
     finally:
         if lab is not None:

@@ -15,10 +15,12 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from harvester_network.cli.agent_commands import checked_image, checked_listen_address
+from harvester_network.cli.terminal import safe_text
 from harvester_network.model import Plan, PlanError, PlanIssue, load_plan_file
 from harvester_network.render import harvester as h
 from harvester_network.render import object_file_name, object_key, render_plan
-from harvester_network.render.agent_install import AGENT_IMAGE, agent_install_objects
+from harvester_network.render.agent_install import AGENT_IMAGE, DEFAULT_METRICS_ADDRESS, agent_install_objects
 from harvester_network.render.nodeplan import ALL_NODES, node_plan, vid_ranges
 from harvester_network.render.objects import in_apply_order
 
@@ -29,16 +31,26 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 180)
 PlanPath = Annotated[Path, typer.Argument(help="The plan YAML file", show_default=False)]
 
 
+MAX_WARNINGS_SHOWN = 100  # a large plan can carry tens of thousands (a VLAN ID shared by many networks)
+
+
 def print_issues(issues: list[PlanIssue]) -> None:
+    """Every error; the first MAX_WARNINGS_SHOWN warnings, then how many more there are."""
+    warnings = 0
     for issue in issues:
+        warnings += issue.severity == "warning"
+        if issue.severity == "warning" and warnings > MAX_WARNINGS_SHOWN:
+            continue
         style = "red" if issue.severity == "error" else "yellow"
         err.print(
-            f"[{style}]{issue.severity}[/]: [bold]{issue.path or '<plan>'}[/]: {issue.message}",
+            f"[{style}]{issue.severity}[/]: [bold]{safe_text(issue.path or '<plan>')}[/]: {safe_text(issue.message)}",
             highlight=False,
             soft_wrap=True,
         )
         if issue.fix:
-            err.print(f"       fix: {issue.fix}", highlight=False, soft_wrap=True)
+            err.print(f"       fix: {safe_text(issue.fix)}", highlight=False, soft_wrap=True)
+    if warnings > MAX_WARNINGS_SHOWN:
+        err.print(f"[yellow]... and {warnings - MAX_WARNINGS_SHOWN} more warning(s)[/]", highlight=False)
 
 
 def load_or_exit(path: Path) -> Plan:
@@ -47,7 +59,9 @@ def load_or_exit(path: Path) -> Plan:
         plan, warnings = load_plan_file(path)
     except PlanError as exc:
         print_issues(exc.issues + exc.warnings)
-        err.print(f"[red]{path}: {len(exc.issues)} error(s); nothing was rendered or applied[/]", highlight=False)
+        err.print(
+            f"[red]{safe_text(path)}: {len(exc.issues)} error(s); nothing was rendered or applied[/]", highlight=False
+        )
         raise typer.Exit(1) from None
     print_issues(warnings)
     return plan
@@ -57,7 +71,7 @@ def validate(plan: PlanPath) -> None:
     """Validate a plan: exit 0 when valid (warnings printed), 1 with every error listed."""
     parsed = load_or_exit(plan)
     err.print(
-        f"[green]{plan}: valid[/] ({len(parsed.cluster_networks)} cluster network(s), "
+        f"[green]{safe_text(plan)}: valid[/] ({len(parsed.cluster_networks)} cluster network(s), "
         f"{len(parsed.networks)} network(s), {len(parsed.virtual_machines)} VM(s))",
         highlight=False,
     )
@@ -73,7 +87,27 @@ def render(
     install_agent: Annotated[
         bool, typer.Option(help="Also the node agent for clusters without Harvester: CRDs, RBAC, DaemonSet")
     ] = False,
-    agent_image: Annotated[str, typer.Option(help="The agent's image (with --install-agent)")] = AGENT_IMAGE,
+    agent_image: Annotated[
+        str,
+        typer.Option(
+            help="The agent's image (with --install-agent); pin it by digest: REPO@sha256:...", callback=checked_image
+        ),
+    ] = AGENT_IMAGE,
+    agent_metrics_addr: Annotated[
+        str,
+        typer.Option(
+            help="With --install-agent: where the agent serves /metrics and /healthz (unauthenticated, on the host "
+            "network); the default is the node's loopback, 0.0.0.0:9464 opens it to scraping",
+            callback=checked_listen_address,
+        ),
+    ] = DEFAULT_METRICS_ADDRESS,
+    agent_admission_policy: Annotated[
+        bool,
+        typer.Option(
+            help="With --install-agent: the admission policy that keeps each agent to its own node (leave out only "
+            "on Kubernetes older than 1.30; see docs/security.md)"
+        ),
+    ] = True,
     nad_crd: Annotated[
         bool, typer.Option(help="With --install-agent: include the NAD CRD (leave out where Multus installed it)")
     ] = True,
@@ -81,7 +115,9 @@ def render(
     """Render a plan's Kubernetes objects: a YAML stream on stdout, or one file per object in a directory."""
     objects = render_plan(load_or_exit(plan))
     if install_agent:
-        objects = in_apply_order(agent_install_objects(agent_image, include_nad_crd=nad_crd) + objects)
+        objects = in_apply_order(
+            agent_install_objects(agent_image, nad_crd, agent_metrics_addr, agent_admission_policy) + objects
+        )
     if output_dir is None:
         typer.echo(dump_objects(objects), nl=False)
         return
@@ -90,7 +126,8 @@ def render(
         other = files.setdefault(object_file_name(obj), obj)
         if other is not obj:
             err.print(
-                f"[red]{object_key(other)} and {object_key(obj)} would both be written to {object_file_name(obj)}; "
+                f"[red]{safe_text(object_key(other))} and {safe_text(object_key(obj))} would both be written to "
+                f"{safe_text(object_file_name(obj))}; "
                 "nothing was written[/] (fix: rename one of them, or render to stdout)",
                 highlight=False,
                 soft_wrap=True,
@@ -99,10 +136,12 @@ def render(
     try:
         removed = write_object_files(output_dir, {name: dump_objects([obj]) for name, obj in files.items()})
     except OutputDirError as error:
-        err.print(f"[red]{error}; nothing was written[/]", highlight=False, soft_wrap=True)
+        err.print(f"[red]{safe_text(error)}[/]", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     stale = f"; removed {len(removed)} stale file(s): {', '.join(removed)}" if removed else ""
-    err.print(f"wrote {len(objects)} object(s) to {output_dir}{stale}", highlight=False, soft_wrap=True)
+    err.print(
+        f"wrote {len(objects)} object(s) to {safe_text(output_dir)}{safe_text(stale)}", highlight=False, soft_wrap=True
+    )
 
 
 # What object_file_name() makes: "<rank>-<kind>[-<namespace>]-<name>.yaml"; a cheap filter before reading a file.
@@ -124,9 +163,11 @@ def write_object_files(output_dir: Path, files: dict[str, str]) -> list[str]:
     only removed when it is one of ours: its name is the object_file_name() of the one object it holds, and
     that object carries our managed-by label.
     """
-    output_dir.mkdir(parents=True, exist_ok=True)
     staged: dict[Path, Path] = {}
     try:
+        if output_dir.exists() and not output_dir.is_dir():
+            raise OutputDirError(f"{output_dir} is not a directory: give a directory for the object files")
+        output_dir.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
             path = output_dir / name
             if _holds(path, text):
@@ -139,14 +180,17 @@ def write_object_files(output_dir: Path, files: dict[str, str]) -> list[str]:
     except (OSError, OutputDirError) as error:
         for tmp in staged.values():
             tmp.unlink(missing_ok=True)
-        raise OutputDirError(str(error)) from None
-    for path, tmp in staged.items():
-        os.replace(tmp, path)
-    removed = []
-    for path in sorted(output_dir.iterdir()):
-        if path.name not in files and _rendered_by_us(path):
-            path.unlink()
-            removed.append(path.name)
+        raise OutputDirError(f"{error}; nothing was written") from None
+    try:
+        for path, tmp in staged.items():
+            os.replace(tmp, path)
+        removed = []
+        for path in sorted(output_dir.iterdir()):
+            if path.name not in files and _rendered_by_us(path):
+                path.unlink()
+                removed.append(path.name)
+    except OSError as error:
+        raise OutputDirError(f"{error}; some files may already be replaced") from None
     return removed
 
 
@@ -204,14 +248,15 @@ def plan_command(
         nodes.add_column(col)
     for node, bridges in result.nodes.items():
         for b in bridges:
-            nodes.add_row(
+            _add_row(
+                nodes,
                 "every node" if node == ALL_NODES else node,
                 b.cluster_network,
                 b.bridge,
                 b.bond,
                 ", ".join(b.nics),
                 b.bond_mode,
-                str(b.mtu or "as is"),
+                str(b.mtu),
                 vid_ranges(b.vids) or "-",
                 "yes" if b.untagged else "-",
             )
@@ -220,7 +265,8 @@ def plan_command(
     for col in ("node", "NIC", "cluster network", "permit tagged VLANs", "native / PVID"):
         switch.add_column(col)
     for port in result.switch_ports:
-        switch.add_row(
+        _add_row(
+            switch,
             "every node" if port.node == ALL_NODES else port.node,
             port.nic,
             port.cluster_network,
@@ -238,8 +284,13 @@ def plan_command(
         vms.add_column(col)
     for nic in result.vm_nics:
         vlan = "mgmt (pod network)" if nic.vlan is None else ("untagged" if nic.vlan == 0 else str(nic.vlan))
-        vms.add_row(nic.vm, nic.interface, nic.network, nic.cluster_network, vlan, nic.mac, nic.ip)
+        _add_row(vms, nic.vm, nic.interface, nic.network, nic.cluster_network, vlan, nic.mac, nic.ip)
     out.print(vms)
+
+
+def _add_row(table: Table, *cells: str) -> None:
+    """A table cell is Rich markup: the plan's names go in escaped."""
+    table.add_row(*(safe_text(cell) for cell in cells))
 
 
 def register(app: typer.Typer) -> None:

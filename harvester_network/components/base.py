@@ -143,6 +143,16 @@ WORKLOAD_KINDS: dict[str, tuple[str, Any, tuple[str, ...]]] = {
         ("metadata", "roleRef", "subjects"),
     ),
     "DaemonSet": ("apps/v1", k8s.apps.v1.DaemonSet, ("metadata", "spec")),
+    "ValidatingAdmissionPolicy": (
+        "admissionregistration.k8s.io/v1",
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicy,
+        ("metadata", "spec"),
+    ),
+    "ValidatingAdmissionPolicyBinding": (
+        "admissionregistration.k8s.io/v1",
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding,
+        ("metadata", "spec"),
+    ),
 }
 
 

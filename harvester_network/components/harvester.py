@@ -12,9 +12,14 @@ from harvester_network.components.base import ClusterSettings, HarvesterComponen
 from harvester_network.components.clusternetwork import ClusterNetwork
 from harvester_network.components.virtualmachine import VirtualMachine
 from harvester_network.components.vlannetwork import NetworkResources, network_resources
-from harvester_network.model import load_plan_file
+from harvester_network.model import load_plan_file, names
 from harvester_network.model.plan import Plan
-from harvester_network.render.agent_install import AGENT_IMAGE, agent_install_objects
+from harvester_network.render.agent_install import (
+    AGENT_IMAGE,
+    DEFAULT_METRICS_ADDRESS,
+    agent_install_objects,
+    listen_address,
+)
 
 
 def _plan(plan: Plan | dict[str, Any] | str | Path, source: str) -> Plan:
@@ -32,7 +37,10 @@ class HarvesterNetworking(HarvesterComponent):
 
     `install_agent=True` (clusters without Harvester) also makes what `hvnet render --install-agent` makes: the
     CRDs (the NAD CRD too, unless `nad_crd=False` where Multus installed it), the agent's namespace, RBAC and
-    DaemonSet running `agent_image`; the cluster networks wait for them.
+    DaemonSet running `agent_image` (pin it by digest: `REPO@sha256:...`), and the admission policy that keeps
+    each agent to its own node; the cluster networks wait for them. `agent_metrics_address`: where the agents
+    serve /metrics and /healthz (default: each node's loopback; `0.0.0.0:9464` for a Prometheus off the node).
+    `agent_admission_policy=False` leaves the policy out, for clusters older than Kubernetes 1.30 only.
     """
 
     def __init__(
@@ -43,18 +51,35 @@ class HarvesterNetworking(HarvesterComponent):
         install_agent: bool = False,
         agent_image: str = AGENT_IMAGE,
         nad_crd: bool = True,
+        agent_metrics_address: str = DEFAULT_METRICS_ADDRESS,
+        agent_admission_policy: bool = True,
         opts: pulumi.ResourceOptions | None = None,
         **settings: Unpack[ClusterSettings],
     ) -> None:
         super().__init__("HarvesterNetworking", resource_name, settings, opts)
         self.plan = _plan(plan, f"HarvesterNetworking {resource_name}")
+        try:
+            listen_address(agent_metrics_address)
+        except ValueError as error:
+            raise ValueError(f"HarvesterNetworking {resource_name}: agent_metrics_address: {error}") from None
+        if not names.is_image_reference(agent_image):
+            raise ValueError(
+                f"HarvesterNetworking {resource_name}: agent_image '{agent_image}' is not an image reference"
+            )
         plan_ = self.plan
         dnsmasq = any(n.dhcp_server and n.dhcp_server.backend == "dnsmasq" for n in plan_.networks)
         # One `kubernetes` provider for every workload object of this cluster, made only when there are some.
         child = self.child_settings(with_k8s_provider=bool(plan_.virtual_machines) or dnsmasq or install_agent)
 
         # Objects the cluster networks need first: the CRDs and the agent that makes them ready.
-        foundation = self._agent_install(resource_name, agent_image, nad_crd) if install_agent else []
+        foundation = (
+            self._agent_install(
+                resource_name,
+                agent_install_objects(agent_image, nad_crd, agent_metrics_address, agent_admission_policy),
+            )
+            if install_agent
+            else []
+        )
 
         self.cluster_networks = {
             cn.name: ClusterNetwork(
@@ -118,11 +143,11 @@ class HarvesterNetworking(HarvesterComponent):
             }
         )
 
-    def _agent_install(self, resource_name: str, image: str, nad_crd: bool) -> list[pulumi.Resource]:
+    def _agent_install(self, resource_name: str, objects: list[dict[str, Any]]) -> list[pulumi.Resource]:
         """The objects in render's apply order, each after all before it (as `kubectl apply` of the rendered
         files would make them): the DaemonSet's pods need their namespace, ServiceAccount, role and CRDs."""
         made: list[pulumi.Resource] = []
-        for obj in agent_install_objects(image, include_nad_crd=nad_crd):
+        for obj in objects:
             name = f"{resource_name}/{obj['metadata']['name']}"
             made.append(self.workload(name, obj, kind=obj["kind"], depends_on=list(made)))
         return made

@@ -5,7 +5,8 @@ Config (namespace `harvester-network`, i.e. `harvester-network:<key>` in Pulumi.
   `installAgent`; or
 - `clusters`: `[{name, kubeconfig?, context?, installAgent?, plan}]`, one cluster each, plus optional
   `defaults`: a partial plan deep-merged under every cluster's plan.
-`installAgent: true` installs hvnet's node agent (and the CRDs) on a cluster without Harvester.
+`installAgent: true` installs hvnet's node agent (and the CRDs) on a cluster without Harvester;
+`agentMetricsAddress` (default 127.0.0.1:9464, the node's loopback) is where its agents serve /metrics.
 
 Deep merge: mappings merge key by key; lists of named items (clusterNetworks, networks, virtualMachines,
 interfaces, nodeOverrides, ports) merge item by item on their identity (`namespace`/`name`, or `node`, or
@@ -16,6 +17,7 @@ replaced by the cluster's.
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,8 @@ from typing import Any
 import pulumi
 
 from harvester_network.components.harvester import HarvesterNetworking
+from harvester_network.model import PlanError, load_plan
+from harvester_network.render.agent_install import DEFAULT_METRICS_ADDRESS
 
 CONFIG_NAMESPACE = "harvester-network"
 # Pulumi keeps every resource's Outputs alive until the program ends, so the cyclic garbage collector keeps
@@ -31,7 +35,12 @@ CONFIG_NAMESPACE = "harvester-network"
 # memory; benchmarks/RESULTS.md). A program process is short-lived; collecting less often is safe.
 GC_FIRST_GENERATION_THRESHOLD = 1_000_000
 _IDENTITY_KEYS = ("name", "node", "port")
-CLUSTER_SETTINGS = ("kubeconfig", "context", "installAgent")  # per cluster, besides name and plan
+CLUSTER_SETTINGS = (
+    "kubeconfig",
+    "context",
+    "installAgent",
+    "agentMetricsAddress",
+)  # per cluster, besides name and plan
 
 
 class StackConfigError(ValueError):
@@ -39,18 +48,34 @@ class StackConfigError(ValueError):
 
 
 def _identity(item: Any) -> tuple[Any, ...] | None:
+    """What names a list item: its name (in its namespace: an omitted `namespace` is "default", as in the plan),
+    node or port. None for an item without one."""
     if not isinstance(item, Mapping):
         return None
     key = next((k for k in _IDENTITY_KEYS if k in item), None)
-    return None if key is None else (key, item.get("namespace"), item[key])
+    return None if key is None else (key, item.get("namespace") or "default", item[key])
 
 
 def deep_merge(base: Any, override: Any) -> Any:
     """`override` merged over `base` (see the module docstring); neither is changed."""
+    return _merge(base, override, "", "", "", {})
+
+
+def _merge(base: Any, override: Any, at: str, base_at: str, override_at: str, origins: dict[str, str]) -> Any:
+    """deep_merge, noting in `origins` where each part of the result came from: its path in the result
+    ("networks[2]") -> the path(s) the user wrote ("clusters[1].plan.networks[0] over defaults.networks[1]");
+    likewise each key only one side has."""
     if isinstance(base, Mapping) and isinstance(override, Mapping):
         merged = dict(base)
+        origins.update({_key(at, key): _key(base_at, key) for key in base if key not in override})
         for key, value in override.items():
-            merged[key] = deep_merge(base[key], value) if key in base else value
+            if key in base:
+                merged[key] = _merge(
+                    base[key], value, _key(at, key), _key(base_at, key), _key(override_at, key), origins
+                )
+            else:
+                merged[key] = value
+                origins[_key(at, key)] = _key(override_at, key)
         return merged
     if isinstance(base, list) and isinstance(override, list):
         base_ids = [_identity(item) for item in base]
@@ -58,14 +83,34 @@ def deep_merge(base: Any, override: Any) -> Any:
         if None in base_ids or None in override_ids:
             return list(override)
         merged_list = list(base)
-        for identity, item in zip(override_ids, override, strict=True):
+        sources = [f"{base_at}[{i}]" for i in range(len(base))]
+        for k, (identity, item) in enumerate(zip(override_ids, override, strict=True)):
             if identity in base_ids:
                 index = base_ids.index(identity)
-                merged_list[index] = deep_merge(base[index], item)
+                sources[index] = f"{override_at}[{k}] over {base_at}[{index}]"
+                merged_list[index] = _merge(
+                    base[index], item, f"{at}[{index}]", f"{base_at}[{index}]", f"{override_at}[{k}]", origins
+                )
             else:
+                sources.append(f"{override_at}[{k}]")
                 merged_list.append(item)
+        origins.update({f"{at}[{i}]": source for i, source in enumerate(sources)})
         return merged_list
     return override
+
+
+def _key(at: str, key: Any) -> str:
+    return f"{at}.{key}" if at else str(key)
+
+
+def as_written(path: str, origins: Mapping[str, str]) -> str:
+    """A path of a merged plan ("networks[2].vlan") in the terms of the config the user wrote
+    ("clusters[1].plan.networks[0].vlan"), through the longest part of it `origins` knows."""
+    ends = [m.start() for m in re.finditer(r"[.\[]", path)] + [len(path)]
+    for end in reversed(ends):
+        if path[:end] in origins:
+            return origins[path[:end]] + path[end:]
+    return path
 
 
 def cluster_plans(config: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -116,10 +161,29 @@ def cluster_plans(config: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "kubeconfig": cluster.get("kubeconfig"),
                 "context": cluster.get("context"),
                 "installAgent": cluster.get("installAgent", False),
-                "plan": deep_merge(defaults, cluster.get("plan") or {}),
+                "agentMetricsAddress": cluster.get("agentMetricsAddress", DEFAULT_METRICS_ADDRESS),
+                "plan": _merged_plan(
+                    defaults, cluster.get("plan") or {}, f"clusters[{i}].plan" if plan is None else "plan"
+                ),
             }
         )
     return out
+
+
+def _merged_plan(defaults: Mapping[str, Any], plan: Any, plan_at: str) -> Any:
+    """The cluster's plan over the defaults; StackConfigError naming every error by the key the user wrote."""
+    origins: dict[str, str] = {}
+    merged = _merge(defaults, plan, "", "defaults", plan_at, origins)
+    try:
+        load_plan(merged)
+    except PlanError as error:
+        lines = [
+            f"  - {CONFIG_NAMESPACE}:{as_written(i.path, origins) or plan_at}: {i.message}"
+            + (f" (fix: {i.fix})" if i.fix else "")
+            for i in error.issues
+        ]
+        raise StackConfigError(f"the plan of {plan_at} is invalid:\n" + "\n".join(lines)) from None
+    return merged
 
 
 def _collect_garbage_less_often() -> None:
@@ -153,12 +217,17 @@ def build_stack(config: pulumi.Config | None = None) -> list[HarvesterNetworking
     _collect_garbage_less_often()
     config = config or pulumi.Config(CONFIG_NAMESPACE)
     values = {key: config.get_object(key) for key in ("plan", "clusters", "defaults")}
-    values.update({key: config.get(key) for key in ("kubeconfig", "context")})
+    values.update({key: config.get(key) for key in ("kubeconfig", "context", "agentMetricsAddress")})
     values["installAgent"] = config.get_bool("installAgent")
     built = []
     for c in cluster_plans({k: v for k, v in values.items() if v is not None}):
         networking = HarvesterNetworking(
-            c["name"], plan=c["plan"], kubeconfig=c["kubeconfig"], context=c["context"], install_agent=c["installAgent"]
+            c["name"],
+            plan=c["plan"],
+            kubeconfig=c["kubeconfig"],
+            context=c["context"],
+            install_agent=c["installAgent"],
+            agent_metrics_address=c["agentMetricsAddress"],
         )
         built.append(_export(c["name"], networking))
     return built

@@ -33,16 +33,8 @@ class NetworkResources:
     nad: provider.NetworkAttachmentDefinition
     dhcp: list[pulumi.CustomResource]
 
-    @property
-    def network_name(self) -> pulumi.Output[str]:
-        """The NAD's `<namespace>/<name>`: known in preview, carries the dependency on the NAD, and names this
-        network to a VirtualMachine."""
-        output = self.nad.network_name
-        _NETWORK_OF_NAME_OUTPUT[output] = self
-        return output
 
-
-# `network_name` outputs -> their network, so a VM given `vlan100.network_name` finds the network's spec.
+# VlanNetwork `network_name` outputs -> their network, so a VM given `vlan100.network_name` finds the network's spec.
 _NETWORK_OF_NAME_OUTPUT: weakref.WeakKeyDictionary[pulumi.Output[str], NetworkResources] = weakref.WeakKeyDictionary()
 
 
@@ -139,12 +131,29 @@ class VlanNetwork(HarvesterComponent):
     """A VLAN network (NetworkAttachmentDefinition) on a cluster network, and its DHCP server if asked for,
     exactly as `hvnet render` makes them for one `networks` item.
 
-    vlan_id: 1..4094 tagged, 0 untagged. cluster_network: a ClusterNetwork component (its name and MTU are used,
-    and the NAD waits for its VlanConfigs) or the name of one made elsewhere (then give its `mtu`, if set).
-    route: `{mode: manual, cidr, gateway}` or `{mode: auto, serverIP?}`. dhcp_server: `{serverIP, range: {start,
-    end}, leaseTime, dns, backend: dnsmasq|ippool, image}`; dnsmasq runs as a Deployment through
-    pulumi-kubernetes, ippool makes a vm-dhcp-controller IPPool. vlan_id, route and the values inside
-    dhcp_server may be pulumi Inputs; whether there is a DHCP server, and its backend, must be known.
+    :param resource_name: the Pulumi name, and the NAD's name unless `name` is given.
+    :param vlan_id: 1..4094 tagged, 0 untagged (may be an Input).
+    :param cluster_network: a ClusterNetwork component (the NAD takes its name and MTU and waits for its
+        VlanConfigs) or the name of a cluster network made elsewhere.
+    :param name: the NAD's name (default: `resource_name`).
+    :param namespace: the NAD's namespace.
+    :param route: `{mode: manual, cidr, gateway}` or `{mode: auto, serverIP?}` (may be an Input).
+    :param dhcp_server: `{serverIP, range: {start, end}, leaseTime, dns, backend, image}`; backend `dnsmasq`
+        (default) runs a Deployment, `ippool` makes a vm-dhcp-controller IPPool. Its values may be Inputs;
+        whether there is one, and its backend, must be known.
+    :param mtu: only with a cluster network named by string: its uplink MTU (0, the default, means 1500).
+    :param service_cidr: the cluster's Service CIDR, which a manual route must not overlap (default 10.53.0.0/16).
+    :param opts: Pulumi resource options.
+    :param settings: kubeconfig, context, adopt, wait_for_ready, timeout, k8s_provider (`ClusterSettings`).
+
+    Attributes: `network_name` (Output `<namespace>/<name>`, known in preview: give it to a VM), `bridge`,
+    `vlan_id`, `nad`.
+
+    ## Example Usage
+
+        vlan = ClusterNetwork("vlan", uplink={"nics": ["eth1"]})
+        vlan100 = VlanNetwork("vlan100", vlan_id=100, cluster_network=vlan, route={"mode": "auto"})
+        VirtualMachine("web", interfaces=[{"name": "nic-1", "network": vlan100.network_name}])
     """
 
     def __init__(
@@ -195,7 +204,9 @@ class VlanNetwork(HarvesterComponent):
             depends_on=waits_for,
         )
         self.nad = self.resources.nad
-        self.network_name = self.resources.network_name
+        # The NAD's `<namespace>/<name>`: known in preview and carrying the dependency on the NAD.
+        self.network_name = self.nad.network_name
+        _NETWORK_OF_NAME_OUTPUT[self.network_name] = self.resources
         self.bridge = names.bridge_name(self.resources.cluster_network_name)
         self.vlan_id: Lifted[int] = pick(self.resources.network, lambda n: n.vlan)
         self.register_outputs({"networkName": self.network_name, "bridge": self.bridge, "vlanId": self.vlan_id})

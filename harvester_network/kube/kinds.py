@@ -55,6 +55,13 @@ _BUILT_IN = [
     Kind("apps/v1", "DaemonSet", "daemonsets", True),
     Kind("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", False),
     Kind("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", False),
+    Kind("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies", False),
+    Kind(
+        "admissionregistration.k8s.io/v1",
+        "ValidatingAdmissionPolicyBinding",
+        "validatingadmissionpolicybindings",
+        False,
+    ),
     Kind("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", False),
     Kind(h.KUBEVIRT_API, "VirtualMachine", "virtualmachines", True),
     Kind(h.KUBEVIRT_API, "VirtualMachineInstance", "virtualmachineinstances", True),

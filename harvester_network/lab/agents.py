@@ -5,6 +5,7 @@ The lab never makes node bridges, bonds or trunks itself: only the agent does, f
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -55,7 +56,10 @@ def agent_argv(node: LabNodeSpec, workdir: Workdir, once: bool) -> list[str]:
 
 
 def start_agent(node: LabNodeSpec, workdir: Workdir, once: bool = False) -> subprocess.Popen[bytes]:
-    workdir.status(node.name).mkdir(parents=True, exist_ok=True)
+    """Start the node's agent with an empty status directory: `wait_converged` then reads only what this
+    agent wrote (a previous agent's 'ready' says nothing about this one)."""
+    shutil.rmtree(workdir.status(node.name), ignore_errors=True)
+    workdir.status(node.name).mkdir(parents=True)
     log = workdir.log(f"agent-{node.name}").open("ab")
     return subprocess.Popen(agent_argv(node, workdir, once), stdout=log, stderr=subprocess.STDOUT)
 

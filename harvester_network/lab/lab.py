@@ -50,10 +50,17 @@ class CheckReport:
     switch_gaps: list[SwitchGap]
     missing_addresses: list[str]
     vlan1_leaks: list[str] = field(default_factory=list)
+    stray_addresses: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (matrix.mismatches(self.probes) or self.switch_gaps or self.missing_addresses or self.vlan1_leaks)
+        return not (
+            matrix.mismatches(self.probes)
+            or self.switch_gaps
+            or self.missing_addresses
+            or self.vlan1_leaks
+            or self.stray_addresses
+        )
 
 
 @dataclass
@@ -230,7 +237,13 @@ class Lab:
 
     def check(self) -> CheckReport:
         probes = matrix.observe(self.plan, self.topology, matrix.expected_probes(self.plan))
-        return CheckReport(probes, self.switch_gaps(), matrix.missing_addresses(self.plan), self.vlan1_leaks())
+        return CheckReport(
+            probes,
+            self.switch_gaps(),
+            matrix.missing_addresses(self.plan),
+            self.vlan1_leaks(),
+            matrix.stray_addresses(self.plan),
+        )
 
     # -- down -----------------------------------------------------------------------------------
     def down(self) -> list[str]:

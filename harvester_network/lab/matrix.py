@@ -39,6 +39,7 @@ class Endpoint:
     vlan: int
     gets_address: bool  # static, or DHCP with a server on its network
     gateway: str | None  # the network's gateway when the lab routes it
+    cidr: ipaddress.IPv4Network | None  # the network's subnet, when its route is manual
 
     @property
     def segment(self) -> tuple[str, int]:
@@ -92,6 +93,7 @@ def plan_endpoints(plan: Plan) -> list[Endpoint]:
                     net.vlan,
                     gets_address,
                     gateway,
+                    net.route.cidr if isinstance(net.route, ManualRoute) else None,
                 )
             )
     return out
@@ -199,6 +201,19 @@ def missing_addresses(plan: Plan) -> list[str]:
         found = observe_endpoint(endpoint) if endpoint.gets_address else None
         if endpoint.gets_address and (found is None or found.address is None):
             out.append(endpoint.name)
+    return out
+
+
+def stray_addresses(plan: Plan) -> list[str]:
+    """VM NICs whose address (a DHCP lease, or a static one) lies outside their network's subnet: a lease from
+    another segment's DHCP server (VLAN 0 and VLAN 1 are one segment), or a server handing out the wrong range."""
+    out = []
+    for endpoint in plan_endpoints(plan):
+        if endpoint.cidr is None:
+            continue
+        found = observe_endpoint(endpoint)
+        if found is not None and found.address is not None and found.address.ip not in endpoint.cidr:
+            out.append(f"{endpoint.name} has {found.address}, outside {endpoint.cidr} of {endpoint.network}")
     return out
 
 

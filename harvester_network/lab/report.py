@@ -53,6 +53,7 @@ def mismatch_lines(report: CheckReport) -> list[str]:
     lines = [str(gap) for gap in report.switch_gaps]
     lines += [f"{nic} got no address (networkData says it should)" for nic in report.missing_addresses]
     lines += [f"bridge port {port} is in VLAN 1 besides its own VLAN (#8816)" for port in report.vlan1_leaks]
+    lines += report.stray_addresses
     for p in report.probes:
         if not p.ok:
             want = "reach" if p.expected else "be isolated from"
@@ -67,5 +68,6 @@ def report_json(report: CheckReport) -> dict[str, Any]:
         "probes": as_json(report.probes),
         "missingAddresses": report.missing_addresses,
         "vlan1Leaks": report.vlan1_leaks,
+        "strayAddresses": report.stray_addresses,
         "switchGaps": [{"port": g.port, "label": g.label, "missingVlans": list(g.missing)} for g in report.switch_gaps],
     }

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from harvester_network.facts import DEFAULT_PVID, MAX_MTU
 from harvester_network.model import names
 from harvester_network.model.plan import ManualRoute, Network, Plan, VirtualMachine
 from harvester_network.render import render_plan
@@ -27,8 +28,7 @@ SWITCH_BRIDGE = "sw-br"
 ROUTER_NS = "hvt-rtr"
 UNTAGGED_HOST_NS = "hvt-untagged"
 UPLINK_IF = "eth0"  # the router's and untagged host's one NIC
-DEFAULT_PVID = 1
-SWITCH_MTU = 9000  # a jumbo-capable switch; node NICs, bonds and bridges set their own MTU
+SWITCH_MTU = MAX_MTU  # passes any MTU a plan may set; node NICs, bonds and bridges set their own MTU
 # The untagged (PVID 1) management LAN: node host IPs, the router, the untagged host.
 MANAGEMENT_CIDR = ipaddress.IPv4Network("172.31.255.0/24")
 
@@ -278,7 +278,9 @@ def _untagged_subnets(plan: Plan) -> list[ipaddress.IPv4Network]:
         route = _routed(net)
         found = [route.cidr] if route else []
         found += [i.network for i in _static_interfaces(plan, net)]
-        subnets += [s for s in found if s not in subnets]
+        for subnet in found:  # a static address in the routed subnet names it again: one host address per subnet
+            if subnet not in subnets:
+                subnets.append(subnet)
     return subnets
 
 
@@ -295,25 +297,50 @@ class LabPlanError(ValueError):
 
 
 def _check_fits_lab(plan: Plan) -> None:
+    """Refuse, with every reason, a valid plan the lab cannot run faithfully: before anything boots."""
     if plan.lab is None or not plan.lab.nodes:
         raise LabPlanError("the plan has no `lab:` section with nodes; add lab.nodes (and lab.placement)")
+    reasons = []
     # Every node NIC is cabled to one switch, so two cluster networks with the same VLAN would be joined there.
     carried: dict[int, str] = {}
+    routed_vlans: dict[int, str] = {}
     for net in plan.networks:
         segment = DEFAULT_PVID if untagged(net.vlan) else net.vlan
         other = carried.setdefault(segment, net.cluster_network)
         if other != net.cluster_network:
             what = "untagged traffic" if segment == DEFAULT_PVID else f"VLAN {segment}"
-            raise LabPlanError(
+            reasons.append(
                 f"cluster networks '{other}' and '{net.cluster_network}' both carry {what} (network {net.ref}); "
                 "the lab cables every node NIC to one switch, which would join them: use distinct VLAN IDs"
             )
         route = _routed(net)
         if route is not None and route.cidr.overlaps(MANAGEMENT_CIDR):
-            raise LabPlanError(
+            reasons.append(
                 f"network {net.ref} ({route.cidr}) overlaps the lab's management LAN {MANAGEMENT_CIDR}; "
                 "use another CIDR"
             )
+        if route is not None and plan.lab.router and not untagged(net.vlan):
+            first = routed_vlans.setdefault(net.vlan, net.ref)
+            if first != net.ref:
+                reasons.append(
+                    f"networks {first} and {net.ref} both route VLAN {net.vlan}: the lab's router has one leg per "
+                    "VLAN; give one of them another VLAN ID, or set lab.router: false"
+                )
+        if net.dhcp_server is not None and net.dhcp_server.backend == "ippool":
+            reasons.append(
+                f"network {net.ref} has dhcpServer.backend: ippool, served by Harvester's vm-dhcp-controller, which "
+                "the lab does not run; use backend: dnsmasq to try the network in the lab"
+            )
+    namespaces: dict[str, str] = {}
+    for vm in plan.virtual_machines:
+        first_namespace = namespaces.setdefault(vm.name, vm.namespace)
+        if first_namespace != vm.namespace and vm.name in plan.lab.placement:
+            reasons.append(
+                f"VM name '{vm.name}' is in namespaces {first_namespace} and {vm.namespace}; lab.placement places "
+                "VMs by name: rename one of them"
+            )
+    if reasons:
+        raise LabPlanError("the lab cannot run this plan: " + "; ".join(reasons))
 
 
 def build_topology(plan: Plan) -> Topology:

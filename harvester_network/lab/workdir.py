@@ -5,10 +5,12 @@ It lives in the project directory (the lab kernel shares it read-write), so the 
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_WORKDIR = Path(".hvnet-lab")
+_RUN_STATE = ("objects", "status", "nodes", "logs", "dnsmasq")  # what one lab run writes; the next starts without
 
 
 @dataclass(frozen=True)
@@ -41,5 +43,9 @@ class Workdir:
         return self.root / "matrix.json"
 
     def create(self) -> None:
-        for sub in ("objects", "status", "nodes", "logs", "dnsmasq"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        """Empty directories for a new lab run. A previous run's files are removed first: its agents'
+        VlanStatus files would read as 'converged' before this run's agents wrote anything, and its
+        leases and logs would be mistaken for this run's."""
+        for sub in _RUN_STATE:
+            shutil.rmtree(self.root / sub, ignore_errors=True)
+            (self.root / sub).mkdir(parents=True)

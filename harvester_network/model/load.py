@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import re
+import stat
 import typing
 from pathlib import Path
 from typing import Any
@@ -12,44 +14,116 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from harvester_network.model import names
 from harvester_network.model.issues import PlanError, PlanIssue, format_path
 from harvester_network.model.plan import Plan
 from harvester_network.model.rules import plan_issues
+from harvester_network.model.yaml_problem import yaml_problem
+
+MAX_PLAN_BYTES = 256 * 1024 * 1024  # a larger plan file is refused before it is read (README, "The plan")
+_DECIMAL_INT = r"^[-+]?(?:0|[1-9][0-9]*)$"
+# What YAML 1.1 reads as an integer and this loader reads as text (hex, octal, binary, with '_', base 60).
+_YAML11_NUMBER = re.compile(r"[-+]?(0x[0-9a-fA-F_]+|0o?[0-7_]+|0b[01_]+|[0-9]+_[0-9_]*|[0-9][0-9_]*(:[0-5]?[0-9])+)")
+_YAML_INT_TAG = "tag:yaml.org,2002:int"
+_YAML_MERGE_TAG = "tag:yaml.org,2002:merge"
+_YAML_STR_TAG = "tag:yaml.org,2002:str"
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys instead of silently keeping the last one."""
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """SafeLoader (libyaml's when installed: several times faster) that rejects duplicate and non-scalar keys,
+    and reads only plain decimal integers as numbers: YAML 1.1's 0x64, 0144, 0b1, 1_000 and 1:30 stay text, so
+    `vlan: 0x64` is an error, not VLAN 100, and a MAC such as 52:54:00:12:34:56 is not read as base 60."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._plain_tags: dict[str, str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """A plain scalar's tag depends on its text only: keys and repeated values are resolved once (half of
+        the time of reading a large plan went into the resolver's regular expressions)."""
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = self._plain_tags.get(value)
+            if tag is None:
+                tag = self._plain_tags[value] = super().resolve(kind, value, implicit)
+            return tag
+        return super().resolve(kind, value, implicit)
 
 
-def _construct_mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: dict[Any, int] = {}
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _YAML_INT_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(_YAML_INT_TAG, re.compile(_DECIMAL_INT), list("-+0123456789"))
+
+
+def _key_error(key_node: yaml.Node, problem: str) -> yaml.constructor.ConstructorError:
+    return yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    """A mapping whose keys are names, each once. Built here rather than by PyYAML's construct_mapping, which
+    constructs every key as an object: plan keys are plain strings, so the node's text is the key."""
+    first: dict[str, yaml.Node] = {}
+    merges = False
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key '{key}' (first on line {seen[key] + 1})", key_node.start_mark
-            )
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node)
+        if key_node.tag == _YAML_MERGE_TAG:
+            merges = True  # `<<: *base`: its keys may be overridden here; PyYAML merges them below
+            continue
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise _key_error(key_node, "a key must be a plain name, not a list or mapping")
+        if key_node.tag != _YAML_STR_TAG:  # `1:`, `yes:`, `~:`: YAML reads them as a number, a boolean, null
+            kind = key_node.tag.rsplit(":", 1)[-1]
+            raise _key_error(key_node, f"key '{key_node.value}' is read as a {kind}, not a name: quote it")
+        if key_node.value in first:
+            line = first[key_node.value].start_mark.line + 1
+            raise _key_error(key_node, f"duplicate key '{key_node.value}' (first on line {line})")
+        first[key_node.value] = key_node
+    if merges:
+        return loader.construct_mapping(node)
+    return {key_node.value: loader.construct_object(value_node) for key_node, value_node in node.value}
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping_without_duplicates)
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def parse_yaml(text: str, source: str = "plan") -> Any:
     try:
         return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
-        raise PlanError([PlanIssue("", f"is not valid YAML: {exc}", "fix the YAML syntax")], source) from None
+        raise PlanError(
+            [PlanIssue("", f"is not valid YAML: {yaml_problem(exc)}", "fix the YAML syntax")], source
+        ) from None
+    except RecursionError:
+        raise PlanError([PlanIssue("", "nests too deep to read", "a plan needs only a few levels")], source) from None
+
+
+def read_plan_text(path: Path) -> str:
+    """The text of a plan file. Only a regular file of at most MAX_PLAN_BYTES, UTF-8: a FIFO or a device
+    (/dev/zero) would hang or fill memory."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise PlanError([PlanIssue("", "is not a regular file", "give the path of a plan YAML file")], str(path))
+        with path.open("rb") as f:
+            data = f.read(MAX_PLAN_BYTES + 1)
+    except OSError as exc:
+        raise PlanError([PlanIssue("", f"cannot be read: {exc.strerror}", "check the path")], str(path)) from None
+    if len(data) > MAX_PLAN_BYTES:
+        raise PlanError(
+            [PlanIssue("", f"is larger than {MAX_PLAN_BYTES // 2**20} MiB", "split the plan into several")], str(path)
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PlanError(
+            [PlanIssue("", f"is not UTF-8 text (byte {exc.start + 1}, line {line})", "save the file as UTF-8")],
+            str(path),
+        ) from None
 
 
 def load_plan_file(path: str | Path) -> tuple[Plan, list[PlanIssue]]:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise PlanError([PlanIssue("", f"cannot be read: {exc.strerror}", "check the path")], str(path)) from None
-    return load_plan(parse_yaml(text, str(path)), str(path))
+    return load_plan(parse_yaml(read_plan_text(path), str(path)), str(path))
 
 
 def load_plan(data: Any, source: str = "plan") -> tuple[Plan, list[PlanIssue]]:
@@ -142,6 +216,18 @@ def _issue_from_pydantic(err: ErrorDetails) -> PlanIssue:
     if kind == "ip_v4_network":
         return PlanIssue(path, err["msg"], _network_fix(err["input"]))
     message = err["msg"].removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == names.IFNAME_RE:
+        return PlanIssue(
+            path,
+            "is not a Linux interface name: no '/', ':', whitespace or control characters",
+            "use the NIC's name as `ip link` shows it, like eth1",
+        )
+    if kind == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == names.IMAGE_RE:
+        return PlanIssue(
+            path, "is not a container image reference", "write REPO[:TAG], or pin it: REPO@sha256:<64 hex digits>"
+        )
+    if kind == "int_type" and isinstance(err["input"], str) and _YAML11_NUMBER.fullmatch(err["input"]):
+        return PlanIssue(path, f"{err['input']!r} is not a decimal number", "write the number in decimal, like 100")
     fixes = {
         "int_type": "write a whole number without quotes",
         "string_type": "write a string (quote it if YAML reads it as a number or boolean)",

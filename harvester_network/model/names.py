@@ -20,9 +20,26 @@ DHCP_NAME_HASH_LEN = 10
 
 DNS_LABEL_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-# Linux dev_valid_name(): no '/', ':' or whitespace, and not "." or "..".
-IFNAME_RE = r"^[^/:\s]{1,15}$"
+# Linux dev_valid_name(): no '/', ':' or whitespace, and not "." or ".."; no control characters either (NUL ends
+# the name in netlink). The 15 are BYTES of UTF-8: plan.py's interface-name check counts them.
+IFNAME_RE = r"^[^/:\s\x00-\x1f\x7f]+$"
+# The byte the kernel's isspace() refuses besides ASCII whitespace: its ctype table is Latin-1, where 0xa0 is a
+# space; UTF-8 uses that byte inside characters such as 'à' (c3 a0).
+IFNAME_KERNEL_SPACE_BYTE = 0xA0
+# Kubernetes' IANA_SVC_NAME (a Service port name): at most 15 of [a-z0-9-], a letter, no '-' at either end or twice.
+SERVICE_PORT_NAME_MAX = 15
+# Kubernetes' TotalAnnotationSizeLimitB (256 KiB, keys and values), less room for the other annotations.
+DESCRIPTION_MAX_BYTES = 256 * 1024 - 4096
+SERVICE_PORT_NAME_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 MAC_RE = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
+# A container image reference (github.com/distribution/reference): [registry[:port]/]path[:tag][@sha256:digest].
+# A digest pins the image: a tag (even not `latest`) can be moved to other contents by whoever controls the registry.
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_HOST_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_IMAGE_REGISTRY = rf"(?:{_IMAGE_HOST_LABEL}(?:\.{_IMAGE_HOST_LABEL})*(?::[0-9]+)?/)?"
+_IMAGE_TAG = r"(?::[\w][\w.-]{0,127})?"
+_IMAGE_DIGEST = r"(?:@sha256:[0-9a-f]{64})?"
+IMAGE_RE = rf"^{_IMAGE_REGISTRY}{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*{_IMAGE_TAG}{_IMAGE_DIGEST}$"
 
 
 def bridge_name(cluster_network: str) -> str:
@@ -75,5 +92,9 @@ def pinned_mac(namespace: str, vm: str, interface: str) -> str:
     return "52:54:00:" + ":".join(f"{b:02x}" for b in digest[:3])
 
 
+def is_image_reference(value: str) -> bool:
+    return re.fullmatch(IMAGE_RE, value) is not None
+
+
 def is_dns_label(value: str) -> bool:
-    return len(value) <= 63 and re.match(DNS_LABEL_RE, value) is not None
+    return len(value) <= DNS_LABEL_MAX and re.match(DNS_LABEL_RE, value) is not None

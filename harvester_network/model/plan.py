@@ -14,15 +14,21 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 from pydantic.alias_generators import to_camel
 
+from harvester_network.facts import DEFAULT_BOND_MODE, DEFAULT_MIIMON, DEFAULT_MTU, MAX_MTU, MAX_VID, MIN_MTU, BondMode
 from harvester_network.model import names
 
-DnsLabel = Annotated[str, Field(min_length=1, max_length=63, pattern=names.DNS_LABEL_RE)]
-NodeName = Annotated[str, Field(min_length=1, max_length=63, pattern=names.DNS_SUBDOMAIN_RE)]
+DnsLabel = Annotated[str, Field(min_length=1, max_length=names.DNS_LABEL_MAX, pattern=names.DNS_LABEL_RE)]
+NodeName = Annotated[str, Field(min_length=1, max_length=names.DNS_LABEL_MAX, pattern=names.DNS_SUBDOMAIN_RE)]
 
 
 def _check_ifname(value: str) -> str:
     if value in (".", ".."):
         raise ValueError("'.' and '..' are not valid interface names")
+    encoded = value.encode()
+    if len(encoded) > names.IFNAME_MAX:
+        raise ValueError(f"is {len(encoded)} bytes in UTF-8; Linux takes at most {names.IFNAME_MAX}")
+    if names.IFNAME_KERNEL_SPACE_BYTE in encoded:
+        raise ValueError("holds a character whose UTF-8 has byte 0xa0, which Linux reads as a space; rename it")
     return value
 
 
@@ -38,12 +44,12 @@ def _check_unique_nics(nics: list[str]) -> list[str]:
 
 # An uplink's NICs: each one can be enslaved to the bond once.
 UplinkNics = Annotated[list[InterfaceName], Field(min_length=1), AfterValidator(_check_unique_nics)]
-VlanId = Annotated[StrictInt, Field(ge=0, le=4094, description="0 = untagged, 1..4094 tagged")]
+VlanId = Annotated[StrictInt, Field(ge=0, le=MAX_VID, description=f"0 = untagged, 1..{MAX_VID} tagged")]
 
 
 def _check_mtu(value: int) -> int:
-    if value != 0 and not 576 <= value <= 9000:
-        raise ValueError("must be 0 (leave the NIC's MTU as it is) or between 576 and 9000")
+    if value != 0 and not MIN_MTU <= value <= MAX_MTU:
+        raise ValueError(f"must be 0 (the default, {DEFAULT_MTU}) or between {MIN_MTU} and {MAX_MTU}")
     return value
 
 
@@ -54,6 +60,8 @@ def _check_cluster_network_name(value: str) -> str:
 
 
 def _check_unicast_mac(value: str) -> str:
+    if int(value.replace(":", ""), 16) == 0:
+        raise ValueError("00:00:00:00:00:00 is no NIC's address; use a unicast MAC such as 52:54:00:..")
     if names.is_multicast_mac(value):
         raise ValueError(
             "is a multicast MAC (lowest bit of the first octet set); use a unicast MAC such as 52:54:00:.."
@@ -96,7 +104,34 @@ def _check_ip_mode(value: str) -> str:
     return str(iface)
 
 
+def _check_service_port_name(value: str) -> str:
+    if not any(c.isalpha() for c in value) or "--" in value:
+        raise ValueError("a Service port name (IANA_SVC_NAME) needs a letter and no '--', like 'ssh' or 'http-alt'")
+    return value
+
+
+def _check_annotation_size(value: str) -> str:
+    size = len(value.encode())
+    if size > names.DESCRIPTION_MAX_BYTES:
+        raise ValueError(
+            f"is {size} bytes; it becomes an annotation, and Kubernetes takes at most "
+            f"{names.DESCRIPTION_MAX_BYTES} bytes of annotations per object"
+        )
+    return value
+
+
 Mtu = Annotated[StrictInt, AfterValidator(_check_mtu)]
+U32 = Annotated[StrictInt, Field(le=2**32 - 1)]  # a netlink u32 attribute (IFLA_TXQLEN)
+# The bond driver's int options (miimon): netlink carries a u32, the kernel refuses what exceeds INT_MAX.
+BondInt = Annotated[StrictInt, Field(le=2**31 - 1)]
+# A container image reference (the DHCP server's, a VM's containerDisk): [registry/]path[:tag][@sha256:digest].
+ContainerImage = Annotated[str, Field(max_length=512, pattern=names.IMAGE_RE)]
+Description = Annotated[str, AfterValidator(_check_annotation_size)]
+ServicePortName = Annotated[
+    str,
+    Field(min_length=1, max_length=names.SERVICE_PORT_NAME_MAX, pattern=names.SERVICE_PORT_NAME_RE),
+    AfterValidator(_check_service_port_name),
+]
 ClusterNetworkName = Annotated[
     str,
     Field(min_length=1, max_length=names.CLUSTER_NETWORK_NAME_MAX, pattern=names.DNS_LABEL_RE),
@@ -106,7 +141,6 @@ MacAddress = Annotated[str, Field(pattern=names.MAC_RE), AfterValidator(_check_u
 # A string duration, or a YAML integer taken as seconds.
 LeaseTime = Annotated[str, BeforeValidator(_lease_time_from_number), AfterValidator(_check_lease_time)]
 IpMode = Annotated[str, AfterValidator(_check_ip_mode)]
-BondMode = Literal["balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"]
 NicModel = Literal["virtio", "e1000", "e1000e", "ne2k_pci", "pcnet", "rtl8139"]
 
 
@@ -120,10 +154,13 @@ class Spec(BaseModel):
 
 class Uplink(Spec):
     nics: UplinkNics = Field(description="NICs the agent bonds into <cn>-bo")
-    bond_mode: BondMode = "active-backup"
-    bond_miimon: StrictInt = Field(default=100, ge=-1, description="-1 means the kernel default, 100 ms")
-    mtu: Mtu = 0
-    tx_q_len: StrictInt = Field(default=-1, ge=-1, alias="txQLen", description="-1 leaves it as it is")
+    bond_mode: BondMode = DEFAULT_BOND_MODE
+    bond_miimon: BondInt = Field(
+        default=DEFAULT_MIIMON, ge=-1, description=f"-1 means the kernel default, {DEFAULT_MIIMON} ms"
+    )
+    # 0 is Harvester's "no MTU given": the VlanConfig carries 0, the agent sets DEFAULT_MTU (facts.py).
+    mtu: Mtu = Field(default=0, description=f"{MIN_MTU}..{MAX_MTU}, or 0 for the default {DEFAULT_MTU}")
+    tx_q_len: U32 = Field(default=-1, ge=-1, alias="txQLen", description="-1 leaves it as it is")
 
 
 class NodeOverride(Spec):
@@ -132,12 +169,12 @@ class NodeOverride(Spec):
     node: NodeName
     nics: UplinkNics
     bond_mode: BondMode | None = None
-    bond_miimon: StrictInt | None = Field(default=None, ge=-1)
+    bond_miimon: BondInt | None = Field(default=None, ge=-1)
 
 
 class ClusterNetwork(Spec):
     name: ClusterNetworkName
-    description: str = ""
+    description: Description = ""
     uplink: Uplink
     node_overrides: list[NodeOverride] = []
 
@@ -186,6 +223,10 @@ class DhcpRange(Spec):
     end: ipaddress.IPv4Address
 
 
+# poseidon/dnsmasq (Alpine: dnsmasq, busybox `ip` and sh) at a release tag, never `latest`.
+DEFAULT_DHCP_IMAGE = "quay.io/poseidon/dnsmasq:v0.5.0-51-gc8a9de4"
+
+
 class DhcpServer(Spec):
     """A DHCP server we deploy on the VLAN, for VLANs without a router that serves DHCP."""
 
@@ -196,7 +237,9 @@ class DhcpServer(Spec):
     # dnsmasq: a Deployment attached to the VLAN through Multus (works anywhere);
     # ippool: Harvester's vm-dhcp-controller add-on IPPool.
     backend: Literal["dnsmasq", "ippool"] = "dnsmasq"
-    image: str = Field(default="quay.io/poseidon/dnsmasq:latest", description="needs dnsmasq and `ip`")
+    image: ContainerImage = Field(
+        default=DEFAULT_DHCP_IMAGE, description="needs dnsmasq, `ip` and /bin/sh; pin it by digest: REPO@sha256:..."
+    )
 
     @property
     def lease_seconds(self) -> int | None:
@@ -240,7 +283,7 @@ class ServicePort(Spec):
     port: StrictInt = Field(ge=1, le=65535)
     target_port: StrictInt | None = Field(default=None, ge=1, le=65535)
     protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
-    name: DnsLabel | None = None
+    name: ServicePortName | None = None
 
 
 class ManagementService(Spec):
@@ -257,7 +300,7 @@ class VirtualMachine(Spec):
     management_service: ManagementService | None = None
     cpu: StrictInt = Field(default=1, ge=1, le=512)
     memory: str = Field(default="1Gi", pattern=r"^[1-9][0-9]*(Mi|Gi)$")
-    image: str = "quay.io/containerdisks/ubuntu:24.04"
+    image: ContainerImage = "quay.io/containerdisks/ubuntu:24.04"
     user_data: str | None = None
     network_data_version: Literal[1, 2] = 2
 

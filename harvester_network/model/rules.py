@@ -12,6 +12,7 @@ import ipaddress
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from harvester_network.facts import DEFAULT_PVID
 from harvester_network.model import names
 from harvester_network.model.issues import PlanIssue
 from harvester_network.model.plan import ManagementService, ManualRoute, Network, Plan
@@ -143,6 +144,21 @@ def _uplink_nic_conflicts(plan: Plan, at: _Items) -> Iterator[PlanIssue]:
                         "give each cluster network its own NICs, or a node override",
                     )
                 owner.setdefault(nic, i)
+    agent_links = {
+        link: cn.name for cn in plan.cluster_networks for link in (names.bridge_name(cn.name), names.bond_name(cn.name))
+    }
+    for i, cn in enumerate(plan.cluster_networks):
+        uplinks = [("uplink.nics", cn.uplink.nics)]
+        uplinks += [(f"nodeOverrides[{k}].nics", o.nics) for k, o in enumerate(cn.node_overrides)]
+        for where, nics in uplinks:
+            for k, nic in enumerate(nics):
+                if nic in agent_links:
+                    yield PlanIssue(
+                        f"{at('clusterNetworks', i)}.{where}[{k}]",
+                        f"'{nic}' is the name the agent gives the bridge or bond of cluster network "
+                        f"'{agent_links[nic]}': it cannot also be an uplink NIC",
+                        "name the node's physical NIC (e.g. eth1)",
+                    )
 
 
 def _network_issues(plan: Plan, unresolved_ok: frozenset[str], at: _Items) -> Iterator[PlanIssue]:
@@ -173,6 +189,18 @@ def _network_issues(plan: Plan, unresolved_ok: frozenset[str], at: _Items) -> It
                 severity="warning",
             )
         vids.setdefault(key, i)
+        # The agent puts VLAN 1 untagged on the bridge (PVID 1), as Harvester does: VLAN 0 and VLAN 1 are one segment.
+        other_untagged = (net.cluster_network, DEFAULT_PVID if net.vlan == 0 else 0)
+        if net.vlan in (0, DEFAULT_PVID) and other_untagged in vids:
+            first = plan.networks[vids[other_untagged]]
+            yield PlanIssue(
+                f"{base}.vlan",
+                f"VLAN {net.vlan} and network '{first.ref}' (VLAN {first.vlan}) on cluster network "
+                f"'{net.cluster_network}' are one untagged segment: the bridge sends VLAN 1 untagged (PVID 1), so "
+                "their VMs and DHCP servers meet",
+                "keep one of them, or move the VLAN-1 network to another VLAN ID",
+                severity="warning",
+            )
         # A VM on the network gets an on-link route for the cidr, which then takes the Service addresses it
         # overlaps away from the management network; a DHCP server pod's own Service traffic breaks the same way.
         service_cidr_known = at.as_written("serviceCIDR")  # a bad one was replaced by the default
@@ -280,6 +308,7 @@ def _virtual_machine_issues(plan: Plan, unresolved_ok: frozenset[str], at: _Item
                 f"'{vm.name}' names the VM's management Service too, and a Service name must start with a letter",
                 "rename the VM so it starts with a letter, or drop managementService",
             )
+        subnets: list[tuple[int, str, ipaddress.IPv4Network]] = []  # (interface, network, its subnet)
         for k, nic in enumerate(vm.interfaces):
             path = f"{base}.interfaces[{k}]"
             net = plan.network_for(vm, nic)
@@ -312,6 +341,18 @@ def _virtual_machine_issues(plan: Plan, unresolved_ok: frozenset[str], at: _Item
                             f"{nic.ip} is already the address of {owner} on '{net.ref}'",
                             "give every NIC its own address",
                         )
+            if net is not None and isinstance(net.route, ManualRoute):
+                for other_k, other_ref, other_cidr in subnets:
+                    if other_ref != net.ref and net.route.cidr.overlaps(other_cidr):
+                        yield PlanIssue(
+                            f"{path}.network",
+                            f"its subnet {net.route.cidr} overlaps {other_cidr} of interfaces[{other_k}]: the guest "
+                            "gets two routes for the same addresses and uses only one NIC for them",
+                            "attach the VM to networks with disjoint subnets",
+                            severity="warning",
+                        )
+                        break
+                subnets.append((k, net.ref, net.route.cidr))
             mac = vm.mac_of(nic)
             if (segment, mac) in macs:
                 yield PlanIssue(

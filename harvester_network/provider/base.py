@@ -292,7 +292,12 @@ class ObjectProvider(ResourceProvider, ABC):
 
 
 def _behaviour_failures(news: dict[str, Any]) -> list[CheckFailure]:
-    failures = [
+    failures = []
+    kubeconfig = news.get("kubeconfig")
+    if kubeconfig is not None and not has_unknown(kubeconfig) and not isinstance(kubeconfig, str):
+        # Named, never shown: it holds credentials.
+        failures.append(CheckFailure("kubeconfig", "must be a string: a kubeconfig file's contents or its path"))
+    failures += [
         CheckFailure(key, "must be true or false")
         for key in ("adopt", "waitForReady")
         if news.get(key) is not None and not has_unknown(news[key]) and not isinstance(news[key], bool)

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from harvester_network.facts import BOND_MODES, DEFAULT_BOND_MODE, MAX_MTU
 from harvester_network.render import harvester as h
 
-_BOND_MODES = ["balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"]
-# Harvester accepts 0 (keep the NIC's MTU) or 576..9000; a schema without CEL can only bound the range.
-_MTU_MAX = 9000
+# Harvester accepts 0 (its default MTU) or 576..9000; a schema without CEL can only bound the range.
 
 
 def _string() -> dict[str, Any]:
@@ -114,13 +113,13 @@ def vlan_config_crd() -> dict[str, Any]:
             "bondOptions": _object(
                 {
                     "miimon": {"type": "integer", "default": -1, "minimum": -1},
-                    "mode": {"type": "string", "default": "active-backup", "enum": _BOND_MODES},
+                    "mode": {"type": "string", "default": DEFAULT_BOND_MODE, "enum": list(BOND_MODES)},
                 }
             ),
             "linkAttributes": _object(
                 {
                     "hardwareAddr": {"type": "string", "format": "byte"},
-                    "mtu": {"type": "integer", "minimum": 0, "maximum": _MTU_MAX},
+                    "mtu": {"type": "integer", "minimum": 0, "maximum": MAX_MTU},
                     "txQLen": {"type": "integer", "default": -1, "minimum": -1},
                 }
             ),

@@ -17,6 +17,11 @@ from harvester_network.render.nad import compact_json
 
 DHCP_INTERFACE = "net1"
 DNSMASQ_CONF_KEY = "dnsmasq.conf"
+LEASE_DIR = "/var/lib/dnsmasq"  # an emptyDir (mode 0777: dnsmasq writes it as nobody)
+# Only what dnsmasq needs (dnsmasq(8)): NET_ADMIN for the server address and the ARP entries of replies to clients
+# without an address; NET_RAW for the ping that checks an address is free before offering it; NET_BIND_SERVICE for
+# port 67; SETUID/SETGID to drop to `nobody` after binding.
+DHCP_CAPABILITIES = ["NET_ADMIN", "NET_RAW", "NET_BIND_SERVICE", "SETUID", "SETGID"]
 
 
 def _server(net: Network) -> tuple[DhcpServer, ManualRoute]:
@@ -31,7 +36,7 @@ def server_address(net: Network) -> str:
     return f"{dhcp.server_ip}/{route.cidr.prefixlen}"
 
 
-def dnsmasq_conf(net: Network, lease_file: str = "/var/lib/dnsmasq/dnsmasq.leases") -> str:
+def dnsmasq_conf(net: Network, lease_file: str = f"{LEASE_DIR}/dnsmasq.leases") -> str:
     dhcp, route = _server(net)
     lease = "infinite" if dhcp.lease_seconds is None else f"{dhcp.lease_seconds}s"
     lines = [
@@ -61,9 +66,13 @@ def dhcp_objects(net: Network) -> list[dict[str, Any]]:
     }
     selector = {"app.kubernetes.io/instance": name}
     attachment = [{"name": net.name, "namespace": net.namespace, "interface": DHCP_INTERFACE}]
+    # Root only to set the address and bind; dnsmasq then runs as nobody:nogroup (the built-in default group
+    # differs by distribution), keeping NET_ADMIN alone (dnsmasq(8), --user). The pid file goes to the writable
+    # lease directory: the root filesystem is read-only.
     start = (
         f"ip addr add {server_address(net)} dev {DHCP_INTERFACE} && "
-        f"exec dnsmasq --keep-in-foreground --log-facility=- --conf-file=/etc/dnsmasq/{DNSMASQ_CONF_KEY}"
+        "exec dnsmasq --keep-in-foreground --log-facility=- --user=nobody --group=nogroup "
+        f"--pid-file={LEASE_DIR}/dnsmasq.pid --conf-file=/etc/dnsmasq/{DNSMASQ_CONF_KEY}"
     )
     config_map = {
         "apiVersion": "v1",
@@ -82,15 +91,28 @@ def dhcp_objects(net: Network) -> list[dict[str, Any]]:
             "template": {
                 "metadata": {"labels": labels, "annotations": {h.ANNOTATION_MULTUS_NETWORKS: compact_json(attachment)}},
                 "spec": {
+                    "automountServiceAccountToken": False,  # a DHCP server has no business with the API
+                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [
                         {
                             "name": "dnsmasq",
                             "image": dhcp.image,
                             "command": ["/bin/sh", "-c", start],
-                            "securityContext": {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}},
+                            "securityContext": {
+                                "capabilities": {"drop": ["ALL"], "add": DHCP_CAPABILITIES},
+                                # Not restricted: root until dnsmasq drops to nobody, since `ip addr add` needs
+                                # NET_ADMIN effective, which Kubernetes gives root only (no ambient capabilities).
+                                "runAsUser": 0,
+                                "allowPrivilegeEscalation": False,
+                                "readOnlyRootFilesystem": True,
+                            },
+                            "resources": {
+                                "requests": {"cpu": "10m", "memory": "16Mi"},
+                                "limits": {"cpu": "200m", "memory": "64Mi"},
+                            },
                             "volumeMounts": [
-                                {"name": "config", "mountPath": "/etc/dnsmasq"},
-                                {"name": "leases", "mountPath": "/var/lib/dnsmasq"},
+                                {"name": "config", "mountPath": "/etc/dnsmasq", "readOnly": True},
+                                {"name": "leases", "mountPath": LEASE_DIR},
                             ],
                         }
                     ],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from harvester_network.facts import DEFAULT_MTU
 from harvester_network.model import names
 from harvester_network.model.plan import Plan
 
@@ -21,7 +22,7 @@ class BridgePlan:
     bond: str
     nics: list[str]
     bond_mode: str
-    mtu: int
+    mtu: int  # what the agent sets: the uplink's MTU, DEFAULT_MTU for 0
     vids: list[int]  # tagged on the uplink: the networks' VLANs, without 0 and 1
     untagged: bool  # some network is untagged (vlan 0) or VLAN 1: carried on PVID 1
 
@@ -92,7 +93,7 @@ def node_plan(plan: Plan) -> NodePlan:
                     names.bond_name(cn.name),
                     list(uplink.nics),
                     uplink.bond_mode,
-                    uplink.mtu,
+                    uplink.mtu or DEFAULT_MTU,
                     vids,
                     untagged,
                 )

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from tests.k8s_api import admission_policy
 from tests.k8s_api import managedfields as mf
 from tests.k8s_api.controllers import Controllers
 from tests.k8s_api.errors import (
@@ -297,6 +298,7 @@ class Cluster:
                 meta.pop("generation", None)
             CREATE_HOOKS.get(resource_type.storage_key, _no_hook)(obj)
             self._prune_default_validate(resource_type, obj, None, opts)
+            admission_policy.admit(self, resource_type, "CREATE", obj, None)
             if managers is None:
                 me = mf.Manager(opts.manager, "Update", resource_type.api_version, "", now_rfc3339(), set())
                 managers = mf.record_update({}, obj, resource_type.schema, {}, me, _reset_paths(resource_type, ""))
@@ -492,6 +494,7 @@ class Cluster:
                 meta.pop(key, None)
         meta.pop("selfLink", None)
         self._prune_default_validate(resource_type, new, current, opts)
+        admission_policy.admit(self, resource_type, "UPDATE", new, current)
         if resource_type.tracks_generation:
             kwargs = {"without_status": resource_type.status_subresource, "spec_only": not resource_type.custom}
             if _content(new, **kwargs) != _content(current, **kwargs):
@@ -560,6 +563,7 @@ class Cluster:
                 )
             if resource_type.storage_key == NAMESPACES and name in CORE_NAMESPACES[:3]:
                 raise forbidden_error(subject, "this namespace may not be deleted")
+            admission_policy.admit(self, resource_type, "DELETE", None, current)
             if meta.get("deletionTimestamp"):
                 return self.present(resource_type, current)
             policy = options.propagation_policy or "Background"

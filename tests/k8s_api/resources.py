@@ -206,6 +206,11 @@ def builtin_types() -> list[ResourceType]:
         _builtin("apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions", namespaced=False,
                  short_names=("crd", "crds"), status=True, generation=True,
                  properties={"status": loose({"conditions": _CONDITIONS})}),
+        # Enforced by tests/k8s_api/admission_policy.py.
+        _builtin("admissionregistration.k8s.io", "ValidatingAdmissionPolicy", "validatingadmissionpolicies",
+                 namespaced=False, status=True, generation=True),
+        _builtin("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding",
+                 "validatingadmissionpolicybindings", namespaced=False, generation=True),
         _kubevirt("VirtualMachine", "virtualmachines", ("vm", "vms")),
         _kubevirt("VirtualMachineInstance", "virtualmachineinstances", ("vmi", "vmis")),
     ]  # fmt: skip

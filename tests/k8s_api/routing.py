@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from tests.k8s_api import admission_policy
 from tests.k8s_api.cluster import BUILTIN_PATCH_TYPES, CUSTOM_PATCH_TYPES, Cluster, DeleteOptions, WriteOptions
 from tests.k8s_api.errors import (
     ApiError,
@@ -240,6 +241,7 @@ class ApiHandler(BaseHTTPRequestHandler):
     def _serve(self, route: Route, query: dict[str, str], body: bytes) -> None:
         cluster, method = self.server.cluster, self.command
         resource_type, namespace, name = route.resource_type, route.namespace, route.name
+        admission_policy.begin_request(self.headers.get("Authorization", ""), route.subresource)
         if name is None:
             if method == "GET" and _flag(query, "watch"):
                 self._watch(route, query)

@@ -53,7 +53,7 @@ def test_context_selects_the_cluster_and_user() -> None:
     [
         (CONTENTS, "missing", "Expected object with name missing in kube-config/contexts list"),
         ("apiVersion: v1\nkind: [", None, "is not valid YAML"),
-        ("- a\n- b\n", None, "is not a kubeconfig mapping"),
+        ("- a\n- b\n", None, "is not a kubeconfig (a YAML mapping"),
     ],
 )
 def test_bad_kubeconfigs_are_kube_errors(kubeconfig: str, context: str | None, message: str) -> None:

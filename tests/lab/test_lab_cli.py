@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from harvester_network.cli import app, lab_commands
@@ -53,3 +54,16 @@ def test_shell_without_a_command_cannot_be_interactive_in_the_lab_kernel(no_vlan
     result = CliRunner().invoke(app, ["lab", "shell", PLAN])
     assert result.exit_code == 2
     assert "give a command" in result.stderr
+
+
+def test_demo_refuses_a_plan_the_lab_cannot_run_before_booting(no_vlan_kernel: list[list[str]], tmp_path: Path) -> None:
+    plan = yaml.safe_load((Path(PLAN).parents[3] / "examples/quickstart/plan.yaml").read_text())
+    plan["networks"][1]["vlan"] = 100
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    result = CliRunner().invoke(app, ["lab", "demo", str(path)])
+    assert result.exit_code == 1
+    assert "not run: the lab cannot run this plan: networks default/vlan100 and default/vlan200 both route" in (
+        result.stderr
+    )
+    assert no_vlan_kernel == []

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from harvester_network.lab.matrix import UNTAGGED_HOST, Probe, expected_probes, plan_endpoints
+import pytest
+
+from harvester_network.lab import matrix
+from harvester_network.lab.matrix import UNTAGGED_HOST, Endpoint, Observed, Probe, expected_probes, plan_endpoints
 from harvester_network.model import Plan, load_plan_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,3 +62,18 @@ def test_a_nic_without_an_address_is_not_a_mismatch_where_it_should_be_isolated(
     assert Probe("a", "b", "arp", expected=False, observed=None).ok
     assert not Probe("a", "b", "arp", expected=True, observed=None).ok
     assert not Probe("a", "b", "arp", expected=False, observed=True).ok
+
+
+def test_an_address_outside_the_networks_subnet_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lease from another segment's DHCP server (VLAN 0 and VLAN 1 are one) is a mismatch, not a pass."""
+    plan, _ = load_plan_file(Path(__file__).resolve().parents[2] / "examples/quickstart/plan.yaml")
+    leases = {"cache-1/nic-2": "10.1.0.50/24", "db-1/nic-1": "10.100.0.20/24"}  # nic-2 is on 192.168.50.0/24
+
+    def observe(endpoint: Endpoint) -> Observed:
+        address = leases.get(endpoint.name)
+        return Observed("eth0", ipaddress.IPv4Interface(address) if address else None)
+
+    monkeypatch.setattr(matrix, "observe_endpoint", observe)
+    assert matrix.stray_addresses(plan) == [
+        "cache-1/nic-2 has 10.1.0.50/24, outside 192.168.50.0/24 of default/untagged"
+    ]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,3 +128,60 @@ def test_fabric_commands_trunk_the_checklist_vids_and_tag_router_legs() -> None:
         "link", "add", "link", "eth0", "name", "eth0.100", "type", "vlan", "id", "100"
     )  # fmt: skip
     assert fabric.router_leg(legs["default/untagged"]) == [("addr", "add", "192.168.50.1/24", "dev", "eth0")]
+
+
+def _quickstart() -> dict[str, Any]:
+    return load(ROOT / "examples/quickstart/plan.yaml").model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+def test_an_untagged_routed_network_with_a_static_vm_gives_the_untagged_host_one_address_there() -> None:
+    data = _quickstart()
+    data["virtualMachines"][2]["interfaces"][1]["ip"] = "192.168.50.20/24"  # cache-1 on `untagged`
+    addresses = build_topology(Plan.model_validate(data)).untagged_host
+    assert [str(a) for a in addresses].count("192.168.50.254/24") == 1  # twice was `RTNETLINK: File exists`
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (lambda d: d["networks"][1].update(vlan=100), "default/vlan100 and default/vlan200 both route VLAN 100"),
+        (
+            lambda d: d["virtualMachines"].append(
+                {"name": "cache-1", "namespace": "other", "interfaces": [{"name": "n", "network": "default/vlan200"}]}
+            ),
+            "VM name 'cache-1' is in namespaces default and other",
+        ),
+        (
+            lambda d: d["networks"][0].update(
+                dhcpServer={
+                    "serverIP": "10.100.0.2",
+                    "range": {"start": "10.100.0.100", "end": "10.100.0.150"},
+                    "backend": "ippool",
+                }
+            ),
+            "default/vlan100 has dhcpServer.backend: ippool",
+        ),
+    ],
+    ids=["routed-vlan-twice", "vm-name-in-two-namespaces", "ippool"],
+)
+def test_valid_plans_the_lab_cannot_run_are_refused_with_the_reason(
+    edit: Callable[[dict[str, Any]], None], reason: str
+) -> None:
+    data = _quickstart()
+    edit(data)
+    with pytest.raises(LabPlanError, match=re.escape(reason)):
+        build_topology(Plan.model_validate(data))
+
+
+def test_every_reason_is_given_at_once() -> None:
+    data = _quickstart()
+    data["networks"][1]["vlan"] = 100
+    data["networks"][0]["dhcpServer"] = {
+        "serverIP": "10.100.0.2",
+        "range": {"start": "10.100.0.100", "end": "10.100.0.150"},
+        "backend": "ippool",
+    }
+    with pytest.raises(
+        LabPlanError, match=r"default/vlan100 has dhcpServer.*; networks default/vlan100 and default/vlan200 both route"
+    ):
+        build_topology(Plan.model_validate(data))

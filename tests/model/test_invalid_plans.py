@@ -106,10 +106,30 @@ CASES = [
         "not a valid IPv4 address",
     ),
     # Uplink NICs.
-    Case("nic-16-chars", put(f"{STORAGE_UPLINK}.nics[0]", "enp0s31f6-uplink"), f"{STORAGE_UPLINK}.nics[0]", "pattern"),
-    Case("nic-with-slash", put(f"{STORAGE_UPLINK}.nics[0]", "eth/2"), f"{STORAGE_UPLINK}.nics[0]", "pattern"),
-    Case("nic-with-colon", put(f"{STORAGE_UPLINK}.nics[0]", "eth2:0"), f"{STORAGE_UPLINK}.nics[0]", "pattern"),
-    Case("nic-with-space", put(f"{STORAGE_UPLINK}.nics[0]", "eth 2"), f"{STORAGE_UPLINK}.nics[0]", "pattern"),
+    Case(
+        "nic-16-chars",
+        put(f"{STORAGE_UPLINK}.nics[0]", "enp0s31f6-uplink"),
+        f"{STORAGE_UPLINK}.nics[0]",
+        "is 16 bytes in UTF-8",
+    ),
+    Case(
+        "nic-with-slash",
+        put(f"{STORAGE_UPLINK}.nics[0]", "eth/2"),
+        f"{STORAGE_UPLINK}.nics[0]",
+        "is not a Linux interface name",
+    ),
+    Case(
+        "nic-with-colon",
+        put(f"{STORAGE_UPLINK}.nics[0]", "eth2:0"),
+        f"{STORAGE_UPLINK}.nics[0]",
+        "is not a Linux interface name",
+    ),
+    Case(
+        "nic-with-space",
+        put(f"{STORAGE_UPLINK}.nics[0]", "eth 2"),
+        f"{STORAGE_UPLINK}.nics[0]",
+        "is not a Linux interface name",
+    ),
     Case("nic-dot", put(f"{STORAGE_UPLINK}.nics[0]", "."), f"{STORAGE_UPLINK}.nics[0]", "'.' and '..'"),
     Case("nic-dot-dot", put(f"{STORAGE_UPLINK}.nics[0]", ".."), f"{STORAGE_UPLINK}.nics[0]", "not valid interface"),
     Case("nic-list-empty", put(f"{STORAGE_UPLINK}.nics", []), f"{STORAGE_UPLINK}.nics", "at least 1 item"),
@@ -393,7 +413,12 @@ CASES = [
     Case(
         "lab-node-not-in-nodes", put("lab.nodes.node3", {"nics": ["eth1", "eth2"]}), "lab.nodes.node3", "not in `nodes`"
     ),
-    Case("lab-management-nic", put("lab.nodes.node1.managementNic", "a/b"), "lab.nodes.node1.managementNic", "pattern"),
+    Case(
+        "lab-management-nic",
+        put("lab.nodes.node1.managementNic", "a/b"),
+        "lab.nodes.node1.managementNic",
+        "is not a Linux interface name",
+    ),
     # VMs and their management Service.
     Case("vm-without-interfaces", put(f"{DB}.interfaces", []), f"{DB}.interfaces", "at least 1 item"),
     Case("vm-cpu-0", put(f"{DB}.cpu", 0), f"{DB}.cpu", "greater than or equal to 1"),

@@ -132,3 +132,51 @@ def test_deep_merge_keys_node_overrides_by_node() -> None:
     assert merged == {
         "nodeOverrides": [{"node": "n1", "nics": ["eth2"], "bondMode": "802.3ad"}, {"node": "n2", "nics": ["x"]}]
     }
+
+
+def test_deep_merge_takes_an_omitted_namespace_as_default() -> None:
+    base = {"networks": [{"name": "a", "vlan": 1, "clusterNetwork": "vlan"}]}
+    merged = deep_merge(base, {"networks": [{"name": "a", "namespace": "default", "vlan": 7}]})
+    assert merged == {"networks": [{"name": "a", "vlan": 7, "clusterNetwork": "vlan", "namespace": "default"}]}
+
+
+def test_a_merged_plan_error_names_the_keys_the_user_wrote() -> None:
+    defaults = {
+        "clusterNetworks": [{"name": "vlan", "uplink": {"nics": ["eth1"]}}],
+        "networks": [{"name": "a", "clusterNetwork": "vlan", "vlan": 10}, {"name": "b", "clusterNetwork": "vl"}],
+    }
+    clusters = [
+        {"name": "ok", "plan": {}},
+        {"name": "bad", "plan": {"networks": [{"name": "c", "clusterNetwork": "vlan", "vlan": 5000},
+                                              {"name": "a", "namespace": "default", "vlan": -1}]}},
+    ]  # fmt: skip
+    with pytest.raises(StackConfigError) as caught:
+        cluster_plans({"defaults": defaults, "clusters": clusters})
+    message = str(caught.value)
+    assert message.startswith("the plan of clusters[0].plan is invalid:")  # `b` (from the defaults) is in both
+    assert "harvester-network:defaults.networks[1].vlan: is required" in message
+    with pytest.raises(StackConfigError) as caught:
+        cluster_plans({"defaults": {**defaults, "networks": defaults["networks"][:1]}, "clusters": clusters})
+    message = str(caught.value)
+    assert "harvester-network:clusters[1].plan.networks[0].vlan: Input should be less than or equal to 4094" in (
+        message
+    )
+    assert (
+        "harvester-network:clusters[1].plan.networks[1] over defaults.networks[0].vlan: "
+        "Input should be greater than or equal to 0" in message
+    )
+
+
+@pytest.mark.parametrize("project", sorted((ROOT / "examples").glob("*/Pulumi.yaml")), ids=lambda p: p.parent.name)
+def test_each_example_project_installs_into_its_own_virtualenv(project: Path) -> None:
+    """`pulumi install` in the example directory makes `venv` there from requirements.txt: this checkout."""
+    runtime = yaml.safe_load(project.read_text())["runtime"]
+    assert runtime["options"] == {"toolchain": "pip", "virtualenv": "venv"}
+    requirements = (project.parent / "requirements.txt").read_text().splitlines()
+    assert "-e ../..[pulumi]" in requirements
+    assert (project.parent / "../.." / "pyproject.toml").resolve() == ROOT / "pyproject.toml"
+
+
+def test_the_multi_cluster_stack_file_is_the_one_the_docs_name() -> None:
+    assert (MULTI_CLUSTER / "Pulumi.sites.yaml").exists()
+    assert "pulumi stack init sites" in (ROOT / "README.md").read_text()

@@ -20,6 +20,8 @@ def test_install_objects_in_apply_order() -> None:
         "ServiceAccount",
         "ClusterRole",
         "ClusterRoleBinding",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
         "DaemonSet",
     ]
     groups = {

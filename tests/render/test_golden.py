@@ -158,7 +158,7 @@ def test_auto_route_and_no_mtu() -> None:
     }
     assert nads["b"]["metadata"]["annotations"] == {"network.harvesterhci.io/route": '{"mode":"auto"}'}
     assert nads["b"]["metadata"]["namespace"] == "prod"
-    # mtu 0 ("leave as is") puts no mtu into the config.
+    # mtu 0 (the default, 1500) puts no mtu into the config: the bridge plugin's veths get the kernel's 1500.
     assert "mtu" not in json.loads(nads["a"]["spec"]["config"])
 
 
