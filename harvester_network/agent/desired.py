@@ -1,77 +1,18 @@
-"""The node's desired host network state, computed from Kubernetes objects. Pure: no I/O, no clock.
+"""The node's desired host network state from ClusterNetworks, VlanConfigs and NADs. Pure: no I/O, no clock.
 
-`desired_host_state(objects, node)` gives the same meaning to ClusterNetworks, VlanConfigs and NADs as
-Harvester's network-controller agent (shared/reference/harvester-objects.md, "VlanConfig",
-"NetworkAttachmentDefinition", "VlanStatus"). The rules, and where we choose deliberately:
-
-Matching (reference: VlanConfig). A VlanConfig applies to this node when every `spec.nodeSelector`
-label equals the node's (empty or missing: every node). Harvester's agent reads the
-`matched-nodes` annotation its webhook computed from that same selector; evaluating the selector
-here gives the same answer, also for nodes that joined after the VlanConfig was written, and works
-without the webhook (manifest-directory mode). VlanConfigs being deleted (deletionTimestamp set) are
-gone already, as in Harvester.
-
-Per cluster network `<cn>` with VlanConfigs matching this node, one of two outcomes:
-- a `BridgeState`: bridge `<cn>-br`, bond `<cn>-bo` over `spec.uplink.nics` in their listed order;
-- a `NodeError` (goes to the VlanStatus message; nothing is set up for `<cn>`, and links already there
-  are torn down like any other undesired link). The first of these four ends the checks:
-  - two or more VlanConfigs match ("one VlanConfig per cluster network per node"; all are named);
-  - `<cn>` is `mgmt` (built in, takes no VlanConfigs);
-  - `<cn>` is no legal cluster network name (at most 12 characters, a DNS label: `<cn>-br` must fit
-    Linux's 15 characters);
-  - no ClusterNetwork object `<cn>` exists (Harvester's webhook rejects such a VlanConfig);
-  otherwise every one of these is in the message, joined by "; ":
-  - a malformed uplink field (below);
-  - a NIC that is listed twice, that does not exist on the node, or that the agent itself manages;
-  - a NIC enslaved to a master other than `<cn>-bo` ("a NIC already enslaved to another master is an
-    error, reported in VlanStatus"). Harvester fails the whole setup of that cluster network then, and
-    so do we. Exception: a master the agent made itself (`LinkInfo.owner` set, e.g. the bond of a
-    cluster network whose VlanConfig dropped the NIC): no other desired bond lists the NIC (that is an
-    error below), so the reconciler releases it from that master before enslaving it here;
-  - only with `host_ip_migration=False`: a NIC that is not yet in `<cn>-bo` and carries IPv4 addresses,
-    since enslaving it would cut the host's own traffic (the reference's top complaint: lost connectivity
-    after VLANs on the management NIC, #1314, #1541). The agent keeps the default, True: its
-    host-IP migration (hostip.py) moves the addresses and routes to `<cn>-br` around the enslave, checks the
-    gateway still answers and rolls back when it does not, so the seed's "management NIC as the VLAN NIC"
-    works instead of being refused. False is for a reconciler without that migration;
-  - a NIC listed by the VlanConfigs of two cluster networks on this node: an error for both.
-
-Uplink fields (reference: VlanConfig; Harvester's `setUplink` and webhook):
-- `bondOptions.mode`: default `active-backup`, else one of the seven kernel bond modes;
-- `bondOptions.miimon`: -1 or missing means 100 (the kernel's default link monitoring), else >= 0;
-- `linkAttributes.mtu`: 0 or 576..9000. 0 or missing becomes 1500, not "leave as is": Harvester's
-  webhook calls 0 "the user gave none, the default is used", writes 1500 into the ClusterNetwork's
-  `uplink-mtu` annotation and the NADs' `mtu`, and its agent creates the bond without an MTU, which the
-  kernel makes 1500 (and the NICs follow the bond). Setting 1500 explicitly also resets a bond left at
-  9000 by an earlier VlanConfig, as Harvester's delete-and-recreate does;
-- `linkAttributes.txQLen`: -1 or missing leaves the queue length as it is, else >= 0.
-
-VIDs (reference: NetworkAttachmentDefinition). The uplink of `<cn>-br` carries tagged every VID of every
-NAD whose CNI config (`spec.config` JSON, not the labels) is a bridge-plugin config (`type` "bridge" or
-empty, as Harvester's IsBridgeCNI) with `bridge` equal to `<cn>-br`: `vlan`, or every ID of `vlanTrunk`
-(`{minID, maxID}` ranges and `{id}` entries). VIDs 0 and 1 are left out: 0 is untagged and 1 is the
-default PVID. A NAD whose config is malformed (not JSON, `vlan` outside 0..4094, a trunk entry outside
-1..4094 or with only one of minID/maxID, `vlan` set together with a trunk) contributes no VIDs and is
-reported in `HostState.warnings` - Harvester would fail the whole cluster network instead, which lets one
-bad NAD take down every VLAN of its uplink. A NAD whose cluster-network label disagrees with its config's
-bridge is also a warning (the config wins: it is what the bridge plugin acts on).
-
-localAreas (reference: VlanStatus): as Harvester's agent, one entry per tagged access-mode NAD - VID 1..4094,
-VLAN 1 included (it is carried untagged on PVID 1, but is still a VLAN network) - with the `cidr` of its
-`network.harvesterhci.io/route` annotation ("" when absent or malformed, the latter with a warning).
-Untagged (vlan 0) and trunk NADs are no single local area and are not listed. Duplicates are merged.
-
-The result is deterministic and independent of object order: bridges and errors sorted by cluster network,
-warnings sorted, VIDs a set, local areas sorted.
+Entry points: `desired_host_state(objects, node)` (from scratch) and `DesiredState.compute` (kept between passes:
+each NAD parsed once per version). Harvester's meaning of each field, and where we choose otherwise, is in
+docs/agent.md ("Desired state: the rules"); each rule is commented where it is applied below.
 """
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from harvester_network.agent.hoststate import BridgeState, HostState, LocalArea, NodeError, UplinkState
@@ -94,44 +35,70 @@ BRIDGE_CNI_TYPES = ("bridge", "")  # Harvester's IsBridgeCNI: an empty type is t
 
 
 def desired_host_state(objects: ClusterObjects, node: NodeInfo, host_ip_migration: bool = True) -> HostState:
-    """The bridges this node should have and the errors of the cluster networks it cannot set up.
+    """The bridges this node should have and the errors of the cluster networks it cannot set up, from scratch.
     `host_ip_migration`: the NIC's host addresses move to the bridge, so a NIC with IPv4 may be an uplink."""
-    warnings: list[str] = []
-    networks = _bridge_networks(objects.nads, warnings)
-    existing = _cluster_network_names(objects.cluster_networks, warnings)
-    matched = _matched_vlan_configs(objects.vlan_configs, node, warnings)
+    return DesiredState(host_ip_migration).compute(objects, node)
 
-    problems: dict[str, list[str]] = {cn: _cluster_network_problems(cn, vcs, existing) for cn, vcs in matched.items()}
-    uplinks: dict[str, UplinkState] = {}
-    for cn, vcs in matched.items():
-        if not problems[cn]:
-            uplinks[cn] = _uplink(cn, vcs[0], problems[cn])
-    agent_links = {name for cn in matched for name in (names.bridge_name(cn), names.bond_name(cn))}
-    for cn, message in _shared_nic_problems(uplinks, matched):
-        problems[cn].append(message)
-    for cn, uplink in uplinks.items():
-        problems[cn] += _inventory_problems(uplink, node, agent_links, host_ip_migration)
 
-    bridges: list[BridgeState] = []
-    errors: list[NodeError] = []
-    for cn in sorted(matched):
-        vlan_config = matched[cn][0].name
-        if problems[cn]:
-            errors.append(NodeError(cn, "; ".join(problems[cn]), vlan_config))
-            continue
-        bridge = names.bridge_name(cn)
-        bridge_networks = networks.get(bridge, _BridgeNetworks())
-        bridges.append(
-            BridgeState(
-                cluster_network=cn,
-                bridge=bridge,
-                uplink=uplinks[cn],
-                vids=frozenset(vid for vid in bridge_networks.vids if vid > DEFAULT_PVID),
-                vlan_config=vlan_config,
-                local_areas=tuple(sorted(bridge_networks.local_areas)),
+class DesiredState:
+    """`desired_host_state` kept between passes, so a change costs what it touches: each NAD is parsed once per
+    version (NadNetworks), and the same objects and node give the last result without any work."""
+
+    def __init__(self, host_ip_migration: bool = True) -> None:
+        self.host_ip_migration = host_ip_migration
+        self.nads = NadNetworks()
+        self._last: tuple[tuple[Any, ...], HostState] | None = None
+
+    def compute(self, objects: ClusterObjects, node: NodeInfo) -> HostState:
+        # KubeSource hands over the same tuples while nothing changed (identity: comparing 10,000 NADs would cost
+        # what parsing them does); the node's name, labels and links are small to compare.
+        objects_seen = (objects.cluster_networks, objects.vlan_configs, objects.nads)
+        inputs = (*objects_seen, node.name, node.labels, node.links)
+        last = self._last
+        same_objects = last is not None and all(a is b for a, b in zip(objects_seen, last[0], strict=False))
+        if last is not None and same_objects and inputs[3:] == last[0][3:]:
+            return last[1]
+        self.nads.update(objects.nads)
+        result = self._compute(objects, node)
+        self._last = (inputs, result)
+        return result
+
+    def _compute(self, objects: ClusterObjects, node: NodeInfo) -> HostState:
+        existing, unnamed = _cluster_network_names(objects.cluster_networks)
+        matched, unmatched = _matched_vlan_configs(objects.vlan_configs, node)
+        warnings = [*self.nads.warnings(), *unnamed, *unmatched]
+
+        problems = {cn: _cluster_network_problems(cn, vcs, existing) for cn, vcs in matched.items()}
+        uplinks: dict[str, UplinkState] = {}
+        for cn, vcs in matched.items():
+            if not problems[cn]:
+                uplinks[cn], problems[cn] = _uplink(cn, vcs[0])
+        agent_links = {name for cn in matched for name in (names.bridge_name(cn), names.bond_name(cn))}
+        for cn, message in _shared_nic_problems(uplinks, matched):
+            problems[cn].append(message)
+        for cn, uplink in uplinks.items():
+            problems[cn] += _inventory_problems(uplink, node, agent_links, self.host_ip_migration)
+
+        bridges: list[BridgeState] = []
+        errors: list[NodeError] = []
+        for cn in sorted(matched):
+            vlan_config = matched[cn][0].name
+            if problems[cn]:
+                errors.append(NodeError(cn, "; ".join(problems[cn]), vlan_config))
+                continue
+            bridge = names.bridge_name(cn)
+            vids, local_areas = self.nads.of_bridge(bridge)
+            bridges.append(
+                BridgeState(
+                    cluster_network=cn,
+                    bridge=bridge,
+                    uplink=uplinks[cn],
+                    vids=vids,
+                    vlan_config=vlan_config,
+                    local_areas=local_areas,
+                )
             )
-        )
-    return HostState(bridges=tuple(bridges), errors=tuple(errors), warnings=tuple(sorted(set(warnings))))
+        return HostState(bridges=tuple(bridges), errors=tuple(errors), warnings=tuple(sorted(set(warnings))))
 
 
 # --- VlanConfigs ---------------------------------------------------------------------------------------------
@@ -157,15 +124,16 @@ def _object_name(obj: Mapping[str, Any]) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-def _cluster_network_names(cluster_networks: Iterable[Mapping[str, Any]], warnings: list[str]) -> set[str]:
-    existing = set()
+def _cluster_network_names(cluster_networks: Iterable[Mapping[str, Any]]) -> tuple[set[str], list[str]]:
+    """(the names of the ClusterNetworks not being deleted, warnings)."""
+    existing, warnings = set(), []
     for obj in cluster_networks:
         name = _object_name(obj)
         if name is None:
             warnings.append("a ClusterNetwork without metadata.name is ignored")
         elif not _is_deleting(obj):
             existing.add(name)
-    return existing
+    return existing, warnings
 
 
 def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
@@ -173,16 +141,17 @@ def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
 
 
 def _matched_vlan_configs(
-    vlan_configs: Iterable[Mapping[str, Any]], node: NodeInfo, warnings: list[str]
-) -> dict[str, list[_VlanConfig]]:
-    """{cluster network: the VlanConfigs selecting this node, sorted by name}."""
+    vlan_configs: Iterable[Mapping[str, Any]], node: NodeInfo
+) -> tuple[dict[str, list[_VlanConfig]], list[str]]:
+    """({cluster network: the VlanConfigs selecting this node, sorted by name}, warnings)."""
     matched: dict[str, list[_VlanConfig]] = defaultdict(list)
+    warnings: list[str] = []
     for obj in vlan_configs:
         name = _object_name(obj)
         if name is None:
             warnings.append("a VlanConfig without metadata.name is ignored")
             continue
-        if _is_deleting(obj):
+        if _is_deleting(obj):  # gone already, as in Harvester
             continue
         spec = _mapping(obj.get("spec"))
         cn = spec.get("clusterNetwork")
@@ -193,9 +162,11 @@ def _matched_vlan_configs(
         if not isinstance(selector, Mapping) or not all(isinstance(v, str) for v in selector.values()):
             warnings.append(f"VlanConfig {name}: spec.nodeSelector is not a map of label to string; ignored")
             continue
+        # The selector itself, not Harvester's matched-nodes annotation: the same answer, also for new nodes
+        # and without its webhook.
         if _selects(selector, node.labels):
             matched[cn].append(_VlanConfig(name, spec))
-    return {cn: sorted(vcs, key=lambda vc: vc.name) for cn, vcs in matched.items()}
+    return {cn: sorted(vcs, key=lambda vc: vc.name) for cn, vcs in matched.items()}, warnings
 
 
 def _cluster_network_problems(cn: str, vcs: list[_VlanConfig], existing: set[str]) -> list[str]:
@@ -215,7 +186,10 @@ def _cluster_network_problems(cn: str, vcs: list[_VlanConfig], existing: set[str
             f"{names.IFNAME_MAX} characters)"
         ]
     if cn not in existing:
-        return [f"VlanConfig {vc_names}: cluster network {cn} does not exist (no ClusterNetwork object)"]
+        return [
+            f"VlanConfig {vc_names}: cluster network {cn} does not exist; "
+            "create its ClusterNetwork or fix spec.clusterNetwork"
+        ]
     return []
 
 
@@ -241,8 +215,9 @@ _UPLINK_INT_FIELDS = {
 }
 
 
-def _uplink_ints(uplink: Mapping[str, Any], where: str, problems: list[str]) -> dict[str, int]:
-    values = {}
+def _uplink_ints(uplink: Mapping[str, Any], where: str) -> tuple[dict[str, int], list[str]]:
+    """(the integer fields of spec.uplink, defaults where missing or malformed; the malformed ones)."""
+    values, problems = {}, []
     for name, spec in _UPLINK_INT_FIELDS.items():
         value = _mapping(uplink.get(spec.section)).get(name)
         if value is None:
@@ -252,12 +227,13 @@ def _uplink_ints(uplink: Mapping[str, Any], where: str, problems: list[str]) -> 
         else:
             problems.append(f"{where}.{spec.section}.{name} is {value!r}, expected {spec.expected}")
             values[name] = spec.default
-    return values
+    return values, problems
 
 
-def _uplink(cn: str, vc: _VlanConfig, problems: list[str]) -> UplinkState:
-    """The bond of `cn` from the VlanConfig's spec.uplink; field problems go to `problems`."""
+def _uplink(cn: str, vc: _VlanConfig) -> tuple[UplinkState, list[str]]:
+    """(the bond of `cn` from the VlanConfig's spec.uplink, the problems of its fields)."""
     where = f"VlanConfig {vc.name}: spec.uplink"
+    problems = []
     uplink = _mapping(vc.spec.get("uplink"))
     nics = uplink.get("nics")
     if not isinstance(nics, list) or not nics or not all(isinstance(nic, str) and nic for nic in nics):
@@ -269,15 +245,17 @@ def _uplink(cn: str, vc: _VlanConfig, problems: list[str]) -> UplinkState:
     if mode not in BOND_MODES:
         problems.append(f"{where}.bondOptions.mode is {mode!r}, expected one of {', '.join(BOND_MODES)}")
         mode = DEFAULT_BOND_MODE
-    ints = _uplink_ints(uplink, where, problems)
-    return UplinkState(
+    ints, int_problems = _uplink_ints(uplink, where)
+    uplink_state = UplinkState(
         bond=names.bond_name(cn),
         nics=tuple(nics),
         bond_mode=mode,
-        miimon=DEFAULT_MIIMON if ints["miimon"] == UNSET else ints["miimon"],
+        miimon=DEFAULT_MIIMON if ints["miimon"] == UNSET else ints["miimon"],  # -1: the kernel's 100 ms
+        # 0 is Harvester's "the user gave none": its webhook writes 1500, so 0 resets a bond left at 9000 too.
         mtu=ints["mtu"] or DEFAULT_MTU,
         txqlen=ints["txQLen"],
     )
+    return uplink_state, problems + int_problems
 
 
 def _shared_nic_problems(
@@ -306,11 +284,11 @@ def _inventory_problems(
     for nic in uplink.nics:
         link = node.links.get(nic)
         if nic in agent_links or (link is not None and link.owner is not None):
-            problems.append(f"NIC {nic} is a link the agent manages itself, not a NIC")
+            problems.append(f"NIC {nic} is a link the agent manages itself, not a NIC; list a NIC of the node instead")
         elif link is None:
-            problems.append(f"NIC {nic} does not exist on node {node.name}")
+            problems.append(f"NIC {nic} does not exist on node {node.name}; list a NIC the node has")
         elif link.master not in (None, uplink.bond) and not _agent_made(link.master, node):
-            problems.append(f"NIC {nic} is already enslaved to {link.master}")
+            problems.append(f"NIC {nic} is already enslaved to {link.master}; release it or list another NIC")
         elif link.master != uplink.bond and link.has_ipv4 and not host_ip_migration:
             problems.append(
                 f"NIC {nic} carries IPv4 addresses; enslaving it to {uplink.bond} would cut the node's own traffic "
@@ -325,14 +303,6 @@ def _agent_made(link_name: str | None, node: NodeInfo) -> bool:
 
 
 # --- NADs ----------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _BridgeNetworks:
-    """What the NADs of one bridge ask of it."""
-
-    vids: set[int] = field(default_factory=set)
-    local_areas: set[LocalArea] = field(default_factory=set)
 
 
 class _MalformedConfig(ValueError):
@@ -395,35 +365,125 @@ def _route_cidr(route: Any, nad: str, warnings: list[str]) -> str:
         return ""
 
 
-def _bridge_networks(nads: Iterable[Mapping[str, Any]], warnings: list[str]) -> dict[str, _BridgeNetworks]:
-    """{bridge name: the VIDs and local areas its NADs ask for}, from the NADs' CNI configs."""
-    networks: dict[str, _BridgeNetworks] = defaultdict(_BridgeNetworks)
-    for obj in nads:
-        if _is_deleting(obj):
-            continue
-        metadata = _mapping(obj.get("metadata"))
-        nad = f"NAD {metadata.get('namespace', '')}/{metadata.get('name', '')}"
-        try:
-            config = json.loads(_mapping(obj.get("spec")).get("config") or "")
-        except (TypeError, ValueError):
-            warnings.append(f"{nad}: spec.config is not JSON; it adds no VIDs")
-            continue
-        if not isinstance(config, Mapping):
-            warnings.append(f"{nad}: spec.config is not a JSON object; it adds no VIDs")
-            continue
-        bridge = config.get("bridge")
-        if config.get("type", "") not in BRIDGE_CNI_TYPES or not isinstance(bridge, str) or not bridge:
-            continue  # another CNI plugin's network, or no Harvester bridge: not the agent's
-        try:
-            access_vid, vids = _nad_vids(config)
-        except _MalformedConfig as error:
-            warnings.append(f"{nad}: spec.config {error}; it adds no VIDs to {bridge}")
-            continue
-        label = _mapping(metadata.get("labels")).get(h.LABEL_CLUSTER_NETWORK)
-        if label is not None and names.bridge_name(str(label)) != bridge:
-            warnings.append(f"{nad}: label {h.LABEL_CLUSTER_NETWORK}={label} but its config uses bridge {bridge}")
-        networks[bridge].vids |= vids
-        if access_vid:
-            cidr = _route_cidr(_mapping(metadata.get("annotations")).get(h.ANNOTATION_ROUTE), nad, warnings)
-            networks[bridge].local_areas.add(LocalArea(access_vid, cidr))
-    return dict(networks)
+@dataclass(frozen=True, slots=True)
+class _NadNetwork:
+    """What one NAD asks of its bridge; nothing when it is another plugin's, malformed or being deleted."""
+
+    bridge: str = ""
+    vids: frozenset[int] = frozenset()
+    local_area: LocalArea | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def _nad_network(obj: Mapping[str, Any]) -> _NadNetwork:
+    """The VIDs and local area of one NAD, from its CNI config (pure)."""
+    if _is_deleting(obj):
+        return _NadNetwork()
+    metadata = _mapping(obj.get("metadata"))
+    nad = f"NAD {metadata.get('namespace', '')}/{metadata.get('name', '')}"
+    try:
+        config = json.loads(_mapping(obj.get("spec")).get("config") or "")
+    except (TypeError, ValueError):
+        return _NadNetwork(warnings=(f"{nad}: spec.config is not JSON; it adds no VIDs",))
+    if not isinstance(config, Mapping):
+        return _NadNetwork(warnings=(f"{nad}: spec.config is not a JSON object; it adds no VIDs",))
+    bridge = config.get("bridge")
+    if config.get("type", "") not in BRIDGE_CNI_TYPES or not isinstance(bridge, str) or not bridge:
+        return _NadNetwork()  # another CNI plugin's network, or no Harvester bridge: not the agent's
+    try:
+        access_vid, vids = _nad_vids(config)
+    except _MalformedConfig as error:  # a warning, where Harvester fails the whole cluster network
+        return _NadNetwork(warnings=(f"{nad}: spec.config {error}; it adds no VIDs to {bridge}",))
+    warnings = []
+    label = _mapping(metadata.get("labels")).get(h.LABEL_CLUSTER_NETWORK)
+    if label is not None and names.bridge_name(str(label)) != bridge:  # the config wins: the plugin acts on it
+        warnings.append(f"{nad}: label {h.LABEL_CLUSTER_NETWORK}={label} but its config uses bridge {bridge}")
+    local_area = None
+    if access_vid:
+        cidr = _route_cidr(_mapping(metadata.get("annotations")).get(h.ANNOTATION_ROUTE), nad, warnings)
+        local_area = LocalArea(access_vid, cidr)
+    # VID 0 is untagged and 1 the default PVID: neither goes on the uplink (VLAN 1 is still a local area).
+    uplink_vids = frozenset(vid for vid in vids if vid > DEFAULT_PVID)
+    return _NadNetwork(bridge, uplink_vids, local_area, tuple(warnings))
+
+
+class NadNetworks:
+    """What the NADs ask of each bridge, kept per NAD: `update` parses only the NADs it has not seen (the
+    mirrors hand over the same object while a NAD is unchanged; a NAD equal to the last one of its name is
+    not parsed again either) and re-counts only the bridges they touch."""
+
+    def __init__(self) -> None:
+        self._seen: tuple[Mapping[str, Any], ...] | None = None
+        # {id(obj): (obj, what it asks)} of the NADs counted now (holding obj keeps its id unique)
+        self._live: dict[int, tuple[Mapping[str, Any], _NadNetwork]] = {}
+        self._by_name: dict[tuple[Any, Any], tuple[Mapping[str, Any], _NadNetwork]] = {}  # the last parse per name
+        # How many NADs ask for each VID / local area / warning: a count at 0 is gone.
+        self._vids: dict[str, Counter[int]] = defaultdict(Counter)
+        self._areas: dict[str, Counter[LocalArea]] = defaultdict(Counter)
+        self._sorted_areas: dict[str, list[LocalArea]] = defaultdict(list)  # the areas counted, kept sorted
+        self._warnings: Counter[str] = Counter()
+        self._bridges: dict[str, tuple[frozenset[int], tuple[LocalArea, ...]]] = {}
+        self._shared: dict[_NadNetwork, _NadNetwork] = {}  # one object per distinct answer (NADs repeat VIDs)
+
+    def update(self, nads: tuple[Mapping[str, Any], ...]) -> None:
+        if nads is self._seen:
+            return
+        self._seen = nads
+        current = {id(obj): obj for obj in nads}
+        for gone in self._live.keys() - current.keys():  # set operations: no Python loop over every NAD
+            self._add(self._live.pop(gone)[1], -1)
+        for key in current.keys() - self._live.keys():
+            obj = current[key]
+            self._live[key] = (obj, self._parse(obj))
+            self._add(self._live[key][1], 1)
+        if len(self._by_name) > 2 * len(self._live) + 1000:  # names no NAD has any more: start afresh
+            self._by_name = {_name_of(obj): entry for obj, entry in ((e[0], e) for e in self._live.values())}
+        if len(self._shared) > 2 * len(self._live) + 1000:
+            self._shared.clear()
+
+    def _parse(self, obj: Mapping[str, Any]) -> _NadNetwork:
+        name = _name_of(obj)
+        last = self._by_name.get(name)
+        if last is not None and last[0] == obj:
+            return last[1]
+        network = _nad_network(obj)
+        network = self._shared.setdefault(network, network)
+        self._by_name[name] = (obj, network)
+        return network
+
+    def _add(self, network: _NadNetwork, sign: int) -> None:
+        _count(self._warnings, network.warnings, sign)
+        if not network.bridge:
+            return
+        _count(self._vids[network.bridge], network.vids, sign)
+        area = network.local_area
+        if area is not None:
+            areas, ordered = self._areas[network.bridge], self._sorted_areas[network.bridge]
+            areas[area] += sign
+            if areas[area] == 1 and sign > 0:
+                bisect.insort(ordered, area)
+            elif areas[area] <= 0:
+                del areas[area]
+                del ordered[bisect.bisect_left(ordered, area)]
+        self._bridges.pop(network.bridge, None)
+
+    def of_bridge(self, bridge: str) -> tuple[frozenset[int], tuple[LocalArea, ...]]:
+        """(the VIDs the bridge's uplink carries, its local areas sorted), built once per change of the bridge."""
+        if bridge not in self._bridges:
+            self._bridges[bridge] = (frozenset(self._vids.get(bridge, ())), tuple(self._sorted_areas.get(bridge, ())))
+        return self._bridges[bridge]
+
+    def warnings(self) -> list[str]:
+        return list(self._warnings)
+
+
+def _name_of(obj: Mapping[str, Any]) -> tuple[Any, Any]:
+    metadata = _mapping(obj.get("metadata"))
+    return metadata.get("namespace"), metadata.get("name")
+
+
+def _count(counter: Counter[Any], items: Iterable[Any], sign: int) -> None:
+    for item in items:
+        counter[item] += sign
+        if counter[item] <= 0:
+            del counter[item]

@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal, NamedTuple, NoReturn
 
 import pydantic
 from pyroute2.netlink.exceptions import NetlinkError
@@ -170,7 +170,10 @@ class MigrationRecord:
         return ", ".join([*map(str, self.addresses), *map(str, self.routes)])
 
 
-_RECORD = pydantic.TypeAdapter(MigrationRecord)
+@functools.cache
+def _record_adapter() -> pydantic.TypeAdapter[MigrationRecord]:
+    # Built on first use: a node that never migrates a host IP never pays for the schema.
+    return pydantic.TypeAdapter(MigrationRecord)
 
 
 class RecordStore:
@@ -185,7 +188,7 @@ class RecordStore:
 
     def load(self, nic: str) -> MigrationRecord | None:
         try:
-            return _RECORD.validate_json(self.path(nic).read_bytes())
+            return _record_adapter().validate_json(self.path(nic).read_bytes())
         except FileNotFoundError:
             return None
 
@@ -194,7 +197,7 @@ class RecordStore:
         found = []
         for path in sorted(self.directory.glob("*.json")):
             try:
-                found.append(_RECORD.validate_json(path.read_bytes()))
+                found.append(_record_adapter().validate_json(path.read_bytes()))
             except (OSError, pydantic.ValidationError) as error:
                 log.error("unreadable host-IP migration record %s: %s", path, error, extra={"reason": "hostip"})
         return found
@@ -207,7 +210,7 @@ class RecordStore:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             with staged.open("wb") as out:
-                out.write(_RECORD.dump_json(record, indent=2))
+                out.write(_record_adapter().dump_json(record, indent=2))
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(staged, path)
@@ -263,6 +266,20 @@ def recovery_for(record: MigrationRecord, nic_in_bond: bool, still_wanted: bool)
 # --- the hook --------------------------------------------------------------------------------------------------
 
 
+class _Wanted(NamedTuple):
+    """A cluster network as this pass wants it: the VlanConfig it comes from and its uplink."""
+
+    vlan_config: str
+    uplink: UplinkState
+
+
+class _Failure(NamedTuple):
+    """A migration that failed, remembered (not retried) until its cluster network's `_Wanted` changes."""
+
+    wanted: _Wanted | None  # what was wanted when it failed
+    message: str
+
+
 class HostIpMigrator:
     """Moves a NIC's host addresses to its cluster network's bridge around `EnslaveNic`, crash-safe.
 
@@ -273,20 +290,19 @@ class HostIpMigrator:
         self.store = store
         self.probe_timeout_s = probe_timeout_s
         self.writes = 0
-        # {cluster network: (VlanConfig, uplink)} of the pass's desired state; None before the first pass.
-        self._wanted: dict[str, tuple[str, UplinkState]] | None = None
-        # {(cluster network, NIC): (the VlanConfig and uplink it failed with, message)}
-        self._failures: dict[tuple[str, str], tuple[tuple[str, UplinkState] | None, str]] = {}
+        # {cluster network: what the pass's desired state wants of it}; None before the first pass.
+        self._wanted: dict[str, _Wanted] | None = None
+        self._failures: dict[tuple[str, str], _Failure] = {}  # by (cluster network, NIC)
 
     # -- pass level ---------------------------------------------------------------------------------------------
 
     def before_pass(self, desired: HostState) -> list[NodeError]:
         """Before a pass: forget failures whose VlanConfig changed, finish or undo what a killed agent left
         half-done, and move the addresses back to NICs their bridge gives up (teardown, NIC dropped)."""
-        self._wanted = {b.cluster_network: (b.vlan_config, b.uplink) for b in desired.bridges}
-        for key, (fingerprint, _) in list(self._failures.items()):
-            if fingerprint != self._wanted.get(key[0]):
-                del self._failures[key]
+        self._wanted = {b.cluster_network: _Wanted(b.vlan_config, b.uplink) for b in desired.bridges}
+        for (cn, nic), failure in list(self._failures.items()):
+            if failure.wanted != self._wanted.get(cn):
+                del self._failures[(cn, nic)]
         errors = self.recover()
         for record in self.store.records():
             if record.phase is Phase.MIGRATED and not self._still_wanted(record):
@@ -323,25 +339,25 @@ class HostIpMigrator:
             action()
         except ChangeFailed as error:
             if self.store.load(record.nic) is not None:
-                vlan_config = (self._wanted or {}).get(record.cluster_network, ("", None))[0]
-                return [NodeError(record.cluster_network, str(error), vlan_config)]
+                wanted = (self._wanted or {}).get(record.cluster_network)
+                return [NodeError(record.cluster_network, str(error), wanted.vlan_config if wanted else "")]
         return []
 
     def _still_wanted(self, record: MigrationRecord) -> bool:
         if self._wanted is None:
             return True  # no desired state yet: leave the decision to the kernel's state
         wanted = self._wanted.get(record.cluster_network)
-        return wanted is not None and record.nic in wanted[1].nics and wanted[1].bond == record.bond
+        return wanted is not None and record.nic in wanted.uplink.nics and wanted.uplink.bond == record.bond
 
     # -- EnslaveHook --------------------------------------------------------------------------------------------
 
     def before_enslave(self, ops: LinkOps, change: EnslaveNic) -> None:
         cn, nic = change.cluster_network, change.link
-        fingerprint = (self._wanted or {}).get(cn)
+        wanted = (self._wanted or {}).get(cn)
         failed = self._failures.get((cn, nic))
-        if failed is not None and failed[0] == fingerprint:
-            vlan_config = f"VlanConfig {fingerprint[0]}" if fingerprint else "the VlanConfig"
-            raise ChangeFailed(f"{failed[1]} (not retried until {vlan_config} changes or the agent restarts)")
+        if failed is not None and failed.wanted == wanted:
+            vlan_config = f"VlanConfig {wanted.vlan_config}" if wanted else "the VlanConfig"
+            raise ChangeFailed(f"{failed.message} (not retried until {vlan_config} changes or the agent restarts)")
         nic_index = ops.index(nic)
         addresses = self._addresses(nic_index)
         if not addresses:
@@ -409,8 +425,8 @@ class HostIpMigrator:
             message = f"rolled back: {cause}"
         except ChangeFailed as error:
             message = f"{cause}; rolling back failed too ({error}), retried on the next pass"
-        fingerprint = (self._wanted or {}).get(record.cluster_network)
-        self._failures[(record.cluster_network, record.nic)] = (fingerprint, message)
+        wanted = (self._wanted or {}).get(record.cluster_network)
+        self._failures[(record.cluster_network, record.nic)] = _Failure(wanted, message)
         log.error("%s", message, extra=self._fields(record, "failed"))
         raise ChangeFailed(message)
 

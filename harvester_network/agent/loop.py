@@ -1,36 +1,36 @@
-"""The agent's main loop: reconcile, publish status, then wait for a reason to reconcile again.
+"""The agent's main loop: reconcile, publish status, then wait for whatever comes first of a watch event, a link
+event, the status retry or the resync (one `select` on the netlink socket and the source's Wakeup).
 
-Reasons: the objects changed (the source says so), a netlink link event on an owned link (a VM port
-joined a bridge, an uplink went down, a bridge was deleted by hand), or the periodic full resync.
+A VM port still in VLAN 1 is fixed from its own link event, without a pass; see docs/agent.md.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from harvester_network.agent.desired import DesiredState
 from harvester_network.agent.hostip import HostIpMigrator
 from harvester_network.agent.hoststate import HostState
 from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeIdentity
 from harvester_network.agent.metrics import AgentMetrics
-from harvester_network.agent.netlink import Reconciler
+from harvester_network.agent.netlink import LinkNews, Reconciler
 from harvester_network.agent.netlink_apply import ApplyResult, EnslaveHook
-from harvester_network.agent.netlink_read import link_inventory
+from harvester_network.agent.netlink_read import KernelState, inventory_of, ipv4_link_indexes
 from harvester_network.agent.reconcile import PassReport, reconcile_pass
-from harvester_network.agent.sources import ManifestError, dir_fingerprint, load_manifest_dir, load_node_file
 from harvester_network.agent.status import StatusSink
+from harvester_network.agent.wakeup import Wakeup
 from harvester_network.facts import AGENT_RESYNC_S
-from harvester_network.model import names
 
 log = logging.getLogger("hvnet.agent")
 
-# After status could not be published (the API is down), the next pass comes this soon, not at the resync.
+# After status could not be published (the API is down), it is published again this soon.
 STATUS_RETRY_S = 5.0
-# How often the loop looks at the source between netlink events; also the bound on reacting to a new VM port.
+# The longest single wait: how soon a stop request or a directory source (no Wakeup: polled) is seen.
 TICK_S = 1.0
 
 
@@ -43,14 +43,18 @@ class ObjectSource(Protocol):
     def changed(self) -> bool:
         """True once after the objects or node changed since the last `load`."""
 
+    @property
+    def wakeup(self) -> Wakeup | None:
+        """Readable when `changed()` turns True (None: the loop polls `changed()` every TICK_S)."""
+
     def close(self) -> None: ...
 
 
 class LinkEvents(Protocol):
     """Netlink link events on owned links (netlink.py's LinkEventWatcher)."""
 
-    def wait_for_link_events(self, timeout: float) -> bool:
-        """True when an event came within `timeout` seconds."""
+    def wait(self, timeout: float, wake: Wakeup | None = None) -> LinkNews:
+        """The news of the link events within `timeout` s; returns early when `wake` is raised."""
 
 
 class KernelHost:
@@ -64,48 +68,77 @@ class KernelHost:
         self.ipr = ipr
         self.host_ip = host_ip
         self.reconciler = Reconciler(ipr, (host_ip, *enslave_hooks))
+        self._current: KernelState | None = None
 
     def inventory(self) -> dict[str, LinkInfo]:
-        return link_inventory(self.ipr)
+        self._current = self.reconciler.read()  # one link dump per pass: the plan below reads this one too
+        return inventory_of(self._current.links, ipv4_link_indexes(self.ipr))
 
     def reconcile(self, desired: HostState) -> ApplyResult:
+        writes_before = self.host_ip.writes
         errors = self.host_ip.before_pass(desired)
-        result = self.reconciler.reconcile(desired)
+        # What the inventory read still holds unless the migration recovery just changed links.
+        current = self._current if self.host_ip.writes == writes_before else None
+        self._current = None
+        result = self.reconciler.reconcile(desired, current)
         errors += self.host_ip.recover()  # a migration whose enslave failed goes back to its NIC now
         result.errors[:0] = errors
         return result
+
+    def prune_ports(self, news: LinkNews) -> ApplyResult:
+        """Take VLAN 1 off the VM ports the link events named (no read, no pass)."""
+        return self.reconciler.applier.apply(news.prunes, indexes=news.indexes)
 
     @property
     def writes(self) -> int:
         return self.reconciler.writes + self.host_ip.writes
 
 
-class ManifestDirSource:
-    """`--from-dir`: the objects of a directory (e.g. `hvnet render -o DIR`), re-read when any file changes."""
+class StatusPublisher:
+    """Publishes the newest statuses on its own thread, so a slow or absent API never delays the host: a pass
+    hands them over and goes on. A failed publish is retried every `retry_s` with the newest statuses."""
 
-    def __init__(self, directory: Path, node_name: str, node_file: Path | None) -> None:
-        self.directory, self.node_name, self.node_file = directory, node_name, node_file
-        self._seen = ""
+    def __init__(self, sink: StatusSink, retry_s: float) -> None:
+        self.sink, self.retry_s = sink, retry_s
+        self._pending: tuple[str, list[dict[str, Any]]] | None = None
+        self._changed = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="status", daemon=True)
+        self._thread.start()
 
-    def _fingerprint(self) -> str:
-        node = dir_fingerprint(self.node_file.parent) if self.node_file else ""
-        return dir_fingerprint(self.directory) + node
+    def submit(self, node: str, statuses: list[dict[str, Any]]) -> None:
+        with self._changed:
+            self._pending = (node, statuses)
+            self._changed.notify()
 
-    def load(self) -> tuple[ClusterObjects, NodeIdentity]:
-        self._seen = self._fingerprint()
-        objects = load_manifest_dir(self.directory)
-        if self.node_file is None:
-            return objects, NodeIdentity(self.node_name, {names.HOSTNAME_LABEL: self.node_name})
-        node = load_node_file(self.node_file)
-        if node.name != self.node_name:
-            raise ManifestError(f"{self.node_file}: names node '{node.name}', but the agent runs as '{self.node_name}'")
-        return objects, node
+    def close(self, timeout: float = 5.0) -> None:
+        with self._changed:
+            self._stopping = True
+            self._changed.notify()
+        self._thread.join(timeout)
 
-    def changed(self) -> bool:
-        return self._fingerprint() != self._seen
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._pending is not None or self._stopping)
+                if self._stopping:
+                    return
+                assert self._pending is not None
+                node, statuses = self._pending
+                self._pending = None
+            if not _publish(self.sink, node, statuses, self.retry_s):
+                with self._changed:
+                    self._pending = self._pending or (node, statuses)  # statuses submitted meanwhile are newer
+                    self._changed.wait_for(lambda: self._stopping, self.retry_s)
 
-    def close(self) -> None:
-        pass
+
+def _publish(sink: StatusSink, node: str, statuses: list[dict[str, Any]], retry_s: float) -> bool:
+    try:
+        sink.publish(node, statuses)
+    except Exception as error:  # the host is reconciled; the status follows when the sink is back
+        log.error("cannot publish status, retrying in %gs: %s", retry_s, error, extra={"reason": "status"})
+        return False
+    return True
 
 
 @dataclass
@@ -117,27 +150,29 @@ class AgentLoop:
     resync_s: float = AGENT_RESYNC_S
     on_pass: Callable[[PassReport], None] | None = None
     status_retry_s: float = STATUS_RETRY_S
-    status_published: bool = True
+    status_published: bool = True  # run_once: the last pass's statuses were published
+    desired_state: DesiredState = field(default_factory=DesiredState)  # parsed NADs, kept between passes
+    last_good: tuple[ClusterObjects, NodeIdentity] | None = None  # acted on while the source fails
+    last_report: PassReport | None = None
+    publisher: StatusPublisher | None = None  # run_forever's; None: publish within the pass
 
-    def run_pass(
-        self, last_good: tuple[ClusterObjects, NodeIdentity] | None
-    ) -> tuple[PassReport | None, tuple[ClusterObjects, NodeIdentity] | None]:
+    def run_pass(self, force_status: bool = True) -> PassReport | None:
+        """One pass: read -> desire -> diff -> apply (reconcile_pass) -> report. Statuses go out when they changed,
+        or always with `force_status` (a resync puts back what someone else changed)."""
         try:
-            last_good = self.source.load()
+            self.last_good = self.source.load()
         except Exception as error:  # any source failure: keep the last good objects
             log.error("cannot read objects, keeping the last good ones: %s", error, extra={"reason": "source"})
-            if last_good is None:
-                return None, None
-        objects, node = last_good
-        report = reconcile_pass(objects, node, self.host)
-        try:
-            self.sink.publish(node.name, report.statuses)
-            self.status_published = True
-        except Exception as error:  # the host is reconciled; the status follows when the sink is back
-            self.status_published = False
-            log.error(
-                "cannot publish status, retrying in %gs: %s", self.status_retry_s, error, extra={"reason": "status"}
-            )
+            if self.last_good is None:
+                return None
+        objects, node = self.last_good
+        report = reconcile_pass(objects, node, self.host, self.desired_state, self.last_report)
+        changed = self.last_report is None or report.statuses is not self.last_report.statuses
+        self.last_report = report
+        if self.publisher is None:
+            self.status_published = _publish(self.sink, node.name, report.statuses, self.status_retry_s)
+        elif changed or force_status:
+            self.publisher.submit(node.name, report.statuses)
         self.metrics.observe(report)
         for warning in report.warnings:
             log.warning("%s", warning, extra={"reason": "objects"})
@@ -153,26 +188,43 @@ class AgentLoop:
         )
         if self.on_pass:
             self.on_pass(report)
-        return report, last_good
+        return report
 
     def run_once(self) -> int:
-        report, _ = self.run_pass(None)
+        report = self.run_pass()
         return 0 if report is not None and report.ready and self.status_published else 1
 
     def run_forever(self, watcher: LinkEvents, stop: Callable[[], bool] = lambda: False) -> None:
-        last_good: tuple[ClusterObjects, NodeIdentity] | None = None
-        while not stop():
-            _, last_good = self.run_pass(last_good)
-            wait_s = self.resync_s if self.status_published else min(self.resync_s, self.status_retry_s)
-            resync_at = time.monotonic() + wait_s
+        self.publisher = StatusPublisher(self.sink, self.status_retry_s)
+        try:
+            reason = "start"
             while not stop():
-                remaining = resync_at - time.monotonic()
-                if remaining <= 0:
-                    log.info("periodic resync", extra={"reason": "resync"})
-                    break
-                if self.source.changed():
-                    log.info("objects changed", extra={"reason": "objects"})
-                    break
-                if watcher.wait_for_link_events(timeout=min(TICK_S, remaining)):
-                    log.info("link event", extra={"reason": "netlink"})
-                    break
+                self.run_pass(force_status=reason in ("start", "resync"))
+                reason = self._wait_for_reason(watcher, time.monotonic() + self.resync_s, stop)
+                log.info("%s", _REASONS[reason], extra={"reason": reason})
+        finally:
+            self.publisher.close()
+            self.publisher = None
+
+    def _wait_for_reason(self, watcher: LinkEvents, pass_at: float, stop: Callable[[], bool]) -> str:
+        """Sleep until something calls for a pass; VM ports in VLAN 1 are fixed meanwhile, without one."""
+        while not stop():
+            if self.source.changed():
+                return "objects"
+            remaining = pass_at - time.monotonic()
+            if remaining <= 0:
+                return "resync"
+            news = watcher.wait(min(TICK_S, remaining), self.source.wakeup)
+            if news.prunes:
+                self.host.prune_ports(news)
+            if news.full_pass:
+                return "netlink"
+        return "stop"
+
+
+_REASONS = {
+    "objects": "objects changed",
+    "resync": "periodic resync",
+    "netlink": "link event",
+    "stop": "stopping",
+}

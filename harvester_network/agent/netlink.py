@@ -1,32 +1,10 @@
-"""The agent's real-kernel side: read the links it owns, diff them with the desired `HostState`, apply the difference.
+"""The agent's kernel side: diff the desired `HostState` with the kernel (`plan_changes`, pure) and apply it.
 
-    with IPRoute() as ipr:
-        reconciler = Reconciler(ipr)
-        result = reconciler.reconcile(desired)     # read (2 dumps) + plan (pure) + apply; result.errors are NodeErrors
-        watcher = LinkEventWatcher(ipr)
-        if watcher.wait_for_link_events(timeout=30): ...   # a port joined an owned bridge, an uplink went down...
+    result = Reconciler(ipr).reconcile(desired)   # read (one link dump + one bridge-VLAN dump), plan, apply
+    news = LinkEventWatcher(ipr).wait(timeout)     # link events: a full pass, or VM ports to prune at once
 
-Per cluster network `<cn>` (hoststate.BridgeState): bridge `<cn>-br` with VLAN filtering, bond `<cn>-bo` (mode,
-miimon, MTU, txqueuelen) as its port, the uplink NICs enslaved to the bond; the bond port carries the desired VIDs
-tagged (never 0 or 1; its PVID 1 untagged stays), stale VIDs are removed. The MTU goes to the bond (the kernel
-passes it on to the NICs) and to the bridge.
-
-Ownership: every link the agent creates gets ifalias `hvnet:<cn>`; links without it are never changed or deleted.
-The kernel takes no ifalias in the request that creates a link, so the agent also gives the link its group
-(netlink_read.OWNER_LINK_GROUP) in that request: a link killed between creation and naming is still recognised
-(by group and name `<cn>-br`/`<cn>-bo`) and gets its ifalias on the next pass.
-A NIC that is missing, or enslaved to a master the agent does not own, or to the bond of another cluster network
-that still lists it, is a `NodeError` for that cluster network, which is then left as it is.
-
-Teardown (a bridge no longer desired): the bond's NICs are released - the bond driver gives each back the MTU and
-MAC it had before it was enslaved, so no state file is needed - and set up again; then bond and bridge are deleted.
-
-VID-1 pruning: on the owned bridges, VLAN 1 is removed from every port that is neither the bond nor a port whose
-PVID is 1. The bridge CNI plugin leaves VM ports in VLAN 1 egress-untagged, so an untagged host on the uplink's
-PVID 1 reaches VMs of any VLAN (harvester/harvester#8816).
-
-Nothing changed means no writes: the plan compares with what the kernel reports, and `Reconciler.writes` counts
-every netlink write request. Each applied change logs one line (netlink_apply.py).
+Ownership (ifalias `hvnet:<cn>` and a link group), teardown, VID-1 pruning and "no writes when nothing
+changed" are described in docs/agent.md; each rule is a comment where it is applied.
 """
 
 from __future__ import annotations
@@ -66,13 +44,17 @@ from harvester_network.agent.netlink_apply import (
     vid_ranges,
 )
 from harvester_network.agent.netlink_read import (
+    IFF_UP,
+    RTEXT_FILTER_BRVLAN_COMPRESSED,
+    RTEXT_FILTER_SKIP_STATS,
     KernelState,
     LinkState,
     PortVlan,
+    link_from_message,
     link_inventory,
     owner_of,
     read_kernel_state,
-    read_links,
+    vlans_from_infos,
 )
 from harvester_network.facts import DEFAULT_PVID, MAX_VID
 
@@ -80,6 +62,7 @@ __all__ = [
     "ApplyResult",
     "EnslaveHook",
     "LinkEventWatcher",
+    "LinkNews",
     "NotOwnedError",
     "Plan",
     "Reconciler",
@@ -105,30 +88,44 @@ class Plan:
     errors: list[NodeError] = field(default_factory=list)
 
 
+@dataclass
+class _NetworkPlan:
+    """One cluster network's part of a plan; `plan_changes` joins them: every release, every deletion, then the
+    builds (a NIC moving between cluster networks is free before it is enslaved again)."""
+
+    releases: dict[str, ReleaseNic] = field(default_factory=dict)  # by NIC: the first cluster network to free it
+    deletions: list[Change] = field(default_factory=list)
+    builds: list[Change] = field(default_factory=list)
+    error: NodeError | None = None
+
+
 def plan_changes(desired: HostState, current: KernelState) -> Plan:
-    """The changes that turn `current` into `desired` (pure). Releases and deletions come first, so a NIC
-    moving between cluster networks is free before it is enslaved again; then each cluster network's build."""
+    """The changes that turn `current` into `desired` (pure)."""
     wanted = {bridge.cluster_network: bridge for bridge in desired.bridges}
-    plan = Plan()
+    parts = [_plan_teardown(cn, current) for cn in sorted(current.owners() - wanted.keys())]
+    parts += [_plan_cluster_network(wanted[cn], wanted, current) for cn in sorted(wanted)]
     releases: dict[str, ReleaseNic] = {}
-    deletions: list[Change] = []
-    for cn in sorted(current.owners() - wanted.keys()):
-        _plan_teardown(cn, current, releases, deletions)
-    builds: list[Change] = []
-    for cn in sorted(wanted):
-        _plan_cluster_network(wanted[cn], wanted, current, plan.errors, releases, deletions, builds)
-    plan.changes = [*releases.values(), *deletions, *builds]
-    return plan
+    for part in parts:
+        releases |= {nic: release for nic, release in part.releases.items() if nic not in releases}
+    return Plan(
+        changes=[
+            *releases.values(),
+            *(change for part in parts for change in part.deletions),
+            *(change for part in parts for change in part.builds),
+        ],
+        errors=[part.error for part in parts if part.error is not None],
+    )
 
 
-def _plan_teardown(cn: str, current: KernelState, releases: dict[str, ReleaseNic], deletions: list[Change]) -> None:
+def _plan_teardown(cn: str, current: KernelState) -> _NetworkPlan:
     reason = f"cluster network {cn} is no longer wanted on this node"
-    links = sorted(current.owned_by(cn), key=_bonds_first)
-    for link in links:
+    plan = _NetworkPlan()
+    for link in sorted(current.owned_by(cn), key=_bonds_first):
         if link.kind == "bond":
             for nic in current.ports_of(link.name):
-                releases.setdefault(nic.name, ReleaseNic(cn, nic.name, reason, bond=link.name))
-        deletions.append(DeleteLink(cn, link.name, reason, kind=link.kind or "link"))
+                plan.releases.setdefault(nic.name, ReleaseNic(cn, nic.name, reason, bond=link.name))
+        plan.deletions.append(DeleteLink(cn, link.name, reason, kind=link.kind or "link"))
+    return plan
 
 
 def _bonds_first(link: LinkState) -> tuple[bool, str]:
@@ -142,46 +139,41 @@ def _ownership_problem(name: str, what: str, cn: str, link: LinkState | None) ->
     if link.owner is None:
         return f"{name} exists and is not owned by hvnet (no '{OWNER_ALIAS_PREFIX}' ifalias); rename or delete it"
     if link.owner != cn:
-        return f"{name} belongs to hvnet cluster network {link.owner}"
-    return f"{name} is a {link.kind or 'NIC'}, not a {what}"
+        return f"{name} belongs to hvnet cluster network {link.owner}; remove that cluster network's VlanConfig first"
+    return f"{name} is a {link.kind or 'NIC'}, not a {what}; delete it and hvnet makes the {what}"
 
 
 def _nic_problem(nic: str, bridge: BridgeState, wanted: Mapping[str, BridgeState], current: KernelState) -> str | None:
     link = current.links.get(nic)
     bond = bridge.uplink.bond
     if link is None:
-        return f"NIC {nic} does not exist"
+        return f"NIC {nic} does not exist; list a NIC this node has"
     if link.owner is not None:
-        return f"NIC {nic} is a link hvnet made itself (cluster network {link.owner}), not a NIC"
+        return f"NIC {nic} is a link hvnet made itself (cluster network {link.owner}), not a NIC; list a NIC instead"
     if link.master in (None, bond):
         return None
     master = current.links.get(link.master or "")
     master_owner = master.owner if master else None
     if master_owner is None:
-        return f"enslave {nic} to {bond}: {nic} is already enslaved to {link.master} (not owned by hvnet)"
+        where = f"{nic} is already enslaved to {link.master} (not owned by hvnet)"
+        return f"enslave {nic} to {bond}: {where}; release it or list another NIC"
     other = wanted.get(master_owner)
     if master_owner != bridge.cluster_network and other is not None and nic in other.uplink.nics:
         user = f"cluster network {other.cluster_network} uses it"
-        return f"enslave {nic} to {bond}: {nic} is already enslaved to {link.master} ({user})"
+        where = f"{nic} is already enslaved to {link.master} ({user})"
+        return f"enslave {nic} to {bond}: {where}; list it in one VlanConfig only"
     return None
 
 
-def _plan_cluster_network(
-    bridge: BridgeState,
-    wanted: Mapping[str, BridgeState],
-    current: KernelState,
-    errors: list[NodeError],
-    releases: dict[str, ReleaseNic],
-    deletions: list[Change],
-    builds: list[Change],
-) -> None:
+def _plan_cluster_network(bridge: BridgeState, wanted: Mapping[str, BridgeState], current: KernelState) -> _NetworkPlan:
     cn, uplink = bridge.cluster_network, bridge.uplink
     br, bo = current.links.get(bridge.bridge), current.links.get(uplink.bond)
+    plan = _NetworkPlan()
     # NICs the bond has but should not have any more are released even when the rest cannot be set up.
     for port in current.ports_of(uplink.bond) if bo is not None and bo.owner == cn else ():
         if port.name not in uplink.nics:
             reason = f"{port.name} is no longer an uplink of cluster network {cn}"
-            releases.setdefault(port.name, ReleaseNic(cn, port.name, reason, bond=uplink.bond))
+            plan.releases.setdefault(port.name, ReleaseNic(cn, port.name, reason, bond=uplink.bond))
     problems = [
         problem
         for problem in (
@@ -192,35 +184,36 @@ def _plan_cluster_network(
         if problem
     ]
     if problems:
-        errors.append(NodeError(cn, "; ".join(problems), bridge.vlan_config))
+        plan.error = NodeError(cn, "; ".join(problems), bridge.vlan_config)
         if br is not None and br.owner == cn and br.kind == "bridge":  # its VM ports stay isolated meanwhile
-            builds += _prune_changes(cn, bridge.bridge, current, uplink.bond)
-        return
+            plan.builds += _prune_changes(cn, bridge.bridge, current, uplink.bond)
+        return plan
     # NICs still enslaved to another owned master (one that gives them up) are released first.
     for nic in uplink.nics:
         master = current.links[nic].master
         if master not in (None, uplink.bond):
             reason = f"{nic} is an uplink of cluster network {cn} now"
-            releases.setdefault(nic, ReleaseNic(cn, nic, reason, bond=master or ""))
+            plan.releases.setdefault(nic, ReleaseNic(cn, nic, reason, bond=master or ""))
     if bo is not None and bo.bond_mode != uplink.bond_mode:
         # Deleting the bond releases its NICs (the kernel restores their MTUs); they are enslaved again below.
         reason = f"bond mode is {bo.bond_mode}, wanted {uplink.bond_mode}; a bond changes mode only without NICs"
-        deletions.append(DeleteLink(cn, uplink.bond, reason, kind="bond"))
+        plan.deletions.append(DeleteLink(cn, uplink.bond, reason, kind="bond"))
         bo = None
-    builds += [
+    plan.builds += [
         ClaimLink(cn, link.name, "it was made by hvnet (link group), which stopped before naming its owner")
         for link in (br, bo)
         if link is not None and not link.alias
     ]
-    builds += _bridge_changes(bridge, br)
-    builds += _bond_changes(bridge, bo)
+    plan.builds += _bridge_changes(bridge, br)
+    plan.builds += _bond_changes(bridge, bo)
     if br is not None and uplink.mtu and br.mtu != uplink.mtu:
-        builds.append(SetMtu(cn, bridge.bridge, f"MTU is {br.mtu}, wanted {uplink.mtu}", mtu=uplink.mtu))
-    builds += _nic_changes(bridge, bo, current)
+        plan.builds.append(SetMtu(cn, bridge.bridge, f"MTU is {br.mtu}, wanted {uplink.mtu}", mtu=uplink.mtu))
+    plan.builds += _nic_changes(bridge, bo, current)
     port_is_new = bo is None or bo.master != bridge.bridge
-    builds += _vid_changes(bridge, {} if port_is_new else current.vlans(uplink.bond))
+    plan.builds += _vid_changes(bridge, {} if port_is_new else current.vlans(uplink.bond))
     if br is not None:
-        builds += _prune_changes(cn, bridge.bridge, current, uplink.bond)
+        plan.builds += _prune_changes(cn, bridge.bridge, current, uplink.bond)
+    return plan
 
 
 def _bridge_changes(bridge: BridgeState, br: LinkState | None) -> list[Change]:
@@ -332,9 +325,10 @@ class Reconciler:
     def _apply(self, changes: list[Change], current: KernelState) -> ApplyResult:
         return self.applier.apply(changes, indexes={name: link.index for name, link in current.links.items()})
 
-    def reconcile(self, desired: HostState) -> ApplyResult:
-        """One pass; the result lists the applied changes and the NodeErrors (planning's and applying's)."""
-        current = self.read()
+    def reconcile(self, desired: HostState, current: KernelState | None = None) -> ApplyResult:
+        """One pass; the result lists the applied changes and the NodeErrors (planning's and applying's).
+        `current`: the kernel as read since the last write (None: read it now)."""
+        current = self.read() if current is None else current
         plan = plan_changes(desired, current)
         result = self._apply(plan.changes, current)
         result.errors[:0] = plan.errors
@@ -357,10 +351,49 @@ def prune_default_vlan(ipr: Any, bridge: str) -> list[str]:
     return Reconciler(ipr).prune_default_vlan(bridge)
 
 
+@dataclass
+class LinkNews:
+    """What the link events since the last look ask of the agent."""
+
+    full_pass: bool = False  # an owned link, or a NIC of an owned bond, changed; or the kernel dropped events
+    # VM ports of owned bridges still in VLAN 1 without PVID 1, fixed at once from their own event (no pass)
+    prunes: list[PruneVid1] = field(default_factory=list)
+    indexes: dict[str, int] = field(default_factory=dict)  # {port: ifindex} of the prunes
+
+    def __bool__(self) -> bool:
+        return self.full_pass or bool(self.prunes)
+
+
+def _signature(msg: Any) -> Any:
+    """What the plan reads of a link in one link message (AF_BRIDGE ones: its VLANs)."""
+    if msg["family"] == socket.AF_BRIDGE:
+        spec = msg.get("IFLA_AF_SPEC")
+        infos = spec.get_attrs("IFLA_BRIDGE_VLAN_INFO") if spec else []
+        return (msg.get("IFLA_MASTER"), tuple((info["flags"], info["vid"]) for info in infos))
+    data = [msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_DATA", key) for key in _PLANNED_LINK_DATA]
+    return (
+        *(msg.get(attr) for attr in ("IFLA_IFNAME", "IFLA_MASTER", "IFLA_MTU", "IFLA_TXQLEN", "IFLA_IFALIAS")),
+        msg.get("IFLA_GROUP"),
+        msg["flags"] & IFF_UP,
+        msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND"),
+        *data,
+    )
+
+
+_PLANNED_LINK_DATA = ("IFLA_BOND_MODE", "IFLA_BOND_MIIMON", "IFLA_BR_VLAN_FILTERING")
+
+
+@dataclass(frozen=True)
+class _Owned:
+    name: str
+    kind: str
+    cluster_network: str
+
+
 class LinkEventWatcher:
-    """Link events (RTMGRP_LINK) that concern the agent's links, so the agent loop re-checks within a second:
-    an owned link changed or went away, or a port of an owned link (a VM port joining an owned bridge, a NIC of
-    an owned bond going down) changed or changed VLANs. Create it in the namespace the agent manages."""
+    """Link events (RTMGRP_LINK) that concern the agent's links: an owned link changed or went away, a NIC of an
+    owned bond changed (a full pass), or a VM port of an owned bridge is in VLAN 1 (pruned from the event's own
+    VLAN list, no pass). Create it in the namespace the agent manages."""
 
     RECV_SIZE = 1 << 20
 
@@ -370,10 +403,24 @@ class LinkEventWatcher:
         self.sock.bind((0, RTMGRP_LINK))
         self.marshal = MarshalRtnl()
         # Bound before this read: whatever changes after it arrives as an event.
-        self.owned = {link.index for link in read_links(ipr).values() if link.owner is not None}
+        messages = list(ipr.link("dump", ext_mask=RTEXT_FILTER_SKIP_STATS))
+        names = {msg["index"]: msg.get("IFLA_IFNAME") for msg in messages}
+        links = [(msg, link_from_message(msg, names)) for msg in messages]
+        self.owned = {link.index: _Owned(link.name, link.kind, link.owner) for _, link in links if link.owner}
+        bonds = {owned.name for owned in self.owned.values() if owned.kind == "bond"}
+        # What the plan reads of each owned link and each NIC of an owned bond, as last seen (by index, family).
+        self._signatures: dict[tuple[int, int], Any] = {
+            (msg["index"], msg["family"]): _signature(msg) for msg, link in links if link.owner or link.master in bonds
+        }
+        for msg in ipr.link("dump", family=socket.AF_BRIDGE, ext_mask=RTEXT_FILTER_BRVLAN_COMPRESSED):
+            if msg["index"] in self.owned:
+                self._signatures[(msg["index"], msg["family"])] = _signature(msg)
 
     def close(self) -> None:
         self.sock.close()
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
 
     def __enter__(self) -> LinkEventWatcher:
         return self
@@ -381,42 +428,83 @@ class LinkEventWatcher:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def wait(self, timeout: float, wake: Any = None) -> LinkNews:
+        """The news of the events that came within `timeout` seconds; returns early (maybe with no news) when
+        `wake` (anything with a fileno, e.g. agent/wakeup.py's Wakeup) becomes readable."""
+        readable, _, _ = select.select([self.sock, *([wake] if wake is not None else [])], [], [], timeout)
+        news = LinkNews()
+        if self.sock in readable:
+            self._drain(news)
+        return news
+
     def wait_for_link_events(self, timeout: float) -> bool:
         """True as soon as a relevant event arrived (or events were lost), False after `timeout` seconds without."""
         deadline = time.monotonic() + timeout
         while True:
             remaining = max(0.0, deadline - time.monotonic())
-            readable, _, _ = select.select([self.sock], [], [], remaining)
-            if readable and self._drain():
+            if self.wait(remaining):
                 return True
             if remaining == 0.0:
                 return False
 
-    def _drain(self) -> bool:
-        relevant = False
+    def _drain(self, news: LinkNews) -> None:
         while True:
             try:
                 data = self.sock.recv(self.RECV_SIZE)
             except BlockingIOError:
-                return relevant
+                return
             except OSError as error:
                 if error.errno != errno.ENOBUFS:
                     raise
-                relevant = True  # the kernel dropped events: look again
+                news.full_pass = True  # the kernel dropped events: look again
                 continue
             for msg in self.marshal.parse(data):
-                relevant = self._concerns_agent(msg) or relevant
+                self._read_event(msg, news)
 
-    def _concerns_agent(self, msg: Any) -> bool:
+    def _read_event(self, msg: Any, news: LinkNews) -> None:
         index = msg.get("index")
         if index is None:
+            return
+        removed = msg["header"]["type"] == RTM_DELLINK
+        name = msg.get("IFLA_IFNAME") or ""
+        owner = owner_of(msg.get("IFLA_IFALIAS"), name, msg.get("IFLA_GROUP") or 0)
+        kind = msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND")
+        known = self.owned.get(index)
+        if owner is not None or known is not None:
+            if removed and msg["family"] != socket.AF_BRIDGE:
+                self.owned.pop(index, None)
+            elif owner is not None:
+                self.owned[index] = _Owned(name, kind or (known.kind if known else ""), owner)
+            news.full_pass |= self._changed(index, msg, removed)
+            return
+        master = self.owned.get(msg.get("IFLA_MASTER") or 0)
+        if master is None:
+            return
+        if master.kind != "bridge":  # a NIC of an owned bond
+            news.full_pass |= self._changed(index, msg, removed)
+        elif msg["family"] == socket.AF_BRIDGE and not removed:
+            self._vm_port_event(index, name, master, msg, news)
+
+    def _changed(self, index: int, msg: Any, removed: bool) -> bool:
+        # A VM port joining a bridge makes the bridge and the bond's NICs report a change (features are
+        # recomputed) that leaves all the plan reads as it was: no reason for a pass.
+        seen = (index, msg["family"])
+        signature = None if removed else _signature(msg)
+        if signature is not None and self._signatures.get(seen) == signature:
             return False
-        link_removed = msg["header"]["type"] == RTM_DELLINK and msg["family"] != socket.AF_BRIDGE
-        owner = owner_of(msg.get("IFLA_IFALIAS"), msg.get("IFLA_IFNAME") or "", msg.get("IFLA_GROUP") or 0)
-        if owner is not None or index in self.owned:
-            if link_removed:
-                self.owned.discard(index)
-            else:
-                self.owned.add(index)
-            return True
-        return msg.get("IFLA_MASTER") in self.owned
+        self._signatures[seen] = signature
+        return True
+
+    def _vm_port_event(self, index: int, name: str, bridge: _Owned, msg: Any, news: LinkNews) -> None:
+        # The kernel sends a port's whole VLAN list with each AF_BRIDGE notification (br_ifinfo_notify): a port that
+        # joined with PVID 1 and then got its own VLAN shows VID 1 without PVID here, and is fixed at once.
+        spec = msg.get("IFLA_AF_SPEC")
+        infos = spec.get_attrs("IFLA_BRIDGE_VLAN_INFO") if spec else None
+        if infos is None:
+            news.full_pass = True  # no VLAN list in the event: the pass reads it
+            return
+        entry = vlans_from_infos(infos).get(DEFAULT_PVID)
+        if entry is not None and not entry.pvid:
+            news.prunes = [p for p in news.prunes if p.link != name]
+            news.prunes.append(PruneVid1(bridge.cluster_network, name, PRUNE_REASON, bridge=bridge.name))
+            news.indexes[name] = index

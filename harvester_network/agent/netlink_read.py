@@ -2,8 +2,8 @@
 
 `read_kernel_state(ipr)` makes one RTM_GETLINK dump (every link: kind, master, MTU, queue length, admin state,
 ifalias, bond mode/miimon, bridge VLAN filtering) and one AF_BRIDGE dump with compressed VLAN info (every
-bridge port's VIDs as ranges). Nothing is written. `link_inventory(ipr)` is the NIC inventory `desired.py`
-checks NICs against (masters, IPv4 addresses, agent ownership).
+bridge port's VIDs as ranges). Nothing is written. `inventory_of(state.links, ipv4_link_indexes(ipr))` is the NIC
+inventory `desired.py` checks NICs against (masters, IPv4 addresses, agent ownership), from the same link dump.
 """
 
 from __future__ import annotations
@@ -171,11 +171,18 @@ def read_kernel_state(ipr: Any) -> KernelState:
     return KernelState(links=links, port_vlans=read_port_vlans(ipr, names))
 
 
-def link_inventory(ipr: Any) -> dict[str, LinkInfo]:
+def ipv4_link_indexes(ipr: Any) -> set[int]:
+    """The indexes of the links that carry IPv4 addresses (one address dump)."""
+    return {msg["index"] for msg in ipr.addr("dump", family=socket.AF_INET)}
+
+
+def inventory_of(links: Mapping[str, LinkState], with_ipv4: set[int]) -> dict[str, LinkInfo]:
     """Every link by name with its master, whether it has IPv4 addresses and its agent owner (for desired.py)."""
-    links = read_links(ipr)
-    with_ipv4 = {msg["index"] for msg in ipr.addr("dump", family=socket.AF_INET)}
     return {
         name: LinkInfo(master=link.master, has_ipv4=link.index in with_ipv4, owner=link.owner)
         for name, link in links.items()
     }
+
+
+def link_inventory(ipr: Any) -> dict[str, LinkInfo]:
+    return inventory_of(read_links(ipr), ipv4_link_indexes(ipr))

@@ -1,6 +1,6 @@
 """One reconcile pass of the node agent: objects in, host state applied, one VlanStatus per cluster network out.
 
-    desired = desired_host_state(objects, node + link inventory)    # pure (desired.py)
+    desired = DesiredState().compute(objects, node + link inventory) # pure, incremental (desired.py)
     result  = Reconciler(ipr).reconcile(desired)                    # diff + apply (netlink.py)
     statuses = VlanStatus per cluster network matched on this node  # shaped by render/vlanstatus.py
 
@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from harvester_network.agent.desired import desired_host_state
+from harvester_network.agent.desired import DesiredState
 from harvester_network.agent.hoststate import HostState
 from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeIdentity
 from harvester_network.agent.netlink_apply import ApplyResult
@@ -51,6 +51,8 @@ class PassReport:
     warnings: list[str] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=list)
     duration_s: float = 0.0
+    status_key: Any = None  # what the statuses were made from (reconcile_pass reuses them while it is equal)
+    vlan_configs: Any = None
 
     @property
     def ready(self) -> bool:
@@ -91,17 +93,40 @@ def reconcile_pass(
     objects: ClusterObjects,
     node: NodeIdentity,
     host: HostNetwork,
+    desired_state: DesiredState | None = None,  # kept between passes by the loop; None: from scratch
+    previous: PassReport | None = None,  # the last pass: its statuses are reused when nothing in them changed
 ) -> PassReport:
     started = time.monotonic()
     writes_before = host.writes
-    desired = desired_host_state(objects, node.with_links(host.inventory()))
+    desired = (desired_state or DesiredState()).compute(objects, node.with_links(host.inventory()))
     applied = host.reconcile(desired)
     reports = cluster_network_reports(desired, applied)
+    # Local areas are the same tuples while their NADs are unchanged, so this costs no walk over thousands.
+    status_key = (node.name, tuple(reports), tuple((b.cluster_network, b.local_areas) for b in desired.bridges))
+    if previous is not None and previous.status_key == status_key and previous.vlan_configs is objects.vlan_configs:
+        statuses = previous.statuses
+    else:
+        statuses = _statuses(objects, node, desired, reports)
+    return PassReport(
+        cluster_networks=reports,
+        changes=[c.summary() for c in applied.applied],
+        writes=host.writes - writes_before,
+        warnings=list(desired.warnings),
+        statuses=statuses,
+        duration_s=time.monotonic() - started,
+        status_key=status_key,
+        vlan_configs=objects.vlan_configs,
+    )
+
+
+def _statuses(
+    objects: ClusterObjects, node: NodeIdentity, desired: HostState, reports: list[ClusterNetworkReport]
+) -> list[dict[str, Any]]:
     updated_at = now_rfc3339()
     # The API gives objects a uid (the VlanStatus' owner reference needs it); rendered manifests have none.
     uids = {meta.get("name"): meta.get("uid") for meta in (vc.get("metadata") or {} for vc in objects.vlan_configs)}
-    areas = {b.cluster_network: [(a.vid, a.cidr) for a in b.local_areas] for b in desired.bridges}
-    statuses = [
+    areas = {b.cluster_network: b.local_areas for b in desired.bridges}  # LocalArea is a (vid, cidr) tuple
+    return [
         vlanstatus_object(
             cluster_network=r.cluster_network,
             node=node.name,
@@ -114,11 +139,3 @@ def reconcile_pass(
         )
         for r in reports
     ]
-    return PassReport(
-        cluster_networks=reports,
-        changes=[c.summary() for c in applied.applied],
-        writes=host.writes - writes_before,
-        warnings=list(desired.warnings),
-        statuses=statuses,
-        duration_s=time.monotonic() - started,
-    )

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from harvester_network.agent.inputs import AGENT_KINDS, ClusterObjects, NodeIdentity, group_kind
+from harvester_network.agent.wakeup import Wakeup
 from harvester_network.model import names
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -139,3 +140,35 @@ def dir_fingerprint(directory: str | Path) -> str:
             continue  # removed since the listing; the next fingerprint will not list it either
         digest.update(f"{path.relative_to(root)}\0{stat.st_mtime_ns}\0{stat.st_size}\n".encode())
     return digest.hexdigest()
+
+
+class ManifestDirSource:
+    """`--from-dir`: the objects of a directory (e.g. `hvnet render -o DIR`), re-read when any file changes."""
+
+    def __init__(self, directory: Path, node_name: str, node_file: Path | None) -> None:
+        self.directory, self.node_name, self.node_file = directory, node_name, node_file
+        self._seen = ""
+
+    def _fingerprint(self) -> str:
+        node = dir_fingerprint(self.node_file.parent) if self.node_file else ""
+        return dir_fingerprint(self.directory) + node
+
+    def load(self) -> tuple[ClusterObjects, NodeIdentity]:
+        self._seen = self._fingerprint()
+        objects = load_manifest_dir(self.directory)
+        if self.node_file is None:
+            return objects, NodeIdentity(self.node_name, {names.HOSTNAME_LABEL: self.node_name})
+        node = load_node_file(self.node_file)
+        if node.name != self.node_name:
+            raise ManifestError(f"{self.node_file}: names node '{node.name}', but the agent runs as '{self.node_name}'")
+        return objects, node
+
+    def changed(self) -> bool:
+        return self._fingerprint() != self._seen
+
+    @property
+    def wakeup(self) -> Wakeup | None:
+        return None  # polled: a stat per file every TICK_S
+
+    def close(self) -> None:
+        pass

@@ -120,8 +120,10 @@ class KubeClient:
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> tuple[list[dict[str, Any]], str]:
-        """Every matching object, page by page, and the list's resourceVersion (where a watch starts from)."""
+        """Every matching object, page by page, and the list's resourceVersion (where a watch starts from).
+        `transform` is applied to each page's items as they come (a big list never sits in memory whole)."""
         kind = kind_named(kind) if isinstance(kind, str) else kind
         query: dict[str, str] = {"limit": str(_PAGE_SIZE)}
         if label_selector:
@@ -134,7 +136,10 @@ class KubeClient:
         while True:
             page = self._request("GET", kind.path(namespace), query=query, verb="list", subject=subject)
             # A list's items carry no apiVersion/kind; give them back so callers can treat them as objects.
-            items += [{"apiVersion": kind.api_version, "kind": kind.kind, **item} for item in page.get("items") or []]
+            page_items = [
+                {"apiVersion": kind.api_version, "kind": kind.kind, **item} for item in page.get("items") or []
+            ]
+            items += map(transform, page_items) if transform else page_items
             metadata = page.get("metadata") or {}
             if not metadata.get("continue"):
                 return items, str(metadata.get("resourceVersion") or "")

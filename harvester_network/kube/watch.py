@@ -10,7 +10,8 @@ The informer pattern of client-go, kept small:
 - a stream the server ends cleanly (its timeoutSeconds): watch again at once; after a backoff when it brought
   nothing, and likewise a 410 right after a list, so a misbehaving server is not hammered.
 `on_change` is called (on the watch thread) when what `relevant` sees of an object changed, was added or removed,
-so that status written by others (or a node's heartbeat) does not wake the caller.
+so that status written by others (or a node's heartbeat) does not wake the caller. Objects are kept as `transform`
+makes them on receipt (default: without metadata.managedFields, as client-go's TransformStripManagedFields).
 """
 
 from __future__ import annotations
@@ -61,6 +62,14 @@ def _whole(obj: dict[str, Any]) -> Any:
     return obj
 
 
+def without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object without metadata.managedFields (often half its size; nothing a reader of a mirror needs)."""
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict) and "managedFields" in metadata:
+        return {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
+    return obj
+
+
 class ObjectCache:
     """The objects of one `kind` (optionally only those matching `field_selector`), kept current by a thread."""
 
@@ -72,14 +81,17 @@ class ObjectCache:
         on_change: Callable[[], None],
         field_selector: str | None = None,
         relevant: Callable[[dict[str, Any]], Any] = _whole,
+        transform: Callable[[dict[str, Any]], dict[str, Any]] = without_managed_fields,
         watch_timeout_s: int = DEFAULT_WATCH_TIMEOUT_S,
         backoff: Backoff | None = None,
     ) -> None:
         self.target, self.kind, self.field_selector = target, kind, field_selector
-        self._on_change, self._relevant = on_change, relevant
+        self._on_change, self._relevant, self._transform = on_change, relevant, transform
         self._watch_timeout_s = watch_timeout_s
         self._backoff = backoff or Backoff()
         self._objects: dict[ObjectKey, dict[str, Any]] = {}
+        self._generation = 0  # counts the changes `relevant` sees
+        self._snapshot: tuple[int, tuple[dict[str, Any], ...]] = (-1, ())
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._synced = threading.Event()
@@ -120,6 +132,14 @@ class ObjectCache:
         with self._lock:
             return [self._objects[key] for key in sorted(self._objects)]
 
+    def snapshot(self) -> tuple[dict[str, Any], ...]:
+        """The objects as a tuple (in no particular order), the same tuple while nothing relevant changed (readers
+        may key caches on it; no sort: a change of one object among thousands costs a copy, not a sort)."""
+        with self._lock:
+            if self._snapshot[0] != self._generation:
+                self._snapshot = (self._generation, tuple(self._objects.values()))
+            return self._snapshot[1]
+
     # --- the thread ----------------------------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -154,18 +174,21 @@ class ObjectCache:
         self._stop.wait(delay)
 
     def _list(self, kube: KubeClient) -> None:
-        items, version = kube.list_with_version(self.kind, field_selector=self.field_selector)
+        items, version = kube.list_with_version(
+            self.kind, field_selector=self.field_selector, transform=self._transform
+        )
         self.lists += 1
         replacement = {_namespace_and_name(obj): obj for obj in items}
         with self._lock:
             changed = self._views(self._objects) != self._views(replacement)
             self._objects = replacement
+            self._generation += changed
         self._version = version
         self._events_since_list = False
         self._succeeded()
-        self._synced.set()
         if changed:
             self._on_change()
+        self._synced.set()  # after on_change: a caller that waited for the sync sees this list's change as read
 
     def _follow(self, kube: KubeClient) -> None:
         """Watch from the version reached until the stream ends; every event and bookmark moves the version on,
@@ -198,9 +221,12 @@ class ObjectCache:
             before = self._objects.get(key)
             if event_type == "DELETED":
                 self._objects.pop(key, None)
-                return before is not None
-            self._objects[key] = obj
-        return before is None or self._relevant(before) != self._relevant(obj)
+                changed = before is not None
+            else:
+                obj = self._objects[key] = self._transform(obj)
+                changed = before is None or self._relevant(before) != self._relevant(obj)
+            self._generation += changed
+        return changed
 
     def _views(self, objects: dict[ObjectKey, dict[str, Any]]) -> dict[ObjectKey, Any]:
         return {key: self._relevant(obj) for key, obj in objects.items()}

@@ -5,6 +5,7 @@ Objects are built here by small helpers (not by the product's renderer), the way
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import replace
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harvester_network.agent.desired import desired_host_state
+from harvester_network.agent.desired import DesiredState, desired_host_state
 from harvester_network.agent.hoststate import HostState, LocalArea, UplinkState
 from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeInfo
 
@@ -350,7 +351,8 @@ def test_mgmt_takes_no_vlanconfigs() -> None:
 def test_a_vlanconfig_of_a_missing_cluster_network_is_an_error() -> None:
     result = state(vlan_config("vc1", "ghost", ["eth1"]))
     assert (
-        only_error(result, "ghost") == "VlanConfig vc1: cluster network ghost does not exist (no ClusterNetwork object)"
+        only_error(result, "ghost")
+        == "VlanConfig vc1: cluster network ghost does not exist; create its ClusterNetwork or fix spec.clusterNetwork"
     )
 
 
@@ -395,7 +397,7 @@ def test_vlanconfigs_that_cannot_be_matched_are_warnings() -> None:
 
 def test_a_missing_nic_keeps_the_cluster_network_down() -> None:
     result = state(cluster_network("cn1"), vlan_config("vc1", "cn1", ["eth1", "eth9"]))
-    assert only_error(result, "cn1") == "NIC eth9 does not exist on node node1"
+    assert only_error(result, "cn1") == "NIC eth9 does not exist on node node1; list a NIC the node has"
     assert result.errors[0].vlan_config == "vc1"
 
 
@@ -405,8 +407,8 @@ def test_a_missing_nic_keeps_the_cluster_network_down() -> None:
         (LinkInfo(master=None), None),
         (LinkInfo(master="cn1-bo"), None),
         (LinkInfo(master="cn1-bo", has_ipv4=True), None),  # already ours: nothing new is cut off
-        (LinkInfo(master="br0"), "NIC eth1 is already enslaved to br0"),
-        (LinkInfo(master="bond0"), "NIC eth1 is already enslaved to bond0"),
+        (LinkInfo(master="br0"), "NIC eth1 is already enslaved to br0; release it or list another NIC"),
+        (LinkInfo(master="bond0"), "NIC eth1 is already enslaved to bond0; release it or list another NIC"),
         (LinkInfo(master="old-bo"), None),  # the agent's own link (see the links below): released by the reconciler
         (LinkInfo(has_ipv4=True), "NIC eth1 carries IPv4 addresses; enslaving it to cn1-bo would cut"),
     ],
@@ -470,8 +472,8 @@ def test_a_nic_that_is_an_agent_link_is_an_error() -> None:
         on=node(links=links),
     )
     assert only_error(result, "cn2") == (
-        "NIC cn1-br is a link the agent manages itself, not a NIC; "
-        "NIC left-bo is a link the agent manages itself, not a NIC"
+        "NIC cn1-br is a link the agent manages itself, not a NIC; list a NIC of the node instead; "
+        "NIC left-bo is a link the agent manages itself, not a NIC; list a NIC of the node instead"
     )
     assert result.bridge_for("cn1") is not None
 
@@ -646,3 +648,63 @@ def test_property_without_host_ip_migration_no_nic_with_ipv4_is_newly_enslaved(s
 def test_property_with_host_ip_migration_ipv4_addresses_change_nothing(scenario: dict[str, Any]) -> None:
     without_addresses = {nic: replace(link, has_ipv4=False) for nic, link in scenario["links"].items()}
     assert _run(scenario["objects"], scenario["links"]) == _run(scenario["objects"], without_addresses)
+
+
+# --- incremental = from scratch ----------------------------------------------------------------------------------
+
+NAD_NAMES = ("n1", "n2", "n3", "n4", "n5")
+RACK_SELECTORS = ({}, {"rack": "a"}, {"rack": "b"}, {HOSTNAME: "node2"})
+ROUTES = (None, '{"cidr":"10.0.0.0/24"}', '{"cidr":"10.1.0.0/24"}', "{oops")
+
+
+@st.composite
+def cluster_events(draw: st.DrawFn) -> tuple[str, Any]:
+    """One change to the cluster or the node, as a watch would report it (or the same objects again)."""
+    kinds = ["nad", "nad", "nad", "delete nad", "deleting nad", "vc", "vc", "delete vc", "cn", "node", "node"]
+    what = draw(st.sampled_from(kinds))
+    if what == "nad":
+        bridge, config, _ = draw(nad_specs())
+        return what, nad(draw(st.sampled_from(NAD_NAMES)), bridge, config=config, route=draw(st.sampled_from(ROUTES)))
+    if what in ("delete nad", "deleting nad"):
+        return what, draw(st.sampled_from(NAD_NAMES))
+    if what == "vc":
+        cn, selector, nics = draw(st.sampled_from(VC_CNS)), draw(st.sampled_from(RACK_SELECTORS)), ["eth1"]
+        return what, vlan_config(draw(st.sampled_from(["vc1", "vc2", "vc3"])), cn, nics, selector)
+    if what == "delete vc":
+        return what, draw(st.sampled_from(["vc1", "vc2", "vc3"]))
+    if what == "cn":
+        return what, draw(st.sampled_from(CN_POOL))
+    return what, draw(st.sampled_from([{"rack": "a"}, {"rack": "b"}]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(cluster_events(), min_size=1, max_size=30), st.booleans(), st.booleans())
+def test_property_incremental_desired_state_equals_from_scratch_after_every_event(
+    events: list[tuple[str, Any]], as_mirror: bool, repeat_objects: bool
+) -> None:
+    """`as_mirror`: unchanged objects are handed over as the same instances and each write is a new one (the
+    Kubernetes source); else every load gives new, equal copies (the directory source)."""
+    store: dict[tuple[str, str], dict[str, Any]] = {("ClusterNetwork", cn): cluster_network(cn) for cn in CN_POOL[:3]}
+    labels = dict(NODE_LABELS)
+    incremental = DesiredState()
+    objects = ClusterObjects()
+    for what, value in events:
+        written: dict[str, Any] | None = None
+        if what in ("nad", "vc"):
+            written = value
+        elif what in ("delete nad", "delete vc"):
+            store.pop(("VlanConfig" if what == "delete vc" else "NetworkAttachmentDefinition", value), None)
+        elif what == "deleting nad" and (old := store.get(("NetworkAttachmentDefinition", value))):
+            written = {**old, "metadata": {**old["metadata"], "deletionTimestamp": "2026-01-01T00:00:00Z"}}
+        elif what == "cn" and store.pop(("ClusterNetwork", value), None) is None:  # comes or goes
+            written = cluster_network(value)
+        elif what == "node":
+            labels = {**NODE_LABELS, **value}
+        if written is not None:
+            store[(written["kind"], written["metadata"]["name"])] = copy.deepcopy(written)
+        if not (repeat_objects and what == "node"):  # a node change alone keeps the same object tuples
+            current = list(store.values())
+            objects = ClusterObjects.from_objects(current if as_mirror else copy.deepcopy(current))
+        on = node("node1", labels)
+
+        assert incremental.compute(objects, on) == desired_host_state(objects, on)

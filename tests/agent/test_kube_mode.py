@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ from harvester_network.agent.inputs import LinkInfo
 from harvester_network.agent.kube_source import KubeSource, SourceUnavailable
 from harvester_network.agent.loop import AgentLoop
 from harvester_network.agent.metrics import AgentMetrics
+from harvester_network.agent.netlink import LinkNews
 from harvester_network.agent.status import KubeStatusSink, agent_field_manager
+from harvester_network.agent.wakeup import Wakeup
 from harvester_network.kube import KubeClient, KubeTarget, condition, field_managers
 from harvester_network.model import load_plan_file
 from harvester_network.render import harvester as h
@@ -93,14 +96,49 @@ def test_load_gives_the_objects_and_this_nodes_labels(source: KubeSource) -> Non
     assert not source.changed()
 
 
+def test_loads_hand_over_the_same_tuples_until_something_changes(source: KubeSource, kube: KubeClient) -> None:
+    first, _ = source.load()
+    again, _ = source.load()
+    assert again.nads is first.nads and again.vlan_configs is first.vlan_configs  # desired.py's cache key
+
+    kube.apply(nad(300))
+    eventually(source.changed, timeout=10, what="a new NAD")
+    changed, _ = source.load()
+
+    assert changed.nads is not first.nads and len(changed.nads) == len(first.nads) + 1
+    assert changed.vlan_configs is first.vlan_configs
+
+
+def test_the_mirrors_keep_only_what_the_agent_reads(source: KubeSource, kube: KubeClient) -> None:
+    annotated = nad(300)
+    annotated["metadata"]["annotations"] = {h.ANNOTATION_ROUTE: '{"cidr":"10.3.0.0/24"}', "note": "x" * 1000}
+    annotated["metadata"]["labels"]["team"] = "x"
+    kube.apply(annotated)
+
+    def mirrored_nad() -> dict[str, Any] | None:
+        return next((o for o in source.load()[0].nads if o["metadata"]["name"] == "vlan300"), None)
+
+    mirrored = eventually(mirrored_nad, timeout=10, what="the new NAD")
+
+    assert set(mirrored) == {"apiVersion", "kind", "metadata", "spec"}
+    assert set(mirrored["metadata"]) == {"name", "namespace", "labels", "annotations"}
+    assert mirrored["metadata"]["labels"] == {h.LABEL_CLUSTER_NETWORK: "vlan"}
+    assert mirrored["metadata"]["annotations"] == {h.ANNOTATION_ROUTE: '{"cidr":"10.3.0.0/24"}'}
+    assert mirrored["spec"] == annotated["spec"]
+    assert set(source.caches["Node"].objects()[0]["metadata"]) == {"name", "resourceVersion", "labels"}
+    vlan_config = source.load()[0].vlan_configs[0]["metadata"]
+    assert {"name", "uid"} <= set(vlan_config) <= {"name", "uid", "labels"}  # the uid: the VlanStatus owner
+
+
 def test_changed_after_a_spec_or_label_change_but_not_after_status(source: KubeSource, kube: KubeClient) -> None:
     source.load()
+    cache = source.caches["Node"]
+    version = cache.objects()[0]["metadata"]["resourceVersion"]
     node_status = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node1"}}
     kube.apply({**node_status, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}, subresource="status")
-    cache = source.caches["Node"]
 
-    def heartbeat_mirrored() -> bool:
-        return any((o.get("status") or {}).get("conditions") for o in cache.objects())
+    def heartbeat_mirrored() -> bool:  # the mirror keeps only name and labels: the new version shows it arrived
+        return cache.objects()[0]["metadata"]["resourceVersion"] != version
 
     eventually(heartbeat_mirrored, timeout=10, what="the Node status change in the mirror")
     threading.Event().wait(0.1)
@@ -263,10 +301,13 @@ class LinkEventsByHand:
     def kick(self) -> None:
         self.event.set()
 
-    def wait_for_link_events(self, timeout: float) -> bool:
-        fired = self.event.wait(timeout)
+    def wait(self, timeout: float, wake: Wakeup | None = None) -> LinkNews:
+        deadline = time.monotonic() + timeout
+        while not self.event.wait(0.01):
+            if (wake is not None and wake.is_set()) or time.monotonic() >= deadline:
+                return LinkNews()
         self.event.clear()
-        return fired
+        return LinkNews(full_pass=True)
 
 
 @pytest.fixture

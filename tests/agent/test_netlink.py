@@ -7,13 +7,21 @@ boots it) or on a host kernel that has them. What the agent did is checked with 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import socket
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from harvester_network.agent.hostip import HostIpMigrator, RecordStore
 from harvester_network.agent.hoststate import BridgeState, HostState, UplinkState
+from harvester_network.agent.loop import KernelHost
 from harvester_network.agent.netlink import (
     LinkEventWatcher,
+    LinkNews,
     NotOwnedError,
     Reconciler,
     link_inventory,
@@ -187,7 +195,8 @@ def test_links_the_agent_does_not_own_are_left_alone(ns: HvtNetns, rec: Reconcil
     result = rec.reconcile(desired)
 
     assert error_messages(result) == {
-        "ext": "enslave eth3 to ext-bo: eth3 is already enslaved to br-ex (not owned by hvnet)",
+        "ext": "enslave eth3 to ext-bo: eth3 is already enslaved to br-ex (not owned by hvnet); "
+        "release it or list another NIC",
         "vlan": "vlan-br exists and is not owned by hvnet (no 'hvnet:' ifalias); rename or delete it",
     }
     assert ns.link("eth3")["master"] == "br-ex"
@@ -224,7 +233,7 @@ def test_missing_nic_is_an_error_and_nothing_is_made(ns: HvtNetns, rec: Reconcil
 
     result = rec.reconcile(state(network("vlan", ["eth1", "eth9"], {100})))
 
-    assert error_messages(result) == {"vlan": "NIC eth9 does not exist"}
+    assert error_messages(result) == {"vlan": "NIC eth9 does not exist; list a NIC this node has"}
     assert result.writes == 0
     assert not {"vlan-br", "vlan-bo"} & ns.links()
     assert "master" not in ns.link("eth1")
@@ -237,7 +246,8 @@ def test_nic_kept_by_another_cluster_network_is_an_error(ns: HvtNetns, rec: Reco
     result = rec.reconcile(state(network("a", ["eth1"], {10}), network("b", ["eth1", "eth2"], {20})))
 
     assert error_messages(result) == {
-        "b": "enslave eth1 to b-bo: eth1 is already enslaved to a-bo (cluster network a uses it)"
+        "b": "enslave eth1 to b-bo: eth1 is already enslaved to a-bo (cluster network a uses it); "
+        "list it in one VlanConfig only"
     }
     assert ns.link("eth1")["master"] == "a-bo"
 
@@ -305,6 +315,37 @@ def test_bond_mode_change_makes_the_bond_anew(ns: HvtNetns, rec: Reconciler) -> 
     assert rec.reconcile(desired).writes == 0
 
 
+class DumpCountingIpr:
+    """An IPRoute that counts link dumps by family (0: the whole-link dump)."""
+
+    def __init__(self, ipr: Any) -> None:
+        self.ipr, self.link_dumps = ipr, Counter[int]()
+
+    def link(self, command: str, **kwargs: Any) -> Any:
+        if command == "dump":
+            self.link_dumps[kwargs.get("family", 0)] += 1
+        return self.ipr.link(command, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ipr, name)
+
+
+def test_a_pass_makes_one_link_dump_and_no_write_when_nothing_changed(ns: HvtNetns, tmp_path: Path) -> None:
+    add_dummies(ns, "eth1")
+    ipr = DumpCountingIpr(ns.ipr)
+    host = KernelHost(ipr, HostIpMigrator(ipr, RecordStore(tmp_path, "node1")))
+    desired = state(network("vlan", ["eth1"], {100, 200}))
+    host.inventory()
+    host.reconcile(desired)
+    writes, ipr.link_dumps = host.writes, Counter()
+
+    host.inventory()
+    host.reconcile(desired)
+
+    assert ipr.link_dumps == {0: 1, socket.AF_BRIDGE: 1}  # links once (inventory and plan), bridge VLANs once
+    assert host.writes == writes
+
+
 def test_vid1_is_pruned_from_vm_ports_but_not_from_pvid1_ports(ns: HvtNetns, rec: Reconciler) -> None:
     add_dummies(ns, "eth1")
     desired = state(network("vlan", ["eth1"], {100, 200}))
@@ -334,7 +375,7 @@ def test_vid1_is_pruned_while_the_cluster_network_has_an_error(ns: HvtNetns, rec
 
     result = rec.reconcile(state(network("vlan", ["eth1", "eth9"], {100})))
 
-    assert error_messages(result) == {"vlan": "NIC eth9 does not exist"}
+    assert error_messages(result) == {"vlan": "NIC eth9 does not exist; list a NIC this node has"}
     assert [(type(c), c.link) for c in result.applied] == [(PruneVid1, "vm1")]
     assert ns.bridge_vlans()["vm1"] == {100: PVID_UNTAGGED}
 
@@ -357,13 +398,20 @@ def settle(watcher: LinkEventWatcher) -> None:
     raise AssertionError("link events about the agent's links keep coming")
 
 
-def test_link_events_wake_the_agent_for_its_links_only(ns: HvtNetns, rec: Reconciler) -> None:
+@contextmanager
+def watching_a_built_bridge(ns: HvtNetns, rec: Reconciler) -> Iterator[LinkEventWatcher]:
+    """Cluster network vlan (eth1, VID 100) built, and a watcher past the events of building it."""
     add_dummies(ns, "eth1")
     rec.reconcile(state(network("vlan", ["eth1"], {100})))
     with ns.inside():
         watcher = LinkEventWatcher(ns.ipr)
     with watcher:
         settle(watcher)
+        yield watcher
+
+
+def test_link_events_wake_the_agent_for_its_links_only(ns: HvtNetns, rec: Reconciler) -> None:
+    with watching_a_built_bridge(ns, rec) as watcher:
         add_dummies(ns, "unrelated")
         assert watcher.wait_for_link_events(0.5) is False
 
@@ -377,6 +425,31 @@ def test_link_events_wake_the_agent_for_its_links_only(ns: HvtNetns, rec: Reconc
 
         ns.run("ip", "link", "del", "vlan-br")  # the bridge goes away
         assert watcher.wait_for_link_events(10) is True
+
+
+def news_until_quiet(watcher: LinkEventWatcher) -> LinkNews:
+    """The link news of every event until none comes for a second."""
+    gathered = LinkNews()
+    while news := watcher.wait(1.0):
+        gathered.full_pass |= news.full_pass
+        gathered.prunes += news.prunes
+        gathered.indexes |= news.indexes
+    return gathered
+
+
+def test_a_new_vm_port_is_pruned_from_its_own_link_event(ns: HvtNetns, rec: Reconciler) -> None:
+    with watching_a_built_bridge(ns, rec) as watcher:
+        add_vm_port(ns, "vm1", "vlan-br", vid=100)
+        add_vm_port(ns, "vm2", "vlan-br", vid=None)  # untagged network: PVID 1, keeps VLAN 1
+
+        news = news_until_quiet(watcher)
+
+        assert not news.full_pass  # the bridge reports a change when a port joins: nothing the plan reads
+        assert [(p.link, p.bridge, p.cluster_network) for p in news.prunes] == [("vm1", "vlan-br", "vlan")]
+        rec.applier.apply(news.prunes, indexes=news.indexes)
+        assert ns.bridge_vlans()["vm1"] == {100: PVID_UNTAGGED}
+        assert ns.bridge_vlans()["vm2"] == {1: PVID_UNTAGGED}
+        assert not news_until_quiet(watcher).prunes  # the prune's own event asks for nothing more
 
 
 def test_failed_change_names_the_link_and_the_reason(ns: HvtNetns, rec: Reconciler) -> None:

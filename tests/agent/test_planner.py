@@ -231,10 +231,10 @@ def test_a_nic_an_unwanted_cluster_network_still_holds_is_released_by_the_builde
 
 
 ERRORS = [
-    (kernel(nic("eth1")), "NIC eth2 does not exist", []),
+    (kernel(nic("eth1")), "NIC eth2 does not exist; list a NIC this node has", []),
     (
         kernel(nic("eth1"), nic("eth2", "br0"), link("br0", "bridge")),
-        "enslave eth2 to vlan-bo: eth2 is already enslaved to br0 (not owned by hvnet)",
+        "enslave eth2 to vlan-bo: eth2 is already enslaved to br0 (not owned by hvnet); release it or list another NIC",
         [],
     ),
     (
@@ -242,17 +242,25 @@ ERRORS = [
         "vlan-br exists and is not owned by hvnet (no 'hvnet:' ifalias); rename or delete it",
         [],
     ),
-    (kernel(nic("eth1"), nic("eth2"), link("vlan-bo", "bridge", owner="vlan")), "vlan-bo is a bridge, not a bond", []),
-    (kernel(nic("eth1"), nic("eth2"), link("vlan-br", owner="vlan")), "vlan-br is a NIC, not a bridge", []),
+    (
+        kernel(nic("eth1"), nic("eth2"), link("vlan-bo", "bridge", owner="vlan")),
+        "vlan-bo is a bridge, not a bond; delete it and hvnet makes the bond",
+        [],
+    ),
+    (
+        kernel(nic("eth1"), nic("eth2"), link("vlan-br", owner="vlan")),
+        "vlan-br is a NIC, not a bridge; delete it and hvnet makes the bridge",
+        [],
+    ),
     # Links of a cluster network that is not wanted here are torn down all the same.
     (
         kernel(nic("eth1"), nic("eth2"), link("vlan-br", "bridge", owner="other")),
-        "vlan-br belongs to hvnet cluster network other",
+        "vlan-br belongs to hvnet cluster network other; remove that cluster network's VlanConfig first",
         ["delete bridge vlan-br"],
     ),
     (
         kernel(nic("eth1"), link("eth2", "bond", owner="other")),
-        "NIC eth2 is a link hvnet made itself (cluster network other), not a NIC",
+        "NIC eth2 is a link hvnet made itself (cluster network other), not a NIC; list a NIC instead",
         ["delete bond eth2"],
     ),
 ]
@@ -271,7 +279,7 @@ def test_all_problems_of_a_cluster_network_are_in_one_message() -> None:
     plan = plan_changes(desired(wanted(nics=("eth1", "eth8", "eth9"))), kernel(nic("eth1"), link("vlan-br")))
     assert [e.message for e in plan.errors] == [
         "vlan-br exists and is not owned by hvnet (no 'hvnet:' ifalias); rename or delete it; "
-        "NIC eth8 does not exist; NIC eth9 does not exist"
+        "NIC eth8 does not exist; list a NIC this node has; NIC eth9 does not exist; list a NIC this node has"
     ]
 
 
@@ -279,7 +287,11 @@ def test_a_nic_another_wanted_cluster_network_uses_is_an_error() -> None:
     current = kernel(bridge("other"), bond("other"), nic("eth1", "other-bo"), nic("eth2"), nic("eth5"))
     plan = plan_changes(desired(wanted(), wanted("other", nics=("eth1", "eth5"), vids=frozenset())), current)
     assert [(e.cluster_network, e.message) for e in plan.errors] == [
-        ("vlan", "enslave eth1 to vlan-bo: eth1 is already enslaved to other-bo (cluster network other uses it)")
+        (
+            "vlan",
+            "enslave eth1 to vlan-bo: eth1 is already enslaved to other-bo (cluster network other uses it); "
+            "list it in one VlanConfig only",
+        )
     ]
     assert summaries(plan) == ["enslave eth5 to other-bo"]
 
@@ -295,7 +307,7 @@ def test_a_broken_cluster_network_still_prunes_vlan_1_from_its_vm_ports() -> Non
     current = converged(nic("eth2", "br0"), link("br0", "bridge"), nic("vm1", "vlan-br"), vlans={"vm1": {1: TAGGED}})
     plan = plan_changes(desired(wanted()), current)
     assert [e.message for e in plan.errors] == [
-        "enslave eth2 to vlan-bo: eth2 is already enslaved to br0 (not owned by hvnet)"
+        "enslave eth2 to vlan-bo: eth2 is already enslaved to br0 (not owned by hvnet); release it or list another NIC"
     ]
     assert summaries(plan) == ["remove VLAN 1 from vm1 (port of vlan-br)"]
 

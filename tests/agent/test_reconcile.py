@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from harvester_network.agent.desired import DesiredState
 from harvester_network.agent.hoststate import HostState, NodeError
 from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeIdentity
-from harvester_network.agent.loop import AgentLoop, ManifestDirSource
+from harvester_network.agent.loop import AgentLoop, StatusPublisher
 from harvester_network.agent.metrics import AgentMetrics, serve_metrics
 from harvester_network.agent.netlink_apply import ApplyResult
 from harvester_network.agent.reconcile import reconcile_pass
+from harvester_network.agent.sources import ManifestDirSource
 from harvester_network.agent.status import DirStatusSink
 from harvester_network.model import load_plan_file
 from harvester_network.render import object_file_name, render_plan
@@ -136,3 +140,47 @@ def test_metrics_endpoint(objects: ClusterObjects) -> None:
         assert 'hvnet_agent_cluster_network_ready{cluster_network="vlan"} 1.0' in text
     finally:
         server.shutdown()
+
+
+def test_a_pass_reuses_the_statuses_until_what_they_say_changes(objects: ClusterObjects) -> None:
+    state, host = DesiredState(), FakeHost({"eth1": LinkInfo()})
+    first = reconcile_pass(objects, node("node1"), host, state)
+
+    again = reconcile_pass(objects, node("node1"), host, state, first)
+    assert again.statuses is first.statuses  # nothing to build, nothing to publish
+
+    fewer = ClusterObjects(objects.cluster_networks, objects.vlan_configs, objects.nads[1:])
+    changed = reconcile_pass(fewer, node("node1"), host, state, again)
+    assert changed.statuses is not again.statuses
+    areas = [[a["vlanID"] for a in s["status"]["localAreas"]] for s in (first.statuses[0], changed.statuses[0])]
+    assert areas[0] != areas[1]
+
+
+class FlakySink:
+    """Its first publish fails once the test says so (after a newer submit); records the ones that went through."""
+
+    def __init__(self) -> None:
+        self.published: list[list[dict[str, Any]]] = []
+        self.first_started, self.fail_now, self.done = threading.Event(), threading.Event(), threading.Event()
+
+    def publish(self, node: str, statuses: list[dict[str, Any]]) -> None:
+        if not self.first_started.is_set():
+            self.first_started.set()
+            self.fail_now.wait(5)
+            raise OSError("the API is away")
+        self.published.append(statuses)
+        self.done.set()
+
+
+def test_the_status_publisher_retries_with_the_newest_statuses() -> None:
+    sink = FlakySink()
+    publisher = StatusPublisher(sink, retry_s=0.2)
+    try:
+        publisher.submit("node1", [{"n": 1}])
+        assert sink.first_started.wait(5)
+        publisher.submit("node1", [{"n": 2}])  # newer, while the first is being published (and fails)
+        sink.fail_now.set()
+        assert sink.done.wait(5)
+    finally:
+        publisher.close()
+    assert sink.published == [[{"n": 2}]]

@@ -264,3 +264,17 @@ def test_a_line_that_is_not_an_event_is_a_kube_error(line: bytes) -> None:
     assert next(events)["type"] == "ADDED"
     with pytest.raises(KubeError, match="watch ConfigMap objects: the API server answered something that is not JSON"):
         next(events)
+
+
+def test_the_mirror_drops_managed_fields_from_listed_and_watched_objects(
+    kube: KubeClient, start: Any, k8s_namespace: str
+) -> None:
+    kube.apply(configmap("listed", k8s_namespace, v="1"))
+    assert kube.get("ConfigMap", "listed", k8s_namespace)["metadata"].get("managedFields")  # the server sends them
+    cache = start(Changes())
+    kube.apply(configmap("watched", k8s_namespace, v="1"))
+    eventually(lambda: "watched" in data_in(cache, k8s_namespace), timeout=10, what="the watched ConfigMap")
+
+    mine = [o for o in cache.objects() if o["metadata"]["namespace"] == k8s_namespace]
+    assert [o["metadata"]["name"] for o in mine] == ["listed", "watched"]
+    assert all("managedFields" not in o["metadata"] for o in mine)
