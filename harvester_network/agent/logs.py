@@ -22,6 +22,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
 def configure_logging(level: str = "info") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harvester_network.agent.logs import LOG_LEVELS
 from harvester_network.facts import AGENT_RESYNC_S, AGENT_STATE_DIR
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def parser(prog: str = "hvnet agent") -> argparse.ArgumentParser:
         help="Serve /metrics and /healthz (unauthenticated) on HOST:PORT: 127.0.0.1:9464 for this node only "
         "(the DaemonSet's default), 0.0.0.0:9464 for a Prometheus off the node",
     )
-    cli.add_argument("--log-level", default="info", help="debug, info, warning or error")
+    cli.add_argument("--log-level", default="info", type=str.lower, choices=LOG_LEVELS, help="default: info")
     cli.add_argument(
         "--state-dir",
         type=Path,

@@ -491,12 +491,19 @@ CLI_CASES = [
     CliCase(
         "agent-metrics-empty-port", lambda t: ["agent", "--node", "n", "--metrics-addr", "a:"], 2, "a port of 0-65535"
     ),
-    CliCase("agent-log-level", lambda t: ["agent", "--node", "n", "--log-level", "bogus"], 2, "use one of debug"),
-    CliCase("agent-log-level-markup", lambda t: ["agent", "--node", "n", "--log-level", "[/x]"], 2, "use one of"),
     CliCase(
-        "agent-resync-text", lambda t: ["agent", "--node", "n", "--resync", "x"], 2, "Invalid value for '--resync'"
+        "agent-log-level", lambda t: ["agent", "--node", "n", "--log-level", "bogus"], 2, "invalid choice: 'bogus'"
     ),
-    CliCase("agent-no-node", lambda t: ["agent"], 2, "Missing option '--node'"),
+    CliCase(
+        "agent-log-level-markup", lambda t: ["agent", "--node", "n", "--log-level", "[/x]"], 2, "invalid choice: '[/x]'"
+    ),
+    CliCase(
+        "agent-resync-text",
+        lambda t: ["agent", "--node", "n", "--resync", "x"],
+        2,
+        "argument --resync: invalid float value: 'x'",
+    ),
+    CliCase("agent-no-node", lambda t: ["agent"], 2, "the following arguments are required: --node"),
     CliCase("lab-demo-fifo", lambda t: ["lab", "demo", _fifo(t)], 1, "error: <plan>: is not a regular file"),
     CliCase("lab-shell-fifo", lambda t: ["lab", "shell", _fifo(t), "--", "true"], 1, "is not a regular file"),
 ]
