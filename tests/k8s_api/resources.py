@@ -193,6 +193,7 @@ def builtin_types() -> list[ResourceType]:
                  properties={"spec": loose({"ports": keyed_list(["port", "protocol"])})}),
         _builtin("", "ConfigMap", "configmaps", namespaced=True, short_names=("cm",),
                  top_level=("data", "binaryData", "immutable")),
+        _builtin("", "Secret", "secrets", namespaced=True, top_level=("data", "stringData", "type", "immutable")),
         _builtin("", "ServiceAccount", "serviceaccounts", namespaced=True, short_names=("sa",),
                  top_level=("secrets", "imagePullSecrets", "automountServiceAccountToken")),
         _builtin("rbac.authorization.k8s.io", "ClusterRole", "clusterroles", namespaced=False,
