@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import sys
+from collections.abc import Set
 from pathlib import Path
 from typing import Annotated
 
@@ -142,7 +143,11 @@ def render(
             )
             raise typer.Exit(1)
     try:
-        removed = write_object_files(output_dir, {name: dump_objects([obj]) for name, obj in files.items()})
+        removed = write_object_files(
+            output_dir,
+            {name: dump_objects([obj]) for name, obj in files.items()},
+            private={name for name, obj in files.items() if obj["kind"] == "Secret"},
+        )
     except OutputDirError as error:
         err.print(f"[red]{safe_text(error)}[/]", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -160,8 +165,9 @@ class OutputDirError(Exception):
     """A file of the output directory that cannot be written; nothing was changed."""
 
 
-def write_object_files(output_dir: Path, files: dict[str, str]) -> list[str]:
-    """Write `files` (name -> text) into `output_dir`, and remove the files an earlier render wrote there for
+def write_object_files(output_dir: Path, files: dict[str, str], private: Set[str] = frozenset()) -> list[str]:
+    """Write `files` (name -> text) into `output_dir` (the `private` ones, Secrets holding userData, readable by
+    their owner only: mode 600, also when unchanged), and remove the files an earlier render wrote there for
     objects that are gone, so `hvnet agent --from-dir` stops seeing them. Returns the removed names.
 
     Every changed file is first staged under a hidden name (the agent skips dot files); only when all are staged
@@ -178,12 +184,15 @@ def write_object_files(output_dir: Path, files: dict[str, str]) -> list[str]:
         output_dir.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
             path = output_dir / name
+            mode = 0o600 if name in private else 0o644
             if _holds(path, text):
+                if name in private and path.stat().st_mode & 0o077:
+                    path.chmod(mode)
                 continue
             if path.exists() and not path.is_file():
                 raise OutputDirError(f"{path} is in the way (not a regular file): move it")
             staged[path] = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-            with staged[path].open("x") as f:
+            with os.fdopen(os.open(staged[path], os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "w") as f:
                 f.write(text)
     except (OSError, OutputDirError) as error:
         for tmp in staged.values():

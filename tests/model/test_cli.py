@@ -296,3 +296,17 @@ def test_render_to_a_directory_changes_nothing_when_one_file_cannot_be_written(t
     )
     assert {p.name: p.read_text() for p in out_dir.iterdir() if p.is_file()} == before  # vlan100's file too
     assert sorted(p.name for p in out_dir.iterdir() if p.name.startswith(".")) == []
+
+
+def test_render_to_a_directory_keeps_the_cloud_init_secrets_readable_by_their_owner_only(tmp_path: Path) -> None:
+    """A VM's Secret holds its userData, which may carry credentials: mode 600, also when a render finds it unchanged
+    with looser bits; the other objects keep the usual mode."""
+    out_dir = tmp_path / "out"
+    assert hvnet("render", QUICKSTART, "-o", out_dir).exit_code == 0
+    secret = out_dir / "45-secret-default-web-1-cloudinit.yaml"
+    modes = {path.name: path.stat().st_mode & 0o777 for path in out_dir.iterdir()}
+    assert modes.pop(secret.name) == 0o600
+    assert {mode & 0o077 for mode in modes.values()} != {0}, "only Secrets are private"
+    secret.chmod(0o644)
+    assert hvnet("render", QUICKSTART, "-o", out_dir).exit_code == 0
+    assert secret.stat().st_mode & 0o777 == 0o600
