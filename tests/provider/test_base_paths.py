@@ -13,7 +13,7 @@ import pytest
 import yaml
 from pulumi.runtime.rpc import UNKNOWN
 
-from harvester_network.kube import DEFAULT_TIMEOUT, KubeClient, KubeTarget
+from harvester_network.kube import DEFAULT_TIMEOUT, KubeClient
 from harvester_network.model import PlanIssue
 from harvester_network.provider import (
     ClusterNetworkProvider,
@@ -33,21 +33,9 @@ from harvester_network.provider.base import (
     managed_view,
     stand_in_uplink,
 )
-from tests.k8s_api.fixtures import KubeApi, real_cluster_kubeconfig
+from tests.k8s_api.fixtures import real_cluster_kubeconfig
 
 HOLD = "test.hvnet.io/hold"
-
-
-@pytest.fixture
-def connection(k8s_api: KubeApi) -> dict[str, Any]:
-    k8s_api.install_crds()
-    return {"kubeconfig": k8s_api.kubeconfig_path, "timeout": 5}
-
-
-@pytest.fixture
-def kube(k8s_api: KubeApi) -> Any:
-    with KubeClient(KubeTarget.from_kubeconfig(k8s_api.kubeconfig_path)) as connected:
-        yield connected
 
 
 @pytest.fixture
