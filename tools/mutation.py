@@ -66,6 +66,7 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
             "tests/model/test_load_sections.py",
             "tests/model/test_invalid_plans.py",
             "tests/model/test_partial_validation.py",
+            "tests/model/test_hostile_inputs.py",
         ],
         None,
     ),
@@ -100,7 +101,12 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
         None,
     ),
     "render/crds.py": (
-        ["tests/render/test_crds_upstream.py", "tests/agent/test_vlanstatus.py", "tests/render/test_agent_install.py"],
+        [
+            "tests/render/test_crds_upstream.py",
+            "tests/render/test_crds_metadata.py",
+            "tests/agent/test_vlanstatus.py",
+            "tests/render/test_agent_install.py",
+        ],
         None,
     ),
     "render/vlanstatus.py": (["tests/agent/test_vlanstatus.py"], None),
