@@ -351,3 +351,37 @@ def test_user_data_flow_style_rewritten() -> None:
     assert user_data(loaded.virtual_machines[0]) == (
         f"#cloud-config\nhostname: a\npackages:\n- qemu-guest-agent\nruncmd:\n{ENABLE}"
     )
+
+
+def test_v2_nameservers_follow_a_later_default_route() -> None:
+    # The first NIC has no address: the second takes the default route, and the nameservers go with it.
+    loaded, _ = load_plan(
+        {
+            "clusterNetworks": [{"name": "vlan", "uplink": {"nics": ["eth1"]}}],
+            "networks": [{"name": "front", "clusterNetwork": "vlan", "vlan": 100, "route": FRONT}],
+            "virtualMachines": [
+                {
+                    "name": "late",
+                    "dns": ["10.100.0.53"],
+                    "interfaces": [
+                        {"name": "q", "network": "front", "macAddress": "52:54:00:05:00:01", "ip": "none"},
+                        {"name": "s", "network": "front", "macAddress": "52:54:00:05:00:02", "ip": "10.100.0.15/24"},
+                    ],
+                }
+            ],
+        }
+    )
+    assert network_data(loaded, loaded.virtual_machines[0]) == {
+        "version": 2,
+        "ethernets": {
+            "eth0": {"match": {"macaddress": "52:54:00:05:00:01"}, "set-name": "eth0", "dhcp4": False},
+            "eth1": {
+                "match": {"macaddress": "52:54:00:05:00:02"},
+                "set-name": "eth1",
+                "dhcp4": False,
+                "addresses": ["10.100.0.15/24"],
+                "routes": [{"to": "0.0.0.0/0", "via": "10.100.0.1"}],
+                "nameservers": {"addresses": ["10.100.0.53"]},
+            },
+        },
+    }
