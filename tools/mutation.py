@@ -46,10 +46,12 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
     "model/plan.py": (
         [
             "tests/model/test_plan_fields.py",
+            "tests/model/test_field_checks.py",
             "tests/model/test_rules_boundaries.py",
             "tests/test_mtu_zero.py",
             "tests/model/test_invalid_plans.py",
             "tests/model/test_partial_validation.py",
+            "tests/model/test_hostile_inputs.py",
         ],
         None,
     ),
@@ -58,6 +60,8 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
             "tests/model/test_rules_boundaries.py",
             "tests/model/test_invalid_plans.py",
             "tests/model/test_dhcp_server.py",
+            "tests/model/test_user_data.py",
+            "tests/model/test_hostile_inputs.py",
         ],
         None,
     ),
