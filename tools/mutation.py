@@ -58,6 +58,7 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
     "model/rules.py": (
         [
             "tests/model/test_rules_boundaries.py",
+            "tests/model/test_rules_untagged.py",
             "tests/model/test_invalid_plans.py",
             "tests/model/test_dhcp_server.py",
             "tests/model/test_user_data.py",
