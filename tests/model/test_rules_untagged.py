@@ -1,4 +1,5 @@
-"""model/rules.py: VLAN 0 beside VLAN 1 in either order (one untagged segment), and an agent link name given as
+"""model/rules.py: VLAN 0 beside VLAN 1 in either order (one untagged segment), network data version 1 warnings,
+and an agent link name given as
 a node override's uplink NIC; whole issue lists."""
 
 from __future__ import annotations
@@ -50,3 +51,50 @@ def test_agent_link_name_as_a_node_override_nic() -> None:
             "error",
         )
     ]
+
+
+V1_DNS = (
+    "virtualMachines[0].dns",
+    "network data version 1 hands `dns` only to static NICs where the guest's cloud-init renders netplan (Ubuntu): "
+    "this VM has none, so those guests use only their DHCP servers' nameservers",
+    "use networkDataVersion: 2 (the default)",
+    "warning",
+)
+V1_SECOND_DHCP = (
+    "virtualMachines[0].interfaces[1].ip",
+    "network data version 1 cannot keep this DHCP NIC from installing its server's default route: the guest may "
+    "get a second default route",
+    "use networkDataVersion: 2 (the default), or a static ip here",
+    "warning",
+)
+MGMT = {"name": "m", "network": "mgmt"}
+NONE_NIC = {"name": "q", "network": "front", "macAddress": "52:54:00:07:00:01", "ip": "none"}
+STATIC_NIC = {"name": "s", "network": "front", "macAddress": "52:54:00:07:00:02", "ip": "10.100.0.7/24"}
+DHCP_NIC = {"name": "d", "network": "front", "macAddress": "52:54:00:07:00:03"}
+
+
+@pytest.mark.parametrize(
+    ("version", "dns", "nics", "expected"),
+    [
+        (1, True, [MGMT, NONE_NIC], [V1_DNS]),
+        (1, False, [MGMT, NONE_NIC], []),
+        (1, True, [MGMT, STATIC_NIC], []),
+        (1, True, [MGMT, DHCP_NIC], [V1_DNS, V1_SECOND_DHCP]),
+        (2, True, [MGMT, DHCP_NIC], []),
+    ],
+)
+def test_network_data_version_1_warnings(
+    version: int, dns: bool, nics: list[dict[str, Any]], expected: list[tuple[str, str, str, str]]
+) -> None:
+    vm: dict[str, Any] = {"name": "v", "networkDataVersion": version, "interfaces": nics}
+    if dns:
+        vm["dns"] = ["10.100.0.53"]
+    data = {
+        "clusterNetworks": [CN],
+        "networks": [
+            {"name": "front", "clusterNetwork": "cn1", "vlan": 100,
+             "route": {"mode": "manual", "cidr": "10.100.0.0/24", "gateway": "10.100.0.1"}},
+        ],
+        "virtualMachines": [vm],
+    }  # fmt: skip
+    assert _issues(data) == expected
