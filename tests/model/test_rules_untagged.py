@@ -1,6 +1,5 @@
 """model/rules.py: VLAN 0 beside VLAN 1 in either order (one untagged segment), network data version 1 warnings,
-and an agent link name given as
-a node override's uplink NIC; whole issue lists."""
+and an agent link name given as a node override's uplink NIC; whole issue lists."""
 
 from __future__ import annotations
 
