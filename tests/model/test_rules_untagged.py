@@ -97,3 +97,8 @@ def test_network_data_version_1_warnings(
         "virtualMachines": [vm],
     }  # fmt: skip
     assert _issues(data) == expected
+
+
+def test_blank_user_data_is_no_warning() -> None:
+    # Blank user data gets the guest agent's cloud-config (render/vm.py): nothing to warn about.
+    assert _issues({"virtualMachines": [{"name": "u", "userData": "  \n", "interfaces": [MGMT]}]}) == []

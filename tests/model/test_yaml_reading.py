@@ -95,3 +95,19 @@ def test_a_bad_nested_section_leaves_the_rest_judged() -> None:
         ("networks[0].clusterNetwork", "cluster network 'nope' is not in the plan (known: cn1)",
          "name one of clusterNetworks[].name"),
     ]  # fmt: skip
+
+
+def test_a_bad_list_entry_deep_in_a_section_leaves_the_rest_judged() -> None:
+    # The error's location ends in a list index (lab.nodes.node1.nics[0]): the section is still set aside whole.
+    data = {
+        "clusterNetworks": [{"name": "cn1", "uplink": {"nics": ["eth1"]}}],
+        "networks": [{"name": "n1", "clusterNetwork": "nope", "vlan": 10}],
+        "nodes": ["node1"],
+        "lab": {"nodes": {"node1": {"nics": [5]}}},
+    }
+    with pytest.raises(PlanError) as caught:
+        load_plan(data)
+    assert [(i.path, i.message) for i in caught.value.issues] == [
+        ("lab.nodes.node1.nics[0]", "Input should be a valid string"),
+        ("networks[0].clusterNetwork", "cluster network 'nope' is not in the plan (known: cn1)"),
+    ]
