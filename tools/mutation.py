@@ -46,26 +46,33 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
     "model/plan.py": (
         [
             "tests/model/test_plan_fields.py",
+            "tests/model/test_field_checks.py",
             "tests/model/test_rules_boundaries.py",
             "tests/test_mtu_zero.py",
             "tests/model/test_invalid_plans.py",
             "tests/model/test_partial_validation.py",
+            "tests/model/test_hostile_inputs.py",
         ],
         None,
     ),
     "model/rules.py": (
         [
             "tests/model/test_rules_boundaries.py",
+            "tests/model/test_rules_untagged.py",
             "tests/model/test_invalid_plans.py",
             "tests/model/test_dhcp_server.py",
+            "tests/model/test_user_data.py",
+            "tests/model/test_hostile_inputs.py",
         ],
         None,
     ),
     "model/load.py": (
         [
             "tests/model/test_load_sections.py",
+            "tests/model/test_yaml_reading.py",
             "tests/model/test_invalid_plans.py",
             "tests/model/test_partial_validation.py",
+            "tests/model/test_hostile_inputs.py",
         ],
         None,
     ),
@@ -85,14 +92,38 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
         ["tests/render/test_nodeplan_table.py", "tests/test_mtu_zero.py", "tests/model/test_cli.py"],
         None,
     ),
-    "render/vm.py": (["tests/render/test_golden.py", "tests/render/test_examples.py"], None),
+    "render/vm.py": (
+        [
+            "tests/render/test_vm_whole.py",
+            "tests/render/test_golden.py",
+            "tests/guest/test_guest_side.py",
+            "tests/model/test_user_data.py",
+            "tests/render/test_examples.py",
+        ],
+        None,
+    ),
     "render/objects.py": (
         ["tests/render/test_object_names.py", "tests/render/test_golden.py", "tests/render/test_examples.py"],
         None,
     ),
-    "render/crds.py": (["tests/agent/test_vlanstatus.py", "tests/render/test_agent_install.py"], None),
+    "render/crds.py": (
+        [
+            "tests/render/test_crds_upstream.py",
+            "tests/render/test_crds_metadata.py",
+            "tests/agent/test_vlanstatus.py",
+            "tests/render/test_agent_install.py",
+        ],
+        None,
+    ),
     "render/vlanstatus.py": (["tests/agent/test_vlanstatus.py"], None),
-    "render/agent_install.py": (["tests/render/test_agent_install.py", "tests/security/test_hardening.py"], None),
+    "render/agent_install.py": (
+        [
+            "tests/render/test_agent_install_whole.py",
+            "tests/render/test_agent_install.py",
+            "tests/security/test_hardening.py",
+        ],
+        None,
+    ),
     "agent/desired.py": (
         ["tests/agent/test_desired_edges.py", "tests/agent/test_desired.py", "tests/test_mtu_zero.py"],
         None,

@@ -1,0 +1,113 @@
+"""model/load.py's YAML reading in-process (the hostile-input catalogue runs much of it through the CLI in a
+subprocess): parsed values whole, refusals as whole messages, the file size limit at its boundary, and a plan
+with a bad lab section still judged by the rules on the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harvester_network.model import PlanError, load_plan
+from harvester_network.model import load as load_module
+from harvester_network.model.load import parse_yaml, read_plan_text
+
+
+def test_values_as_read() -> None:
+    text = (
+        "a: 'x'\n"
+        'b: [1, "2", -3, +4, 0]\n'
+        "c: {o: 010, h: 0x1f, e: 1_000, f: 1.5, t: true, n: ~}\n"
+        "base: &b {x: 1}\n"
+        "m: {<<: *b, y: 2}\n"
+        "s: !!str 7\n"
+    )
+    assert parse_yaml(text) == {
+        "a": "x",
+        "b": [1, "2", -3, 4, 0],
+        # Only plain decimal integers are numbers: YAML 1.1's octal, hex and underscores stay text.
+        "c": {"o": "010", "h": "0x1f", "e": "1_000", "f": 1.5, "t": True, "n": None},
+        "base": {"x": 1},
+        "m": {"x": 1, "y": 2},
+        "s": "7",
+    }
+
+
+def test_repeated_scalars_keep_their_types() -> None:
+    # The resolver caches a plain scalar's tag by its text; quoting must still win over the cache.
+    assert parse_yaml("a: 5\nb: '5'\nc: 5\nd: [5, '5']\n") == {"a": 5, "b": "5", "c": 5, "d": [5, "5"]}
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("a: [1\n", "while parsing a flow sequence, did not find expected ',' or ']' at line 2, column 1"),
+        ("a: 1\na: 2\n", "duplicate key 'a' (first on line 1) at line 2, column 1"),
+        ("1: x\n", "key '1' is read as a int, not a name: quote it at line 1, column 1"),
+        ("[a]: x\n", "a key must be a plain name, not a list or mapping at line 1, column 1"),
+    ],
+)
+def test_refusals_whole(text: str, problem: str) -> None:
+    with pytest.raises(PlanError) as caught:
+        parse_yaml(text, "p.yaml")
+    assert [(i.path, i.message, i.fix) for i in caught.value.issues] == [
+        ("", f"is not valid YAML: {problem}", "fix the YAML syntax")
+    ]
+    assert caught.value.source == "p.yaml"
+
+
+def test_size_limit_boundary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(load_module, "MAX_PLAN_BYTES", 2 * 2**20)
+    plan = tmp_path / "plan.yaml"
+    plan.write_bytes(b"#" * (2 * 2**20))
+    assert read_plan_text(plan) == "#" * (2 * 2**20)  # exactly the limit: read
+    plan.write_bytes(b"#" * (2 * 2**20 + 1))
+    with pytest.raises(PlanError) as caught:
+        read_plan_text(plan)
+    assert [(i.path, i.message, i.fix) for i in caught.value.issues] == [
+        ("", "is larger than 2 MiB", "split the plan into several")
+    ]
+
+
+def test_not_utf8_names_byte_and_line(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_bytes(b"a: 1\nb: \xff\n")
+    with pytest.raises(PlanError) as caught:
+        read_plan_text(plan)
+    assert [(i.path, i.message, i.fix) for i in caught.value.issues] == [
+        ("", "is not UTF-8 text (byte 9, line 2)", "save the file as UTF-8")
+    ]
+
+
+def test_a_bad_nested_section_leaves_the_rest_judged() -> None:
+    # The lab section's error is deep (lab.nodes.node1.nics); the section is set aside whole, so the rules
+    # still check the networks.
+    data = {
+        "clusterNetworks": [{"name": "cn1", "uplink": {"nics": ["eth1"]}}],
+        "networks": [{"name": "n1", "clusterNetwork": "nope", "vlan": 10}],
+        "nodes": ["node1"],
+        "lab": {"nodes": {"node1": {"nics": 5}}},
+    }
+    with pytest.raises(PlanError) as caught:
+        load_plan(data)
+    assert [(i.path, i.message, i.fix) for i in caught.value.issues] == [
+        ("lab.nodes.node1.nics", "Input should be a valid list", "write a YAML list"),
+        ("networks[0].clusterNetwork", "cluster network 'nope' is not in the plan (known: cn1)",
+         "name one of clusterNetworks[].name"),
+    ]  # fmt: skip
+
+
+def test_a_bad_list_entry_deep_in_a_section_leaves_the_rest_judged() -> None:
+    # The error's location ends in a list index (lab.nodes.node1.nics[0]): the section is still set aside whole.
+    data = {
+        "clusterNetworks": [{"name": "cn1", "uplink": {"nics": ["eth1"]}}],
+        "networks": [{"name": "n1", "clusterNetwork": "nope", "vlan": 10}],
+        "nodes": ["node1"],
+        "lab": {"nodes": {"node1": {"nics": [5]}}},
+    }
+    with pytest.raises(PlanError) as caught:
+        load_plan(data)
+    assert [(i.path, i.message) for i in caught.value.issues] == [
+        ("lab.nodes.node1.nics[0]", "Input should be a valid string"),
+        ("networks[0].clusterNetwork", "cluster network 'nope' is not in the plan (known: cn1)"),
+    ]
