@@ -1,7 +1,8 @@
 """The agent's main loop: reconcile, publish status, then wait for whatever comes first of a watch event, a link
 event, the status retry or the resync (one `select` on the netlink socket and the source's Wakeup).
 
-A VM port still in VLAN 1 is fixed from its own link event, without a pass; see docs/agent.md.
+A VM port still in VLAN 1 is fixed from its own link event, without a pass, by PortPruner: a thread with netlink
+sockets of its own, so a pass or a status publish in progress never holds it up; see docs/agent.md.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from harvester_network.agent.hostip import HostIpMigrator
 from harvester_network.agent.hoststate import HostState
 from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeIdentity
 from harvester_network.agent.metrics import AgentMetrics
-from harvester_network.agent.netlink import LinkNews, Reconciler
-from harvester_network.agent.netlink_apply import ApplyResult, EnslaveHook
+from harvester_network.agent.netlink import LinkEventWatcher, LinkNews, Reconciler
+from harvester_network.agent.netlink_apply import Applier, ApplyResult, EnslaveHook
 from harvester_network.agent.netlink_read import KernelState, inventory_of, ipv4_link_indexes
 from harvester_network.agent.reconcile import PassReport, reconcile_pass
 from harvester_network.agent.status import StatusSink
@@ -94,6 +95,38 @@ class KernelHost:
         return self.reconciler.writes + self.host_ip.writes
 
 
+class PortPruner:
+    """Takes VLAN 1 off new VM ports of owned bridges from their own link events, on a thread of its own with its
+    own netlink sockets (`ipr`: an IPRoute the pass does not use), so the leak window does not wait for a pass or
+    a status publish to end; Python switches threads every few ms, which bounds what a busy pass can add."""
+
+    def __init__(self, ipr: Any) -> None:
+        self.events = LinkEventWatcher(ipr)
+        self.applier = Applier(ipr)
+        self._stop = Wakeup()
+        self._thread = threading.Thread(target=self._run, name="vlan1-prune", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            news = self.events.wait(AGENT_RESYNC_S, self._stop)
+            if news.prunes:  # a failure is logged by the Applier; the next pass prunes what is left
+                self.applier.apply(news.prunes, indexes=news.indexes)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+        if not self._thread.is_alive():  # a thread stuck in a write keeps its sockets (daemon: gone at exit)
+            self.events.close()
+            self._stop.close()
+
+    def __enter__(self) -> PortPruner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class StatusPublisher:
     """Publishes the newest statuses on its own thread, so a slow or absent API never delays the host: a pass
     hands them over and goes on. A failed publish is retried every `retry_s` with the newest statuses."""
@@ -155,6 +188,7 @@ class AgentLoop:
     last_good: tuple[ClusterObjects, NodeIdentity] | None = None  # acted on while the source fails
     last_report: PassReport | None = None
     publisher: StatusPublisher | None = None  # run_forever's; None: publish within the pass
+    _prune_here: bool = field(default=True, init=False)  # run_forever without a PortPruner: prune VM ports here
 
     def run_pass(self, force_status: bool = True) -> PassReport | None:
         """One pass: read -> desire -> diff -> apply (reconcile_pass) -> report. Statuses go out when they changed,
@@ -194,7 +228,11 @@ class AgentLoop:
         report = self.run_pass()
         return 0 if report is not None and report.ready and self.status_published else 1
 
-    def run_forever(self, watcher: LinkEvents, stop: Callable[[], bool] = lambda: False) -> None:
+    def run_forever(
+        self, watcher: LinkEvents, stop: Callable[[], bool] = lambda: False, pruner: PortPruner | None = None
+    ) -> None:
+        """Passes until `stop`; VM ports in VLAN 1 are pruned by `pruner` (None: by this loop between passes)."""
+        self._prune_here = pruner is None
         self.publisher = StatusPublisher(self.sink, self.status_retry_s)
         try:
             reason = "start"
@@ -215,7 +253,7 @@ class AgentLoop:
             if remaining <= 0:
                 return "resync"
             news = watcher.wait(min(TICK_S, remaining), self.source.wakeup)
-            if news.prunes:
+            if news.prunes and self._prune_here:
                 self.host.prune_ports(news)
             if news.full_pass:
                 return "netlink"
