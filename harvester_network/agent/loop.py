@@ -1,13 +1,15 @@
 """The agent's main loop: reconcile, publish status, then wait for whatever comes first of a watch event, a link
-event, the status retry or the resync (one `select` on the netlink socket and the source's Wakeup).
+event, the status retry or the resync (one `select` on the link-event thread's and the source's Wakeups).
 
-A VM port still in VLAN 1 is fixed from its own link event, without a pass, by PortPruner: a thread with netlink
-sockets of its own, so a pass or a status publish in progress never holds it up; see docs/agent.md.
+A VM port still in VLAN 1 is fixed from its own link event, without a pass, by PortPruner: the link events are read
+on a thread with netlink sockets of its own, so a pass or a status publish in progress never holds it up; see
+docs/agent.md.
 """
 
 from __future__ import annotations
 
 import logging
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -52,7 +54,7 @@ class ObjectSource(Protocol):
 
 
 class LinkEvents(Protocol):
-    """Netlink link events on owned links (netlink.py's LinkEventWatcher)."""
+    """Netlink link events on owned links (PortPruner, or netlink.py's LinkEventWatcher read in the loop)."""
 
     def wait(self, timeout: float, wake: Wakeup | None = None) -> LinkNews:
         """The news of the link events within `timeout` s; returns early when `wake` is raised."""
@@ -96,22 +98,34 @@ class KernelHost:
 
 
 class PortPruner:
-    """Takes VLAN 1 off new VM ports of owned bridges from their own link events, on a thread of its own with its
-    own netlink sockets (`ipr`: an IPRoute the pass does not use), so the leak window does not wait for a pass or
-    a status publish to end; Python switches threads every few ms, which bounds what a busy pass can add."""
+    """The agent's link events, read on a thread of their own with their own netlink sockets (`ipr`: an IPRoute
+    the pass does not use). A VM port of an owned bridge in VLAN 1 is fixed there at once, so the leak window
+    never waits for a pass or a status publish to end (Python switches threads every 5 ms, which bounds what a
+    busy pass can add); what needs a pass reaches the loop through `wait`, as LinkEventWatcher's news would."""
 
     def __init__(self, ipr: Any) -> None:
         self.events = LinkEventWatcher(ipr)
         self.applier = Applier(ipr)
+        self._full_pass = Wakeup()
         self._stop = Wakeup()
-        self._thread = threading.Thread(target=self._run, name="vlan1-prune", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="link-events", daemon=True)
         self._thread.start()
+
+    def wait(self, timeout: float, wake: Wakeup | None = None) -> LinkNews:
+        """LinkEvents.wait: full_pass once the thread saw an event that asks for a pass (its prunes are done)."""
+        select.select([self._full_pass, *([wake] if wake is not None else [])], [], [], timeout)
+        if self._full_pass.is_set():
+            self._full_pass.clear()  # before the pass reads the kernel: an event during the pass raises it again
+            return LinkNews(full_pass=True)
+        return LinkNews()
 
     def _run(self) -> None:
         while not self._stop.is_set():
             news = self.events.wait(AGENT_RESYNC_S, self._stop)
             if news.prunes:  # a failure is logged by the Applier; the next pass prunes what is left
                 self.applier.apply(news.prunes, indexes=news.indexes)
+            if news.full_pass:
+                self._full_pass.set()
 
     def close(self, timeout: float = 5.0) -> None:
         self._stop.set()
@@ -119,6 +133,7 @@ class PortPruner:
         if not self._thread.is_alive():  # a thread stuck in a write keeps its sockets (daemon: gone at exit)
             self.events.close()
             self._stop.close()
+            self._full_pass.close()
 
     def __enter__(self) -> PortPruner:
         return self
@@ -188,7 +203,6 @@ class AgentLoop:
     last_good: tuple[ClusterObjects, NodeIdentity] | None = None  # acted on while the source fails
     last_report: PassReport | None = None
     publisher: StatusPublisher | None = None  # run_forever's; None: publish within the pass
-    _prune_here: bool = field(default=True, init=False)  # run_forever without a PortPruner: prune VM ports here
 
     def run_pass(self, force_status: bool = True) -> PassReport | None:
         """One pass: read -> desire -> diff -> apply (reconcile_pass) -> report. Statuses go out when they changed,
@@ -228,11 +242,7 @@ class AgentLoop:
         report = self.run_pass()
         return 0 if report is not None and report.ready and self.status_published else 1
 
-    def run_forever(
-        self, watcher: LinkEvents, stop: Callable[[], bool] = lambda: False, pruner: PortPruner | None = None
-    ) -> None:
-        """Passes until `stop`; VM ports in VLAN 1 are pruned by `pruner` (None: by this loop between passes)."""
-        self._prune_here = pruner is None
+    def run_forever(self, watcher: LinkEvents, stop: Callable[[], bool] = lambda: False) -> None:
         self.publisher = StatusPublisher(self.sink, self.status_retry_s)
         try:
             reason = "start"
@@ -253,7 +263,7 @@ class AgentLoop:
             if remaining <= 0:
                 return "resync"
             news = watcher.wait(min(TICK_S, remaining), self.source.wakeup)
-            if news.prunes and self._prune_here:
+            if news.prunes:
                 self.host.prune_ports(news)
             if news.full_pass:
                 return "netlink"

@@ -470,6 +470,10 @@ def test_the_pruner_thread_fixes_a_new_vm_port_on_its_own(ns: HvtNetns, rec: Rec
 
         assert ns.bridge_vlans()["vm1"] == {100: PVID_UNTAGGED}
         assert ns.bridge_vlans()["vm2"] == {1: PVID_UNTAGGED}
+        while pruner.wait(1.5).full_pass:  # the late events of building the bridge
+            pass
+        ns.run("ip", "link", "set", "eth1", "down")  # what needs a pass reaches the loop's wait
+        assert pruner.wait(10).full_pass
 
 
 def test_failed_change_names_the_link_and_the_reason(ns: HvtNetns, rec: Reconciler) -> None:
