@@ -1,12 +1,15 @@
 """The agent's main loop: reconcile, publish status, then wait for whatever comes first of a watch event, a link
-event, the status retry or the resync (one `select` on the netlink socket and the source's Wakeup).
+event, the status retry or the resync (one `select` on the link-event thread's and the source's Wakeups).
 
-A VM port still in VLAN 1 is fixed from its own link event, without a pass; see docs/agent.md.
+A VM port still in VLAN 1 is fixed from its own link event, without a pass, by PortPruner: the link events are read
+on a thread with netlink sockets of its own, so a pass or a status publish in progress never holds it up; see
+docs/agent.md.
 """
 
 from __future__ import annotations
 
 import logging
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -18,8 +21,8 @@ from harvester_network.agent.hostip import HostIpMigrator
 from harvester_network.agent.hoststate import HostState
 from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeIdentity
 from harvester_network.agent.metrics import AgentMetrics
-from harvester_network.agent.netlink import LinkNews, Reconciler
-from harvester_network.agent.netlink_apply import ApplyResult, EnslaveHook
+from harvester_network.agent.netlink import LinkEventWatcher, LinkNews, Reconciler
+from harvester_network.agent.netlink_apply import Applier, ApplyResult, EnslaveHook
 from harvester_network.agent.netlink_read import KernelState, inventory_of, ipv4_link_indexes
 from harvester_network.agent.reconcile import PassReport, reconcile_pass
 from harvester_network.agent.status import StatusSink
@@ -51,7 +54,7 @@ class ObjectSource(Protocol):
 
 
 class LinkEvents(Protocol):
-    """Netlink link events on owned links (netlink.py's LinkEventWatcher)."""
+    """Netlink link events on owned links (PortPruner, or netlink.py's LinkEventWatcher read in the loop)."""
 
     def wait(self, timeout: float, wake: Wakeup | None = None) -> LinkNews:
         """The news of the link events within `timeout` s; returns early when `wake` is raised."""
@@ -92,6 +95,51 @@ class KernelHost:
     @property
     def writes(self) -> int:
         return self.reconciler.writes + self.host_ip.writes
+
+
+class PortPruner:
+    """The agent's link events, read on a thread of their own with their own netlink sockets (`ipr`: an IPRoute
+    the pass does not use). A VM port of an owned bridge in VLAN 1 is fixed there at once, so the leak window
+    never waits for a pass or a status publish to end (Python switches threads every 5 ms, which bounds what a
+    busy pass can add); what needs a pass reaches the loop through `wait`, as LinkEventWatcher's news would."""
+
+    def __init__(self, ipr: Any) -> None:
+        self.events = LinkEventWatcher(ipr)
+        self.applier = Applier(ipr)
+        self._full_pass = Wakeup()
+        self._stop = Wakeup()
+        self._thread = threading.Thread(target=self._run, name="link-events", daemon=True)
+        self._thread.start()
+
+    def wait(self, timeout: float, wake: Wakeup | None = None) -> LinkNews:
+        """LinkEvents.wait: full_pass once the thread saw an event that asks for a pass (its prunes are done)."""
+        select.select([self._full_pass, *([wake] if wake is not None else [])], [], [], timeout)
+        if self._full_pass.is_set():
+            self._full_pass.clear()  # before the pass reads the kernel: an event during the pass raises it again
+            return LinkNews(full_pass=True)
+        return LinkNews()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            news = self.events.wait(AGENT_RESYNC_S, self._stop)
+            if news.prunes:  # a failure is logged by the Applier; the next pass prunes what is left
+                self.applier.apply(news.prunes, indexes=news.indexes)
+            if news.full_pass:
+                self._full_pass.set()
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+        if not self._thread.is_alive():  # a thread stuck in a write keeps its sockets (daemon: gone at exit)
+            self.events.close()
+            self._stop.close()
+            self._full_pass.close()
+
+    def __enter__(self) -> PortPruner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class StatusPublisher:

@@ -73,9 +73,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "hvnet agent") -> int:
 
     from harvester_network.agent.hostip import HostIpMigrator, RecordStore, install_test_crash_point
     from harvester_network.agent.logs import configure_logging
-    from harvester_network.agent.loop import AgentLoop, KernelHost, ObjectSource
+    from harvester_network.agent.loop import AgentLoop, KernelHost, ObjectSource, PortPruner
     from harvester_network.agent.metrics import AgentMetrics, serve_metrics
-    from harvester_network.agent.netlink import LinkEventWatcher
     from harvester_network.agent.status import DirStatusSink, KubeStatusSink, StatusSink
 
     cli = parser(prog)
@@ -131,8 +130,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "hvnet agent") -> int:
         try:
             if options.once:
                 return loop.run_once()
-            with LinkEventWatcher(ipr) as watcher:
-                loop.run_forever(watcher, stop=lambda: stopping)
+            with IPRoute() as events_ipr, PortPruner(events_ipr) as link_events:
+                loop.run_forever(link_events, stop=lambda: stopping)
         finally:
             source.close()
     return 0

@@ -8,6 +8,7 @@ boots it) or on a host kernel that has them. What the agent did is checked with 
 from __future__ import annotations
 
 import socket
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ import pytest
 
 from harvester_network.agent.hostip import HostIpMigrator, RecordStore
 from harvester_network.agent.hoststate import BridgeState, HostState, UplinkState
-from harvester_network.agent.loop import KernelHost
+from harvester_network.agent.loop import KernelHost, PortPruner
 from harvester_network.agent.netlink import (
     LinkEventWatcher,
     LinkNews,
@@ -450,6 +451,29 @@ def test_a_new_vm_port_is_pruned_from_its_own_link_event(ns: HvtNetns, rec: Reco
         assert ns.bridge_vlans()["vm1"] == {100: PVID_UNTAGGED}
         assert ns.bridge_vlans()["vm2"] == {1: PVID_UNTAGGED}
         assert not news_until_quiet(watcher).prunes  # the prune's own event asks for nothing more
+
+
+def test_the_pruner_thread_fixes_a_new_vm_port_on_its_own(ns: HvtNetns, rec: Reconciler) -> None:
+    from pyroute2 import IPRoute
+
+    add_dummies(ns, "eth1")
+    rec.reconcile(state(network("vlan", ["eth1"], {100})))
+    with ns.inside():
+        prune_ipr = IPRoute()  # the pruner's own sockets, as `hvnet agent` gives it
+        pruner = PortPruner(prune_ipr)
+    with prune_ipr, pruner:
+        add_vm_port(ns, "vm1", "vlan-br", vid=100)  # nobody but the pruner's thread reads link events here
+        add_vm_port(ns, "vm2", "vlan-br", vid=None)
+        deadline = time.monotonic() + 10
+        while 1 in ns.bridge_vlans()["vm1"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+        assert ns.bridge_vlans()["vm1"] == {100: PVID_UNTAGGED}
+        assert ns.bridge_vlans()["vm2"] == {1: PVID_UNTAGGED}
+        while pruner.wait(1.5).full_pass:  # the late events of building the bridge
+            pass
+        ns.run("ip", "link", "set", "eth1", "down")  # what needs a pass reaches the loop's wait
+        assert pruner.wait(10).full_pass
 
 
 def test_failed_change_names_the_link_and_the_reason(ns: HvtNetns, rec: Reconciler) -> None:
