@@ -1,28 +1,11 @@
-"""Host-IP migration: when an uplink NIC carries the node's own IPv4 addresses, move them (and the routes over
-the NIC, the default route above all) to the bridge `<cn>-br` around enslaving the NIC, so the host stays
-reachable - Harvester users lost their hosts putting VLANs on the management NIC (#1314, #1541).
+"""Host-IP migration: when an uplink NIC carries the node's own IPv4 addresses, move them and the routes over the
+NIC to the bridge `<cn>-br` around enslaving it, crash-safely (intent record, verify a witness, roll back), so the
+host stays reachable (Harvester #1314, #1541). Not pure: netlink and a state directory.
 
     migrator = HostIpMigrator(ipr, RecordStore(state_dir, node))
-    Reconciler(ipr, enslave_hooks=[migrator])      # before_enslave / after_enslave around EnslaveNic
-    migrator.before_pass(desired)                   # finish or undo what a killed agent left; teardown moves back
-    migrator.recover()                              # after the pass: undo a migration whose enslave failed
+    migrator.before_pass(desired); Reconciler(ipr, enslave_hooks=[migrator]); migrator.recover()
 
-The order (docs/host-ip-migration.md has the record format and what recovery does after a crash at each step):
-1. probe the NIC's gateways (default first), else its known neighbours, through the NIC; the first that
-   answers is the witness the move must keep reachable (none answering: nothing to protect, the move is
-   made unverified rather than blocking the cluster network, e.g. while the gateway reboots);
-2. intent record (JSON, fsync + atomic rename) with the NIC, bond, bridge, addresses, routes and witness;
-3. the addresses and routes are added to the bridge as well (phase `bridge-addressed`);
-4. the Applier enslaves the NIC;
-5. the addresses and routes are removed from the NIC (phase `nic-cleared`);
-6. the witness is probed (ARP, the kernel's neighbour resolution) through the bridge: answered -> phase
-   `migrated` (kept, so teardown can move the addresses back); silent or any step failed -> roll back:
-   release the NIC, put addresses and routes back on it, take them off the bridge, delete the record; the
-   cluster network fails with "rolled back: ..." and the failure is remembered per (cluster network, NIC)
-   until the VlanConfig or its uplink changes (or the agent restarts), so it is not retried on every pass.
-
-Every step logs one line with `step` set; HVNET_TEST_CRASH_AFTER=<step> (test-only) kills the agent with
-SIGKILL right after that line, as does the name of an applied change (`CreateBridge`, `EnslaveNic`, ...).
+Steps, records, recovery after a crash at each step, and HVNET_TEST_CRASH_AFTER: docs/host-ip-migration.md.
 """
 
 from __future__ import annotations
