@@ -22,6 +22,8 @@ DEFAULT_MTU = 1500
 MIN_MTU = 576
 MAX_MTU = 9000
 
+MAX_PORT = 65535  # a TCP/UDP port number (a Service port, the agent's metrics address)
+
 # hvnet's own agent defaults, shared by the agent, `hvnet agent` (which must start without importing the agent)
 # and the agent's install manifest.
 # Intent and teardown records survive agent (pod) restarts here, so a crash mid-change completes or rolls back.

@@ -14,7 +14,16 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 from pydantic.alias_generators import to_camel
 
-from harvester_network.facts import DEFAULT_BOND_MODE, DEFAULT_MIIMON, DEFAULT_MTU, MAX_MTU, MAX_VID, MIN_MTU, BondMode
+from harvester_network.facts import (
+    DEFAULT_BOND_MODE,
+    DEFAULT_MIIMON,
+    DEFAULT_MTU,
+    MAX_MTU,
+    MAX_PORT,
+    MAX_VID,
+    MIN_MTU,
+    BondMode,
+)
 from harvester_network.model import names
 
 DnsLabel = Annotated[str, Field(min_length=1, max_length=names.DNS_LABEL_MAX, pattern=names.DNS_LABEL_RE)]
@@ -281,8 +290,8 @@ class Interface(Spec):
 
 
 class ServicePort(Spec):
-    port: StrictInt = Field(ge=1, le=65535)
-    target_port: StrictInt | None = Field(default=None, ge=1, le=65535)
+    port: StrictInt = Field(ge=1, le=MAX_PORT)
+    target_port: StrictInt | None = Field(default=None, ge=1, le=MAX_PORT)
     protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
     name: ServicePortName | None = None
 

@@ -12,7 +12,7 @@ import ipaddress
 from typing import Any
 
 from harvester_network import __version__
-from harvester_network.facts import AGENT_STATE_DIR
+from harvester_network.facts import AGENT_STATE_DIR, MAX_PORT
 from harvester_network.render import harvester as h
 from harvester_network.render.agent_policy import admission_policy as agent_admission_policy
 from harvester_network.render.crds import custom_resource_definitions
@@ -127,8 +127,8 @@ def listen_address(value: str) -> tuple[str, int]:
     """`HOST:PORT` (an IPv4 address; no host: 127.0.0.1) as (host, port); ValueError says why and what to give."""
     host, colon, port = value.rpartition(":")
     fix = "give HOST:PORT, e.g. 127.0.0.1:9464 (this node only) or 0.0.0.0:9464 (for a Prometheus off the node)"
-    if not colon or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"'{value}' is not HOST:PORT with a port of 0-65535 ({fix})")
+    if not colon or not port.isdigit() or int(port) > MAX_PORT:
+        raise ValueError(f"'{value}' is not HOST:PORT with a port of 0-{MAX_PORT} ({fix})")
     try:
         address = ipaddress.IPv4Address(host or "127.0.0.1")
     except ValueError:
