@@ -163,7 +163,7 @@ def test_the_matrix_covers_its_corners() -> None:
     plan, _ = load_plan(shapes_plan())
     vms = plan.virtual_machines
     counts = {len(vm.interfaces) for vm in vms}
-    assert 1 in counts and 16 in counts
+    assert {1, 16} <= counts, f"the sampled shapes have {sorted(counts)} NICs, not the smallest and largest"
     first_mgmt = {vm.interfaces[0].is_management for vm in vms}
     assert first_mgmt == {True, False} and any(n.is_management for vm in vms[2:] for n in vm.interfaces[1:])
     modes = {"dhcp" if n.ip == "dhcp" else "none" if n.ip == "none" else "static" for vm in vms for n in vm.interfaces}
