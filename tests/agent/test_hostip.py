@@ -22,18 +22,18 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
-from harvester_network.agent.hostip import (
-    CRASH_AFTER_ENV,
+from harvester_network.agent.hostip import HostIpMigrator
+from harvester_network.agent.hostip_crash import CRASH_AFTER_ENV
+from harvester_network.agent.hostip_journal import RecordStore
+from harvester_network.agent.hostip_plan import (
     NUD_FAILED,
     NUD_PROBE,
     NUD_REACHABLE,
     NUD_STALE,
     HostAddress,
-    HostIpMigrator,
     HostRoute,
     MigrationRecord,
     Phase,
-    RecordStore,
     Witness,
     recovery_for,
     witness_candidates,
@@ -167,7 +167,7 @@ def test_recovery_finishes_only_what_is_enslaved_and_wanted(
 @pytest.mark.parametrize(("step", "killed"), [("nic-cleared", True), ("CreateBond", True), ("migrated", False)])
 def test_crash_point_sigkills_after_the_named_step_or_change(step: str, killed: bool) -> None:
     script = (
-        "import logging; from harvester_network.agent.hostip import install_test_crash_point\n"
+        "import logging; from harvester_network.agent.hostip_crash import install_test_crash_point\n"
         "logging.basicConfig(level=logging.INFO); install_test_crash_point()\n"
         "logging.getLogger('x').info('a step', extra={'step': 'nic-cleared'})\n"
         "logging.getLogger('x').info('a change', extra={'change': 'CreateBond'})\n"
