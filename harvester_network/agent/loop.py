@@ -21,7 +21,7 @@ from harvester_network.agent.hostip import HostIpMigrator
 from harvester_network.agent.hoststate import HostState
 from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeIdentity
 from harvester_network.agent.metrics import AgentMetrics
-from harvester_network.agent.netlink import LinkEventWatcher, LinkNews, Reconciler
+from harvester_network.agent.netlink import LinkEventWatcher, Reconciler
 from harvester_network.agent.netlink_apply import Applier, ApplyResult, EnslaveHook
 from harvester_network.agent.netlink_read import KernelState, inventory_of, ipv4_link_indexes
 from harvester_network.agent.reconcile import PassReport, reconcile_pass
@@ -54,10 +54,10 @@ class ObjectSource(Protocol):
 
 
 class LinkEvents(Protocol):
-    """Netlink link events on owned links (PortPruner, or netlink.py's LinkEventWatcher read in the loop)."""
+    """Netlink link events on owned links, with VM ports in VLAN 1 already fixed where they are read (PortPruner)."""
 
-    def wait(self, timeout: float, wake: Wakeup | None = None) -> LinkNews:
-        """The news of the link events within `timeout` s; returns early when `wake` is raised."""
+    def wait(self, timeout: float, wake: Wakeup | None = None) -> bool:
+        """True when a link event within `timeout` s asks for a pass; returns early when `wake` is raised."""
 
 
 class KernelHost:
@@ -88,10 +88,6 @@ class KernelHost:
         result.errors[:0] = errors
         return result
 
-    def prune_ports(self, news: LinkNews) -> ApplyResult:
-        """Take VLAN 1 off the VM ports the link events named (no read, no pass)."""
-        return self.reconciler.applier.apply(news.prunes, indexes=news.indexes)
-
     @property
     def writes(self) -> int:
         return self.reconciler.writes + self.host_ip.writes
@@ -101,29 +97,31 @@ class PortPruner:
     """The agent's link events, read on a thread of their own with their own netlink sockets (`ipr`: an IPRoute
     the pass does not use). A VM port of an owned bridge in VLAN 1 is fixed there at once, so the leak window
     never waits for a pass or a status publish to end (Python switches threads every 5 ms, which bounds what a
-    busy pass can add); what needs a pass reaches the loop through `wait`, as LinkEventWatcher's news would."""
+    busy pass can add); what needs a pass reaches the loop through `wait`. Its writes go to `count_writes`
+    (AgentMetrics.writes.inc: prometheus_client's counters take a lock, so the pass may count at the same time)."""
 
-    def __init__(self, ipr: Any) -> None:
+    def __init__(self, ipr: Any, count_writes: Callable[[int], object]) -> None:
         self.events = LinkEventWatcher(ipr)
         self.applier = Applier(ipr)
+        self.count_writes = count_writes
         self._full_pass = Wakeup()
         self._stop = Wakeup()
         self._thread = threading.Thread(target=self._run, name="link-events", daemon=True)
         self._thread.start()
 
-    def wait(self, timeout: float, wake: Wakeup | None = None) -> LinkNews:
-        """LinkEvents.wait: full_pass once the thread saw an event that asks for a pass (its prunes are done)."""
+    def wait(self, timeout: float, wake: Wakeup | None = None) -> bool:
+        """LinkEvents.wait: True once the thread saw an event that asks for a pass (its prunes are done)."""
         select.select([self._full_pass, *([wake] if wake is not None else [])], [], [], timeout)
         if self._full_pass.is_set():
             self._full_pass.clear()  # before the pass reads the kernel: an event during the pass raises it again
-            return LinkNews(full_pass=True)
-        return LinkNews()
+            return True
+        return False
 
     def _run(self) -> None:
         while not self._stop.is_set():
             news = self.events.wait(AGENT_RESYNC_S, self._stop)
             if news.prunes:  # a failure is logged by the Applier; the next pass prunes what is left
-                self.applier.apply(news.prunes, indexes=news.indexes)
+                self.count_writes(self.applier.apply(news.prunes, indexes=news.indexes).writes)
             if news.full_pass:
                 self._full_pass.set()
 
@@ -255,17 +253,14 @@ class AgentLoop:
             self.publisher = None
 
     def _wait_for_reason(self, watcher: LinkEvents, pass_at: float, stop: Callable[[], bool]) -> str:
-        """Sleep until something calls for a pass; VM ports in VLAN 1 are fixed meanwhile, without one."""
+        """Sleep until something calls for a pass (VM ports in VLAN 1 are fixed meanwhile by the watcher's thread)."""
         while not stop():
             if self.source.changed():
                 return "objects"
             remaining = pass_at - time.monotonic()
             if remaining <= 0:
                 return "resync"
-            news = watcher.wait(min(TICK_S, remaining), self.source.wakeup)
-            if news.prunes:
-                self.host.prune_ports(news)
-            if news.full_pass:
+            if watcher.wait(min(TICK_S, remaining), self.source.wakeup):
                 return "netlink"
         return "stop"
 

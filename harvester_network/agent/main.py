@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "hvnet agent") -> int:
         try:
             if options.once:
                 return loop.run_once()
-            with IPRoute() as events_ipr, PortPruner(events_ipr) as link_events:
+            with IPRoute() as events_ipr, PortPruner(events_ipr, metrics.writes.inc) as link_events:
                 loop.run_forever(link_events, stop=lambda: stopping)
         finally:
             source.close()

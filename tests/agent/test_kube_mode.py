@@ -18,7 +18,6 @@ from harvester_network.agent.inputs import LinkInfo
 from harvester_network.agent.kube_source import KubeSource, SourceUnavailable
 from harvester_network.agent.loop import AgentLoop
 from harvester_network.agent.metrics import AgentMetrics
-from harvester_network.agent.netlink import LinkNews
 from harvester_network.agent.status import KubeStatusSink, agent_field_manager
 from harvester_network.agent.wakeup import Wakeup
 from harvester_network.kube import KubeClient, KubeTarget, condition, field_managers
@@ -301,13 +300,13 @@ class LinkEventsByHand:
     def kick(self) -> None:
         self.event.set()
 
-    def wait(self, timeout: float, wake: Wakeup | None = None) -> LinkNews:
+    def wait(self, timeout: float, wake: Wakeup | None = None) -> bool:
         deadline = time.monotonic() + timeout
         while not self.event.wait(0.01):
             if (wake is not None and wake.is_set()) or time.monotonic() >= deadline:
-                return LinkNews()
+                return False
         self.event.clear()
-        return LinkNews(full_pass=True)
+        return True
 
 
 @pytest.fixture
