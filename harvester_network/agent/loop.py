@@ -72,6 +72,8 @@ class KernelHost:
         self.host_ip = host_ip
         self.reconciler = Reconciler(ipr, (host_ip, *enslave_hooks))
         self._current: KernelState | None = None
+        # The last pass that found nothing to do: its desired state (by identity) and kernel state.
+        self._settled: tuple[HostState, KernelState] | None = None
 
     def inventory(self) -> dict[str, LinkInfo]:
         self._current = self.reconciler.read()  # one link dump per pass: the plan below reads this one too
@@ -83,7 +85,16 @@ class KernelHost:
         # What the inventory read still holds unless the migration recovery just changed links.
         current = self._current if self.host_ip.writes == writes_before else None
         self._current = None
-        result = self.reconciler.reconcile(desired, current)
+        if current is None:
+            current = self.reconciler.read()
+        if self._settled is not None and self._settled[0] is desired and self._settled[1] == current:
+            # plan_changes is pure: the same inputs plan nothing again (its VID diff walks every NAD's VID).
+            result = ApplyResult()
+        else:
+            result = self.reconciler.reconcile(desired, current)
+        # Nothing applied, failed or written: the plan was empty.
+        settled = not (result.applied or result.errors or result.writes)
+        self._settled = (desired, current) if settled else None
         errors += self.host_ip.recover()  # a migration whose enslave failed goes back to its NIC now
         result.errors[:0] = errors
         return result

@@ -8,6 +8,7 @@ inventory `desired.py` checks NICs against (masters, IPv4 addresses, agent owner
 
 from __future__ import annotations
 
+import functools
 import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -130,6 +131,12 @@ def link_from_message(msg: Any, names: Mapping[int, str]) -> LinkState:
     )
 
 
+@functools.cache
+def _port_vlan(pvid: bool, untagged: bool) -> PortVlan:
+    # One object per flag pair: comparing two reads' {vid: flags} of thousands of VIDs is then identity checks.
+    return PortVlan(pvid=pvid, untagged=untagged)
+
+
 def vlans_from_infos(infos: Iterable[Mapping[str, int]]) -> dict[int, PortVlan]:
     """IFLA_BRIDGE_VLAN_INFO entries (single VIDs and RANGE_BEGIN/RANGE_END pairs) as {vid: flags}."""
     vids: dict[int, PortVlan] = {}
@@ -141,7 +148,7 @@ def vlans_from_infos(infos: Iterable[Mapping[str, int]]) -> dict[int, PortVlan]:
             continue
         first = begin if flags & BRIDGE_VLAN_INFO_RANGE_END and begin is not None else vid
         begin = None
-        entry = PortVlan(pvid=bool(flags & BRIDGE_VLAN_INFO_PVID), untagged=bool(flags & BRIDGE_VLAN_INFO_UNTAGGED))
+        entry = _port_vlan(bool(flags & BRIDGE_VLAN_INFO_PVID), bool(flags & BRIDGE_VLAN_INFO_UNTAGGED))
         for each in range(first, vid + 1):
             vids[each] = entry
     return vids

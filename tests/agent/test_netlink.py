@@ -349,6 +349,23 @@ def test_a_pass_makes_one_link_dump_and_no_write_when_nothing_changed(ns: HvtNet
     assert host.writes == writes
 
 
+def test_a_settled_pass_still_puts_back_what_changed_in_the_kernel(ns: HvtNetns, tmp_path: Path) -> None:
+    add_dummies(ns, "eth1")
+    host = KernelHost(ns.ipr, HostIpMigrator(ns.ipr, RecordStore(tmp_path, "node1")))
+    desired = state(network("vlan", ["eth1"], {100, 200}))
+    host.inventory()
+    host.reconcile(desired)
+    host.inventory()
+    assert host.reconcile(desired).applied == []  # nothing to do: the next pass may skip planning
+
+    ns.run("bridge", "vlan", "del", "dev", "vlan-bo", "vid", "200")  # the same desired state, another kernel
+    host.inventory()
+    result = host.reconcile(desired)
+
+    assert [change.summary() for change in result.applied] == ["add tagged VIDs 200 to vlan-bo"]
+    assert {100, 200} <= set(ns.bridge_vlans()["vlan-bo"])
+
+
 def test_vid1_is_pruned_from_vm_ports_but_not_from_pvid1_ports(ns: HvtNetns, rec: Reconciler) -> None:
     add_dummies(ns, "eth1")
     desired = state(network("vlan", ["eth1"], {100, 200}))
