@@ -38,7 +38,7 @@ class ClusterNetworkReport:
     vlan_config: str
     ready: bool
     message: str
-    vids: tuple[int, ...] = ()
+    vids: frozenset[int] = frozenset()  # the desired state's own set: a pass that changed nothing compares identities
 
 
 @dataclass
@@ -81,7 +81,7 @@ def cluster_network_reports(desired: HostState, applied: ApplyResult) -> list[Cl
                 bridge.vlan_config or vlan_configs.get(cn, ""),
                 not problems,
                 "; ".join(problems),
-                tuple(sorted(bridge.vids)),
+                bridge.vids,
             )
         )
     for cn, problems in messages.items():

@@ -54,7 +54,7 @@ def test_ready_pass_reports_vids_and_one_status(objects: ClusterObjects) -> None
     report = reconcile_pass(objects, node("node1"), host)
     assert report.ready and report.writes == 1
     [cn] = report.cluster_networks
-    assert (cn.cluster_network, cn.vlan_config, cn.vids) == ("vlan", "vlan-node1", (100, 200))
+    assert (cn.cluster_network, cn.vlan_config, cn.vids) == ("vlan", "vlan-node1", {100, 200})
     [status] = report.statuses
     assert status["status"]["conditions"][0]["status"] == "True"
     assert [a["vlanID"] for a in status["status"]["localAreas"]] == [100, 200]
