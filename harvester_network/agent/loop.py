@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from harvester_network.agent.desired import DesiredState
 from harvester_network.agent.hostip import HostIpMigrator
@@ -60,6 +60,20 @@ class LinkEvents(Protocol):
         """True when a link event within `timeout` s asks for a pass; returns early when `wake` is raised."""
 
 
+class _Settled(NamedTuple):
+    """The last pass that found nothing to do: its desired state (compared by identity) and kernel read."""
+
+    desired: HostState
+    kernel: KernelState
+
+
+class _Statuses(NamedTuple):
+    """A node's statuses, waiting to be published."""
+
+    node: str
+    statuses: list[dict[str, Any]]
+
+
 class KernelHost:
     """The node's kernel, through one pyroute2 IPRoute (the agent runs in the node's network namespace).
 
@@ -72,8 +86,7 @@ class KernelHost:
         self.host_ip = host_ip
         self.reconciler = Reconciler(ipr, (host_ip, *enslave_hooks))
         self._current: KernelState | None = None
-        # The last pass that found nothing to do: its desired state (by identity) and kernel state.
-        self._settled: tuple[HostState, KernelState] | None = None
+        self._settled: _Settled | None = None
 
     def inventory(self) -> dict[str, LinkInfo]:
         self._current = self.reconciler.read()  # one link dump per pass: the plan below reads this one too
@@ -87,14 +100,14 @@ class KernelHost:
         self._current = None
         if current is None:
             current = self.reconciler.read()
-        if self._settled is not None and self._settled[0] is desired and self._settled[1] == current:
+        if self._settled is not None and self._settled.desired is desired and self._settled.kernel == current:
             # plan_changes is pure: the same inputs plan nothing again (its VID diff walks every NAD's VID).
             result = ApplyResult()
         else:
             result = self.reconciler.reconcile(desired, current)
         # Nothing applied, failed or written: the plan was empty.
         settled = not (result.applied or result.errors or result.writes)
-        self._settled = (desired, current) if settled else None
+        self._settled = _Settled(desired, current) if settled else None
         errors += self.host_ip.recover()  # a migration whose enslave failed goes back to its NIC now
         result.errors[:0] = errors
         return result
@@ -157,7 +170,7 @@ class StatusPublisher:
 
     def __init__(self, sink: StatusSink, retry_s: float) -> None:
         self.sink, self.retry_s = sink, retry_s
-        self._pending: tuple[str, list[dict[str, Any]]] | None = None
+        self._pending: _Statuses | None = None
         self._changed = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="status", daemon=True)
@@ -165,7 +178,7 @@ class StatusPublisher:
 
     def submit(self, node: str, statuses: list[dict[str, Any]]) -> None:
         with self._changed:
-            self._pending = (node, statuses)
+            self._pending = _Statuses(node, statuses)
             self._changed.notify()
 
     def close(self, timeout: float = 5.0) -> None:
@@ -185,7 +198,7 @@ class StatusPublisher:
                 self._pending = None
             if not _publish(self.sink, node, statuses, self.retry_s):
                 with self._changed:
-                    self._pending = self._pending or (node, statuses)  # statuses submitted meanwhile are newer
+                    self._pending = self._pending or _Statuses(node, statuses)  # submitted meanwhile: newer
                     self._changed.wait_for(lambda: self._stopping, self.retry_s)
 
 

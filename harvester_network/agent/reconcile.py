@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from harvester_network.agent.desired import DesiredState
-from harvester_network.agent.hoststate import HostState
+from harvester_network.agent.hoststate import HostState, LocalArea
 from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeIdentity
 from harvester_network.agent.netlink_apply import ApplyResult
 from harvester_network.render.vlanstatus import vlanstatus_object
@@ -41,6 +41,14 @@ class ClusterNetworkReport:
     vids: frozenset[int] = frozenset()  # the desired state's own set: a pass that changed nothing compares identities
 
 
+class StatusKey(NamedTuple):
+    """What a pass's statuses are made from (with the VlanConfigs): equal keys, equal statuses."""
+
+    node: str
+    reports: tuple[ClusterNetworkReport, ...]
+    local_areas: tuple[tuple[str, tuple[LocalArea, ...]], ...]  # (cluster network, its local areas) per bridge
+
+
 @dataclass
 class PassReport:
     """What one pass did: per cluster network readiness, the changes made, and the VlanStatus objects."""
@@ -51,7 +59,7 @@ class PassReport:
     warnings: list[str] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=list)
     duration_s: float = 0.0
-    status_key: Any = None  # what the statuses were made from (reconcile_pass reuses them while it is equal)
+    status_key: StatusKey | None = None  # reconcile_pass reuses the statuses while it is equal
     vlan_configs: Any = None
 
     @property
@@ -102,7 +110,9 @@ def reconcile_pass(
     applied = host.reconcile(desired)
     reports = cluster_network_reports(desired, applied)
     # Local areas are the same tuples while their NADs are unchanged, so this costs no walk over thousands.
-    status_key = (node.name, tuple(reports), tuple((b.cluster_network, b.local_areas) for b in desired.bridges))
+    status_key = StatusKey(
+        node.name, tuple(reports), tuple((b.cluster_network, b.local_areas) for b in desired.bridges)
+    )
     if previous is not None and previous.status_key == status_key and previous.vlan_configs is objects.vlan_configs:
         statuses = previous.statuses
     else:

@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -71,14 +71,23 @@ def _objects(path: Path) -> Iterator[dict[str, Any]]:
             yield obj
 
 
-def _object_key(obj: dict[str, Any], path: Path) -> tuple[str, str, str, str]:
+class ObjectKey(NamedTuple):
+    """An object's identity: two files defining the same one are an error."""
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+
+
+def _object_key(obj: dict[str, Any], path: Path) -> ObjectKey:
     metadata = obj.get("metadata")
     metadata = metadata if isinstance(metadata, dict) else {}
     name = metadata.get("name")
     if not isinstance(name, str) or not name:
         raise ManifestError(f"{path}: a {obj['kind']} without metadata.name")
     group, kind = group_kind(obj)
-    return group, kind, str(metadata.get("namespace") or ""), name
+    return ObjectKey(group, kind, str(metadata.get("namespace") or ""), name)
 
 
 def load_manifest_dir(directory: str | Path) -> ClusterObjects:
@@ -86,7 +95,7 @@ def load_manifest_dir(directory: str | Path) -> ClusterObjects:
     root = Path(directory)
     if not root.is_dir():
         raise ManifestError(f"{root}: not a directory")
-    seen: dict[tuple[str, str, str, str], Path] = {}
+    seen: dict[ObjectKey, Path] = {}
     objects = []
     for path in manifest_files(root):
         for obj in _objects(path):
@@ -94,9 +103,8 @@ def load_manifest_dir(directory: str | Path) -> ClusterObjects:
                 continue
             key = _object_key(obj, path)
             if key in seen:
-                _, kind, namespace, name = key
-                shown = f"{namespace}/{name}" if namespace else name
-                raise ManifestError(f"{kind} {shown} is defined twice: in {seen[key]} and in {path}")
+                shown = f"{key.namespace}/{key.name}" if key.namespace else key.name
+                raise ManifestError(f"{key.kind} {shown} is defined twice: in {seen[key]} and in {path}")
             seen[key] = path
             objects.append(obj)
     return ClusterObjects.from_objects(objects)
