@@ -120,9 +120,10 @@ class KernelHost:
 class PortPruner:
     """The agent's link events, read on a thread of their own with their own netlink sockets (`ipr`: an IPRoute
     the pass does not use). A VM port of an owned bridge in VLAN 1 is fixed there at once, so the leak window
-    never waits for a pass or a status publish to end (Python switches threads every 5 ms, which bounds what a
-    busy pass can add); what needs a pass reaches the loop through `wait`. Its writes go to `count_writes`
-    (AgentMetrics.writes.inc: prometheus_client's counters take a lock, so the pass may count at the same time)."""
+    never waits for a pass or a status publish to end (a busy pass costs it up to Python's 5 ms switch interval
+    per GIL hand-over: benchmarks/pruner_gil.py); what needs a pass reaches the loop through `wait`. Its writes
+    go to `count_writes` (AgentMetrics.writes.inc: prometheus_client's counters take a lock, so the pass may count
+    at the same time)."""
 
     def __init__(self, ipr: Any, count_writes: Callable[[int], object]) -> None:
         self.events = LinkEventWatcher(ipr)
