@@ -30,7 +30,7 @@ from harvester_network.agent.hoststate import HostState, NodeError, UplinkState
 from harvester_network.agent.netlink_apply import ChangeFailed, EnslaveNic, LinkOps
 from harvester_network.model import names
 
-# The agent's entry points: main.py wires these three.
+# What main.py, the benchmarks and the lab tests take from here (their homes: hostip_crash.py, hostip_journal.py).
 __all__ = ["CRASH_AFTER_ENV", "HostIpMigrator", "RecordStore", "install_test_crash_point"]
 
 log = logging.getLogger("harvester_network.agent.hostip")
