@@ -117,6 +117,14 @@ DENIED = {
     "an annotation on its Node": (
         NODE_TYPE, "UPDATE", changed(N1, annotations={"flannel.alpha.coreos.com/public-ip": "203.0.113.9"}), N1,
         "annotations"),
+    "a finalizer on its Node": (
+        NODE_TYPE, "UPDATE", changed(N1, finalizers=["example.com/hold"]), N1, "finalizers"),
+    "a finalizer of its Node removed": (
+        NODE_TYPE, "UPDATE", N1, changed(N1, finalizers=["example.com/hold"]), "finalizers"),
+    "an owner of its Node": (
+        NODE_TYPE, "UPDATE",
+        changed(N1, ownerReferences=[{"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "u1"}]), N1,
+        "owners"),
     "a VlanStatus of another node created": (
         VLANSTATUS_TYPE, "CREATE", vlanstatus("n2"), None, "only VlanStatuses of its own node"),
     "its VlanStatus claiming another node in status": (
