@@ -30,9 +30,7 @@ _IS_NETWORK_LABEL = f"k.startsWith('{NETWORK_LABEL_PREFIX}')"
 def _field_of(obj: str, field: str, empty: str) -> str:
     """`obj.<field>` (`spec`, `metadata.labels`...), or `empty` when the object (null on CREATE for oldObject, on
     DELETE for object) or the field is missing."""
-    *parents, last = field.split(".")
-    path = ".".join([obj, *parents])
-    return f"{obj} == null ? {empty} : (has({path}.{last}) ? {path}.{last} : {empty})"
+    return f"{obj} == null ? {empty} : (has({obj}.{field}) ? {obj}.{field} : {empty})"
 
 
 def _vlanstatus_node(labels: str) -> str:
