@@ -132,7 +132,7 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
         ],
         None,
     ),
-    "render/harvester.py": (["tests/render/test_agent_policy_whole.py", "tests/render/test_golden.py"], None),
+    "render/harvester.py": (["tests/render/test_harvester_keys.py", "tests/render/test_golden.py"], None),
     "agent/desired.py": (
         ["tests/agent/test_desired_edges.py", "tests/agent/test_desired.py", "tests/test_mtu_zero.py"],
         None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from unittest.mock import ANY
 
-from harvester_network.render import harvester as h
 from harvester_network.render.agent_policy import admission_policy
 
 CEL = ANY  # an expression: judged by what it allows and denies (tests/security), not by its spelling
@@ -65,7 +64,3 @@ def test_the_policy_and_binding_whole() -> None:
         "metadata": {"name": "p1", "labels": {"team": "net"}},
         "spec": {"policyName": "p1", "validationActions": ["Deny"]},
     }
-
-
-def test_the_node_label_of_a_cluster_network() -> None:
-    assert h.node_cluster_network_label("vlan1") == "network.harvesterhci.io/vlan1"
