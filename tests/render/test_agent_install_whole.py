@@ -165,6 +165,7 @@ def test_install_options() -> None:
     ]  # fmt: skip
     objects = agent_install_objects(image="r/a:2", metrics_address="0.0.0.0:9100")
     assert objects[-1] == daemon_set("r/a:2", "0.0.0.0:9100")
+    assert agent_install_objects()[-1] == daemon_set()  # the same defaults (daemon_set's are pinned above)
 
 
 def test_the_policy_binds_the_service_account_the_install_creates() -> None:
