@@ -124,6 +124,15 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
         ],
         None,
     ),
+    "render/agent_policy.py": (
+        [
+            "tests/render/test_agent_policy_whole.py",
+            "tests/security/test_admission_policy.py",
+            "tests/render/test_agent_install_whole.py",
+        ],
+        None,
+    ),
+    "render/harvester.py": (["tests/render/test_harvester_keys.py", "tests/render/test_golden.py"], None),
     "agent/desired.py": (
         ["tests/agent/test_desired_edges.py", "tests/agent/test_desired.py", "tests/test_mtu_zero.py"],
         None,

@@ -30,63 +30,67 @@ _IS_NETWORK_LABEL = f"k.startsWith('{NETWORK_LABEL_PREFIX}')"
 def _field_of(obj: str, field: str, empty: str) -> str:
     """`obj.<field>` (`spec`, `metadata.labels`...), or `empty` when the object (null on CREATE for oldObject, on
     DELETE for object) or the field is missing."""
-    *parents, last = field.split(".")
-    path = ".".join([obj, *parents])
-    return f"{obj} == null ? {empty} : (has({path}.{last}) ? {path}.{last} : {empty})"
+    return f"{obj} == null ? {empty} : (has({obj}.{field}) ? {obj}.{field} : {empty})"
 
 
 def _vlanstatus_node(labels: str) -> str:
     return f"'{h.LABEL_NODE}' in {labels} ? {labels}['{h.LABEL_NODE}'] : ''"
 
 
-# name -> expression, in order (a variable may use those before it).
-VARIABLES: dict[str, str] = {
-    "nodeName": f"'{NODE_NAME_CLAIM}' in request.userInfo.extra ? request.userInfo.extra['{NODE_NAME_CLAIM}'][0] : ''",
-    "isNode": "request.resource.group == '' && request.resource.resource == 'nodes'",
-    "newLabels": _field_of("object", "metadata.labels", "{}"),
-    "oldLabels": _field_of("oldObject", "metadata.labels", "{}"),
-    "newVlanStatusNode": _vlanstatus_node("variables.newLabels"),
-    "oldVlanStatusNode": _vlanstatus_node("variables.oldLabels"),
-    "statusNode": "object == null ? '' : (has(object.status) && has(object.status.node) ? object.status.node : '')",
-}
-# (expression, message): each must be true for the request to pass.
-VALIDATIONS: list[tuple[str, str]] = [
-    (
-        "variables.nodeName != ''",
-        f"the agent's service account token names no node (claim {NODE_NAME_CLAIM}: Kubernetes 1.32+, "
-        "or 1.30+ with the ServiceAccountTokenPodNodeInfo feature); see docs/security.md",
-    ),
-    (
-        "!variables.isNode || (request.operation == 'UPDATE' && request.name == variables.nodeName)",
-        "the agent may change only the Node it runs on",
-    ),
-    (
-        f"!variables.isNode || (variables.newLabels.all(k, {_IS_NETWORK_LABEL} || (k in variables.oldLabels && "
-        f"variables.oldLabels[k] == variables.newLabels[k])) && variables.oldLabels.all(k, {_IS_NETWORK_LABEL} || "
-        "k in variables.newLabels))",
-        f"the agent may change only {NETWORK_LABEL_PREFIX}* labels of its Node",
-    ),
-    (
-        "!variables.isNode || ("
-        + " && ".join(
-            f"({_field_of('object', f, e)}) == ({_field_of('oldObject', f, e)})"
-            for f, e in (
-                ("spec", "{}"),
-                ("metadata.annotations", "{}"),
-                ("metadata.finalizers", "[]"),
-                ("metadata.ownerReferences", "[]"),
+def _variables() -> dict[str, str]:
+    """name -> expression, in order (a variable may use those before it)."""
+    return {
+        "nodeName": (
+            f"'{NODE_NAME_CLAIM}' in request.userInfo.extra ? request.userInfo.extra['{NODE_NAME_CLAIM}'][0] : ''"
+        ),
+        "isNode": "request.resource.group == '' && request.resource.resource == 'nodes'",
+        "newLabels": _field_of("object", "metadata.labels", "{}"),
+        "oldLabels": _field_of("oldObject", "metadata.labels", "{}"),
+        "newVlanStatusNode": _vlanstatus_node("variables.newLabels"),
+        "oldVlanStatusNode": _vlanstatus_node("variables.oldLabels"),
+        "statusNode": "object == null ? '' : (has(object.status) && has(object.status.node) ? object.status.node : '')",
+    }
+
+
+def _validations() -> list[tuple[str, str]]:
+    """(expression, message): each must be true for the request to pass."""
+    return [
+        (
+            "variables.nodeName != ''",
+            f"the agent's service account token names no node (claim {NODE_NAME_CLAIM}: Kubernetes 1.32+, "
+            "or 1.30+ with the ServiceAccountTokenPodNodeInfo feature); see docs/security.md",
+        ),
+        (
+            "!variables.isNode || (request.operation == 'UPDATE' && request.name == variables.nodeName)",
+            "the agent may change only the Node it runs on",
+        ),
+        (
+            f"!variables.isNode || (variables.newLabels.all(k, {_IS_NETWORK_LABEL} || (k in variables.oldLabels && "
+            f"variables.oldLabels[k] == variables.newLabels[k])) && variables.oldLabels.all(k, {_IS_NETWORK_LABEL} || "
+            "k in variables.newLabels))",
+            f"the agent may change only {NETWORK_LABEL_PREFIX}* labels of its Node",
+        ),
+        (
+            "!variables.isNode || ("
+            + " && ".join(
+                f"({_field_of('object', f, e)}) == ({_field_of('oldObject', f, e)})"
+                for f, e in (
+                    ("spec", "{}"),
+                    ("metadata.annotations", "{}"),
+                    ("metadata.finalizers", "[]"),
+                    ("metadata.ownerReferences", "[]"),
+                )
             )
-        )
-        + ")",
-        "the agent may not change a Node's spec (taints, cordon), annotations, finalizers or owners",
-    ),
-    (
-        "variables.isNode || ((request.operation == 'DELETE' || (variables.newVlanStatusNode == variables.nodeName"
-        " && (variables.statusNode == '' || variables.statusNode == variables.nodeName))) && "
-        "(request.operation == 'CREATE' || variables.oldVlanStatusNode == variables.nodeName))",
-        f"the agent may write only VlanStatuses of its own node (label {h.LABEL_NODE} and status.node)",
-    ),
-]
+            + ")",
+            "the agent may not change a Node's spec (taints, cordon), annotations, finalizers or owners",
+        ),
+        (
+            "variables.isNode || ((request.operation == 'DELETE' || (variables.newVlanStatusNode == variables.nodeName"
+            " && (variables.statusNode == '' || variables.statusNode == variables.nodeName))) && "
+            "(request.operation == 'CREATE' || variables.oldVlanStatusNode == variables.nodeName))",
+            f"the agent may write only VlanStatuses of its own node (label {h.LABEL_NODE} and status.node)",
+        ),
+    ]
 
 
 def admission_policy(name: str, service_account: str, labels: dict[str, str]) -> list[dict[str, Any]]:
@@ -110,8 +114,8 @@ def admission_policy(name: str, service_account: str, labels: dict[str, str]) ->
             },
             # Only the agent: other writers (Harvester, admins) are not this policy's business.
             "matchConditions": [{"name": "agent", "expression": f"request.userInfo.username == '{service_account}'"}],
-            "variables": [{"name": k, "expression": v} for k, v in VARIABLES.items()],
-            "validations": [{"expression": e, "message": m, "reason": "Forbidden"} for e, m in VALIDATIONS],
+            "variables": [{"name": k, "expression": v} for k, v in _variables().items()],
+            "validations": [{"expression": e, "message": m, "reason": "Forbidden"} for e, m in _validations()],
         },
     }
     binding = {

@@ -25,8 +25,9 @@ DHCP_CAPABILITIES = ["NET_ADMIN", "NET_RAW", "NET_BIND_SERVICE", "SETUID", "SETG
 
 
 def _server(net: Network) -> tuple[DhcpServer, ManualRoute]:
-    # Validation guarantees a manual route wherever there is a dhcpServer.
-    assert net.dhcp_server is not None and isinstance(net.route, ManualRoute)
+    # Validation guarantees a manual route wherever there is a dhcpServer; a caller that skipped it learns here.
+    if net.dhcp_server is None or not isinstance(net.route, ManualRoute):
+        raise ValueError(f"network {net.ref}: no dhcpServer with a manual route to render (validate the plan first)")
     return net.dhcp_server, net.route
 
 

@@ -37,10 +37,9 @@ def render_plan(plan: Plan) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
     for cn in plan.cluster_networks:
         objects += cluster_network_objects(cn, plan.nodes)
+    cluster_networks = {cn.name: cn for cn in plan.cluster_networks}  # validation: every network's is there
     for net in plan.networks:
-        net_cn = plan.cluster_network(net.cluster_network)
-        assert net_cn is not None  # validated
-        objects.append(nad_object(net, net_cn))
+        objects.append(nad_object(net, cluster_networks[net.cluster_network]))
         if net.dhcp_server is not None:
             objects += dhcp_objects(net)
     for vm in plan.virtual_machines:
@@ -53,7 +52,12 @@ def render_plan(plan: Plan) -> list[dict[str, Any]]:
 
 def in_apply_order(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Stable sort by KIND_ORDER: within a kind, the order given is kept."""
-    return sorted(objects, key=lambda o: KIND_ORDER.get(o["kind"], 99))
+    return sorted(objects, key=_kind_rank)
+
+
+def _kind_rank(obj: dict[str, Any]) -> int:
+    """The object's KIND_ORDER rank; a kind not listed goes last."""
+    return KIND_ORDER.get(obj["kind"], 99)
 
 
 def object_key(obj: dict[str, Any]) -> str:
@@ -66,5 +70,5 @@ def object_key(obj: dict[str, Any]) -> str:
 def object_file_name(obj: dict[str, Any]) -> str:
     """A stable file name: the kind's apply rank, kind, namespace and name."""
     meta = obj["metadata"]
-    parts = [f"{KIND_ORDER.get(obj['kind'], 99):02d}", obj["kind"].lower(), meta.get("namespace"), meta["name"]]
+    parts = [f"{_kind_rank(obj):02d}", obj["kind"].lower(), meta.get("namespace"), meta["name"]]
     return "-".join(p for p in parts if p) + ".yaml"

@@ -8,6 +8,7 @@ the default route and DNS is model/guest.py's decision. cloud-init data lives in
 from __future__ import annotations
 
 import base64
+import contextlib
 import ipaddress
 from dataclasses import dataclass
 from typing import Any
@@ -162,26 +163,19 @@ def user_data(vm: VirtualMachine) -> str:
         return text
     config = parse_cloud_config(text)  # validated by the rules
     additions: dict[str, Any] = {}
-    packages = config.get("packages", [])
-    if not any(GUEST_AGENT_PACKAGE in ([p] if isinstance(p, str) else p[:1]) for p in packages):
+    package_names = [p if isinstance(p, str) else p[0] for p in config.get("packages", [])]  # a name or [name, version]
+    if GUEST_AGENT_PACKAGE not in package_names:
         additions["packages"] = [GUEST_AGENT_PACKAGE]
     if not any(_enables_guest_agent(command) for command in config.get("runcmd", [])):
         additions["runcmd"] = [["systemctl", "enable", "--now", f"{GUEST_AGENT_PACKAGE}.service"]]
     if not additions:
         return text
     merged = {**config, **{key: [*config.get(key, []), *values] for key, values in additions.items()}}
-    appended = text.rstrip("\n") + "\n" + yaml.safe_dump(additions, sort_keys=False)
-    if _reads_as(appended, merged):
-        return appended
+    appended = text.rstrip("\n") + "\n" + yaml.safe_dump(additions)  # packages, then runcmd: already sorted
+    with contextlib.suppress(UserDataError):  # appending to a flow-style document, say, breaks it
+        if parse_cloud_config(appended) == merged:
+            return appended
     return CLOUD_CONFIG_HEADER + "\n" + yaml.safe_dump(merged, sort_keys=False)
-
-
-def _reads_as(text: str, config: dict[str, Any]) -> bool:
-    """Whether a #cloud-config text reads as `config` (appending to a flow-style document, say, does not)."""
-    try:
-        return parse_cloud_config(text) == config
-    except UserDataError:
-        return False
 
 
 def cloud_init_secret_name(vm: VirtualMachine) -> str:

@@ -165,6 +165,18 @@ def test_install_options() -> None:
     ]  # fmt: skip
     objects = agent_install_objects(image="r/a:2", metrics_address="0.0.0.0:9100")
     assert objects[-1] == daemon_set("r/a:2", "0.0.0.0:9100")
+    assert agent_install_objects()[-1] == daemon_set()  # the same defaults (daemon_set's are pinned above)
+
+
+def test_the_policy_binds_the_service_account_the_install_creates() -> None:
+    """Kubernetes names a service account's requests `system:serviceaccount:<namespace>:<name>`."""
+    objects = {o["kind"]: o for o in agent_install_objects()}
+    account, policy = objects["ServiceAccount"]["metadata"], objects["ValidatingAdmissionPolicy"]
+    user = f"system:serviceaccount:{account['namespace']}:{account['name']}"
+    assert policy["spec"]["matchConditions"] == [
+        {"name": "agent", "expression": f"request.userInfo.username == '{user}'"}
+    ]
+    assert objects["DaemonSet"]["spec"]["template"]["spec"]["serviceAccountName"] == account["name"]
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,10 @@ import copy
 import json
 from typing import Any
 
+import pytest
+
 from harvester_network.model import load_plan
-from harvester_network.model.plan import Network
+from harvester_network.model.plan import AutoRoute, Network
 from harvester_network.render.dhcp import DHCP_CAPABILITIES, dhcp_objects, dnsmasq_conf, ippool_object, server_address
 
 ROUTE = {"mode": "manual", "cidr": "10.30.0.0/23", "gateway": "10.30.0.1"}
@@ -139,3 +141,13 @@ def test_an_ippool_without_lease_time_or_dns() -> None:
             },
         },
     }
+
+
+def test_a_network_that_skipped_validation_is_refused_by_name() -> None:
+    """A dhcpServer needs a manual route; a network copied past validation without either is refused clearly."""
+    net = network()
+    without_server = net.model_copy(update={"dhcp_server": None})
+    with_auto_route = net.model_copy(update={"route": AutoRoute(mode="auto")})
+    for broken in (without_server, with_auto_route):
+        with pytest.raises(ValueError, match="network lab/vlan300: no dhcpServer with a manual route"):
+            server_address(broken)

@@ -25,6 +25,37 @@ def test_object_file_names_and_keys() -> None:
     ]
 
 
+# The apply order (what an object refers to comes first) and each kind's rank, the prefix of `hvnet render -o`'s
+# file names: users' directories and scripts see these names, so they change only on purpose.
+APPLY_ORDER = [
+    ("CustomResourceDefinition", "00"),
+    ("Namespace", "01"),
+    ("ServiceAccount", "02"),
+    ("ClusterRole", "03"),
+    ("ClusterRoleBinding", "04"),
+    ("ValidatingAdmissionPolicy", "05"),
+    ("ValidatingAdmissionPolicyBinding", "06"),
+    ("DaemonSet", "07"),
+    ("ClusterNetwork", "10"),
+    ("VlanConfig", "20"),
+    ("NetworkAttachmentDefinition", "30"),
+    ("IPPool", "40"),
+    ("ConfigMap", "41"),
+    ("Deployment", "42"),
+    ("Secret", "45"),
+    ("VirtualMachine", "50"),
+    ("Service", "60"),
+]
+
+
+def test_every_kind_in_apply_order_with_its_file_rank() -> None:
+    shuffled = [obj(kind, "x") for kind, _ in reversed(APPLY_ORDER)]
+    assert [o["kind"] for o in in_apply_order(shuffled)] == [kind for kind, _ in APPLY_ORDER]
+    assert [object_file_name(obj(kind, "x")) for kind, _ in APPLY_ORDER] == [
+        f"{rank}-{kind.lower()}-x.yaml" for kind, rank in APPLY_ORDER
+    ]
+
+
 def test_unknown_kinds_go_last_in_the_order_given() -> None:
     objects = [obj("Widget", "w1"), obj("VirtualMachine", "vm"), obj("Gadget", "g"), obj("Namespace", "n")]
     assert [o["metadata"]["name"] for o in in_apply_order(objects)] == ["n", "vm", "w1", "g"]  # type: ignore[index]

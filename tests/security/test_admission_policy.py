@@ -19,7 +19,12 @@ from tests.k8s_api import admission_policy as ap
 from tests.k8s_api.fixtures import KubeApi
 from tests.k8s_api.resources import ResourceType, builtin_types, types_from_crd
 
-POLICY, BINDING = [o for o in agent_install_objects() if o["kind"].startswith("ValidatingAdmissionPolicy")]
+
+def policy_and_binding() -> list[dict[str, Any]]:
+    """Rendered in each test, not at import, so a changed renderer reaches every check (tools/mutation.py)."""
+    return [o for o in agent_install_objects() if o["kind"].startswith("ValidatingAdmissionPolicy")]
+
+
 NODE_TYPE = next(t for t in builtin_types() if t.kind == "Node")
 VLANSTATUS_TYPE = next(
     t
@@ -78,7 +83,9 @@ def denials(
     subresource: str = "",
 ) -> list[str]:
     name = (new or old or {})["metadata"]["name"]
-    return ap.evaluate(POLICY, ap.admission_request(resource_type, operation, name, user, subresource, new, old))
+    return ap.evaluate(
+        policy_and_binding()[0], ap.admission_request(resource_type, operation, name, user, subresource, new, old)
+    )
 
 
 ALLOWED = {
@@ -110,6 +117,14 @@ DENIED = {
     "an annotation on its Node": (
         NODE_TYPE, "UPDATE", changed(N1, annotations={"flannel.alpha.coreos.com/public-ip": "203.0.113.9"}), N1,
         "annotations"),
+    "a finalizer on its Node": (
+        NODE_TYPE, "UPDATE", changed(N1, finalizers=["example.com/hold"]), N1, "finalizers"),
+    "a finalizer of its Node removed": (
+        NODE_TYPE, "UPDATE", N1, changed(N1, finalizers=["example.com/hold"]), "finalizers"),
+    "an owner of its Node": (
+        NODE_TYPE, "UPDATE",
+        changed(N1, ownerReferences=[{"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "u1"}]), N1,
+        "owners"),
     "a VlanStatus of another node created": (
         VLANSTATUS_TYPE, "CREATE", vlanstatus("n2"), None, "only VlanStatuses of its own node"),
     "its VlanStatus claiming another node in status": (
@@ -156,7 +171,8 @@ def test_other_users_are_not_this_policys_business() -> None:
 def test_every_rendered_expression_is_evaluated_by_the_tests() -> None:
     """Every variable, match condition and validation compiles in cel-python (the API server would refuse a
     policy it cannot compile; a typo must fail here, not on a cluster)."""
-    spec = POLICY["spec"]
+    policy, binding = policy_and_binding()
+    spec = policy["spec"]
     expressions = [
         *(c["expression"] for c in spec["matchConditions"]),
         *(v["expression"] for v in spec["variables"]),
@@ -164,7 +180,7 @@ def test_every_rendered_expression_is_evaluated_by_the_tests() -> None:
     ]
     for expression in expressions:
         ap._program(expression)  # raises CelError when it does not compile
-    assert BINDING["spec"] == {"policyName": POLICY["metadata"]["name"], "validationActions": ["Deny"]}
+    assert binding["spec"] == {"policyName": policy["metadata"]["name"], "validationActions": ["Deny"]}
     assert spec["failurePolicy"] == "Fail"
 
 
