@@ -124,6 +124,7 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
         ],
         None,
     ),
+    "vids.py": (["tests/test_vids.py"], None),
     "agent/desired.py": (
         ["tests/agent/test_desired_edges.py", "tests/agent/test_desired.py", "tests/test_mtu_zero.py"],
         None,

@@ -41,7 +41,6 @@ from harvester_network.agent.netlink_apply import (
     SetMtu,
     SetTxqlen,
     SetUp,
-    vid_ranges,
 )
 from harvester_network.agent.netlink_read import (
     IFF_UP,
@@ -57,6 +56,7 @@ from harvester_network.agent.netlink_read import (
     vlans_from_infos,
 )
 from harvester_network.facts import DEFAULT_PVID, MAX_VID
+from harvester_network.vids import vid_ranges
 
 __all__ = [
     "ApplyResult",
