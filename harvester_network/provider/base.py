@@ -129,17 +129,17 @@ class ObjectProvider(ResourceProvider, ABC):
     def render(self, plan: Plan) -> dict[str, Any]:
         """The object, rendered from the validated one-item plan."""
 
+    @abstractmethod
     def outputs(self, kube: KubeClient, plan: Plan, live: dict[str, Any]) -> dict[str, Any]:
         """Outputs besides the inputs and `object`: `cluster_outputs`, read from the cluster, and names derived
         from the inputs (shown in the state; the resource class offers them as attributes)."""
-        return {}
 
     def wait_ready(self, kube: KubeClient, obj: dict[str, Any], timeout: float) -> None:
         """Block until the object works (raise KubeTimeout naming what is pending). Default: nothing to wait for."""
 
+    @abstractmethod
     def delete_blockers(self, kube: KubeClient, name: str, namespace: str | None) -> list[str]:
-        """What Harvester would refuse the deletion for, one line each. Default: nothing."""
-        return []
+        """What Harvester would refuse the deletion for, one line each (empty: nothing)."""
 
     def comparable(self, view: dict[str, Any], plan: Plan) -> dict[str, Any]:
         """The part of a managed view that drift detection compares. Default: all of it."""
