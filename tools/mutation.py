@@ -152,7 +152,14 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
     ),
     "agent/netlink_read.py": (["tests/agent/test_netlink_read.py", "tests/agent/test_planner.py"], None),
     "provider/base.py": (
-        ["tests/provider/test_check.py", "tests/provider/test_base_paths.py", "tests/provider/test_providers.py"],
+        [
+            "tests/provider/test_check.py",
+            "tests/provider/test_base_paths.py",
+            "tests/provider/test_providers.py",
+            "tests/provider/test_harvester_nad.py",
+            "tests/provider/test_harvester_fields.py",
+            "tests/provider/test_harvester_transitions.py",
+        ],
         None,
     ),
 }

@@ -16,6 +16,7 @@ call.
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -322,13 +323,10 @@ class ObjectProvider(ResourceProvider, ABC):
         if has_unknown(self._spec(news)) or any(has_unknown(news.get(k)) for k in CONNECTION_INPUTS):
             return
         plan, obj = self._render_checked(news)
-        try:
-            with self._client(news, request_timeout=PREVIEW_REQUEST_TIMEOUT) as kube:
-                live = kube.get(self.kind, obj["metadata"]["name"], obj["metadata"].get("namespace"))
-                self._refuse_what_harvester_refuses(kube, plan, obj, live)
-                self.refuse_staging(kube, obj)
-        except KubeError:
-            return
+        with contextlib.suppress(KubeError), self._client(news, request_timeout=PREVIEW_REQUEST_TIMEOUT) as kube:
+            live = kube.get(self.kind, obj["metadata"]["name"], obj["metadata"].get("namespace"))
+            self._refuse_what_harvester_refuses(kube, plan, obj, live)
+            self.refuse_staging(kube, obj)
 
     def _apply_and_wait(
         self, kube: KubeClient, plan: Plan, obj: dict[str, Any], live: dict[str, Any] | None, props: dict[str, Any]

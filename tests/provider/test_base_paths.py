@@ -103,6 +103,13 @@ def test_ids_timeouts_and_issue_text() -> None:
         ({"timeout": True}, [("timeout", "must be a positive number of seconds")]),
         ({"timeout": "5"}, [("timeout", "must be a positive number of seconds")]),
         ({"timeout": 1}, []),
+        (
+            {"kubeconfig": {"token": "t"}},
+            [("kubeconfig", "must be a string: a kubeconfig file's contents or its path")],
+        ),
+        ({"kubeconfig": 5}, [("kubeconfig", "must be a string: a kubeconfig file's contents or its path")]),
+        ({"kubeconfig": "apiVersion: v1"}, []),
+        ({"kubeconfig": UNKNOWN}, []),
     ],
 )
 def test_behaviour_inputs(news: dict[str, Any], failures: list[tuple[str, str]]) -> None:
