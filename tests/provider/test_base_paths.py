@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -170,6 +171,8 @@ def test_create_over_an_object_being_deleted_waits_until_it_is_gone_and_makes_it
     inputs = nad_inputs(connection, k8s_namespace, cn_name)
     held = provider.desired(inputs)
     held["metadata"]["finalizers"] = [HOLD]
+    # An MTU Harvester set on the old object: the new one is made from the inputs alone, not kept from the old.
+    held["spec"]["config"] = json.dumps({**json.loads(held["spec"]["config"]), "mtu": 1400})
     old_uid = kube.apply(held)["metadata"]["uid"]
     kube.delete("NetworkAttachmentDefinition", "vlan100", k8s_namespace)
 
@@ -186,6 +189,7 @@ def test_create_over_an_object_being_deleted_waits_until_it_is_gone_and_makes_it
     live = kube.get("NetworkAttachmentDefinition", "vlan100", k8s_namespace)
     assert live is not None and live["metadata"]["uid"] != old_uid
     assert "deletionTimestamp" not in live["metadata"] and not live["metadata"].get("finalizers")
+    assert json.loads(live["spec"]["config"]) == json.loads(provider.desired(inputs)["spec"]["config"])
 
 
 def test_the_context_input_picks_the_kubeconfig_context(
