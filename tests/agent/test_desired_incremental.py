@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -61,6 +62,19 @@ def test_another_node_name_alone_is_computed_again() -> None:
     assert [e.message for e in state.compute(same, node("node2", labels, links)).errors] == [
         "NIC eth1 does not exist on node node2; list a NIC the node has"
     ]
+
+
+def test_the_nads_are_looked_at_only_when_their_tuple_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    state, same = DesiredState(), objects(nad("a", "cn1-br", 100))
+    state.compute(same, node())
+    updates: list[object] = []
+    monkeypatch.setattr(state.nads, "update", updates.append)
+
+    state.compute(same, node(links={"eth1": LinkInfo(), "tap0": LinkInfo()}))  # a link event
+    state.compute(replace(same, vlan_configs=(vlan_config("vc1", "cn1", ["eth2"]),)), node())
+    assert updates == []
+    state.compute(replace(same, nads=(nad("a", "cn1-br", 200),)), node())
+    assert len(updates) == 1
 
 
 def test_new_objects_are_computed_again() -> None:
