@@ -133,8 +133,14 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
         None,
     ),
     "render/harvester.py": (["tests/render/test_harvester_keys.py", "tests/render/test_golden.py"], None),
+    "vids.py": (["tests/test_vids.py"], None),
     "agent/desired.py": (
-        ["tests/agent/test_desired_edges.py", "tests/agent/test_desired.py", "tests/test_mtu_zero.py"],
+        [
+            "tests/agent/test_desired_incremental.py",
+            "tests/agent/test_desired_edges.py",
+            "tests/agent/test_desired.py",
+            "tests/test_mtu_zero.py",
+        ],
         None,
     ),
     "agent/netlink.py": (
@@ -153,8 +159,16 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
             "_prune_changes",
         },
     ),
+    "agent/netlink_read.py": (["tests/agent/test_netlink_read.py", "tests/agent/test_planner.py"], None),
     "provider/base.py": (
-        ["tests/provider/test_check.py", "tests/provider/test_base_paths.py", "tests/provider/test_providers.py"],
+        [
+            "tests/provider/test_check.py",
+            "tests/provider/test_base_paths.py",
+            "tests/provider/test_providers.py",
+            "tests/provider/test_harvester_nad.py",
+            "tests/provider/test_harvester_fields.py",
+            "tests/provider/test_harvester_transitions.py",
+        ],
         None,
     ),
 }

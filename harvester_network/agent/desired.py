@@ -58,7 +58,8 @@ class DesiredState:
         same_objects = last is not None and all(a is b for a, b in zip(objects_seen, last[0], strict=False))
         if last is not None and same_objects and inputs[3:] == last[0][3:]:
             return last[1]
-        self.nads.update(objects.nads)
+        if last is None or objects.nads is not last[0][2]:  # the bulk: looked at only when the mirror changed it
+            self.nads.update(objects.nads)
         result = self._compute(objects, node)
         self._last = (inputs, result)
         return result
@@ -69,12 +70,14 @@ class DesiredState:
         warnings = [*self.nads.warnings(), *unnamed, *unmatched]
 
         problems = {cn: _cluster_network_problems(cn, vcs, existing) for cn, vcs in matched.items()}
+        vlan_config_names = {cn: vcs[0].name for cn, vcs in matched.items()}  # the first by name names the error
         uplinks: dict[str, UplinkState] = {}
         for cn, vcs in matched.items():
             if not problems[cn]:
-                uplinks[cn], problems[cn] = _uplink(cn, vcs[0])
+                [vlan_config] = vcs  # two or more are a problem above
+                uplinks[cn], problems[cn] = _uplink(cn, vlan_config)
         agent_links = {name for cn in matched for name in (names.bridge_name(cn), names.bond_name(cn))}
-        for cn, message in _shared_nic_problems(uplinks, matched):
+        for cn, message in _shared_nic_problems(uplinks, vlan_config_names):
             problems[cn].append(message)
         for cn, uplink in uplinks.items():
             problems[cn] += _inventory_problems(uplink, node, agent_links, self.host_ip_migration)
@@ -82,9 +85,8 @@ class DesiredState:
         bridges: list[BridgeState] = []
         errors: list[NodeError] = []
         for cn in sorted(matched):
-            vlan_config = matched[cn][0].name
             if problems[cn]:
-                errors.append(NodeError(cn, "; ".join(problems[cn]), vlan_config))
+                errors.append(NodeError(cn, "; ".join(problems[cn]), vlan_config_names[cn]))
                 continue
             bridge = names.bridge_name(cn)
             vids, local_areas = self.nads.of_bridge(bridge)
@@ -94,7 +96,7 @@ class DesiredState:
                     bridge=bridge,
                     uplink=uplinks[cn],
                     vids=vids,
-                    vlan_config=vlan_config,
+                    vlan_config=vlan_config_names[cn],
                     local_areas=local_areas,
                 )
             )
@@ -185,12 +187,11 @@ def _cluster_network_problems(cn: str, vcs: list[_VlanConfig], existing: set[str
             f"{names.CLUSTER_NETWORK_NAME_MAX} characters (bridge {names.bridge_name(cn)} must fit "
             f"{names.IFNAME_MAX} characters)"
         ]
-    if cn not in existing:
-        return [
-            f"VlanConfig {vc_names}: cluster network {cn} does not exist; "
-            "create its ClusterNetwork or fix spec.clusterNetwork"
-        ]
-    return []
+    missing = (
+        f"VlanConfig {vc_names}: cluster network {cn} does not exist; "
+        "create its ClusterNetwork or fix spec.clusterNetwork"
+    )
+    return [] if cn in existing else [missing]
 
 
 @dataclass(frozen=True)
@@ -243,8 +244,8 @@ def _uplink(cn: str, vc: _VlanConfig) -> tuple[UplinkState, list[str]]:
         problems.append(f"{where}.nics lists {nic} more than once")
     mode = _mapping(uplink.get("bondOptions")).get("mode") or DEFAULT_BOND_MODE
     if mode not in BOND_MODES:
+        # Kept as given: a cluster network with problems never gets its bond built.
         problems.append(f"{where}.bondOptions.mode is {mode!r}, expected one of {', '.join(BOND_MODES)}")
-        mode = DEFAULT_BOND_MODE
     ints, int_problems = _uplink_ints(uplink, where)
     uplink_state = UplinkState(
         bond=names.bond_name(cn),
@@ -259,7 +260,7 @@ def _uplink(cn: str, vc: _VlanConfig) -> tuple[UplinkState, list[str]]:
 
 
 def _shared_nic_problems(
-    uplinks: Mapping[str, UplinkState], matched: Mapping[str, list[_VlanConfig]]
+    uplinks: Mapping[str, UplinkState], vlan_config_names: Mapping[str, str]
 ) -> list[tuple[str, str]]:
     """(cluster network, message) for every NIC that the uplinks of two cluster networks on this node list."""
     users: dict[str, list[str]] = defaultdict(list)
@@ -270,7 +271,9 @@ def _shared_nic_problems(
     for nic in sorted(users):
         for cn in users[nic] if len(users[nic]) > 1 else []:
             others = ", ".join(
-                f"cluster network {other} (VlanConfig {matched[other][0].name})" for other in users[nic] if other != cn
+                f"cluster network {other} (VlanConfig {vlan_config_names[other]})"
+                for other in users[nic]
+                if other != cn
             )
             problems.append((cn, f"NIC {nic} is also the uplink of {others}; a NIC can serve one cluster network"))
     return problems
@@ -413,7 +416,6 @@ class NadNetworks:
     not parsed again either) and re-counts only the bridges they touch."""
 
     def __init__(self) -> None:
-        self._seen: tuple[Mapping[str, Any], ...] | None = None
         # {id(obj): (obj, what it asks)} of the NADs counted now (holding obj keeps its id unique)
         self._live: dict[int, tuple[Mapping[str, Any], _NadNetwork]] = {}
         self._by_name: dict[tuple[Any, Any], tuple[Mapping[str, Any], _NadNetwork]] = {}  # the last parse per name
@@ -426,9 +428,6 @@ class NadNetworks:
         self._shared: dict[_NadNetwork, _NadNetwork] = {}  # one object per distinct answer (NADs repeat VIDs)
 
     def update(self, nads: tuple[Mapping[str, Any], ...]) -> None:
-        if nads is self._seen:
-            return
-        self._seen = nads
         current = {id(obj): obj for obj in nads}
         for gone in self._live.keys() - current.keys():  # set operations: no Python loop over every NAD
             self._add(self._live.pop(gone)[1], -1)
@@ -453,17 +452,14 @@ class NadNetworks:
 
     def _add(self, network: _NadNetwork, sign: int) -> None:
         _count(self._warnings, network.warnings, sign)
-        if not network.bridge:
-            return
         _count(self._vids[network.bridge], network.vids, sign)
         area = network.local_area
         if area is not None:
             areas, ordered = self._areas[network.bridge], self._sorted_areas[network.bridge]
-            areas[area] += sign
-            if areas[area] == 1 and sign > 0:
+            if area not in areas:  # the first NAD of this area
                 bisect.insort(ordered, area)
-            elif areas[area] <= 0:
-                del areas[area]
+            _count(areas, (area,), sign)
+            if area not in areas:  # its last NAD is gone
                 del ordered[bisect.bisect_left(ordered, area)]
         self._bridges.pop(network.bridge, None)
 

@@ -41,7 +41,6 @@ from harvester_network.agent.netlink_apply import (
     SetMtu,
     SetTxqlen,
     SetUp,
-    vid_ranges,
 )
 from harvester_network.agent.netlink_read import (
     IFF_UP,
@@ -57,6 +56,7 @@ from harvester_network.agent.netlink_read import (
     vlans_from_infos,
 )
 from harvester_network.facts import DEFAULT_PVID, MAX_VID
+from harvester_network.vids import vid_ranges
 
 __all__ = [
     "ApplyResult",
@@ -158,11 +158,10 @@ def _nic_problem(nic: str, bridge: BridgeState, wanted: Mapping[str, BridgeState
         where = f"{nic} is already enslaved to {link.master} (not owned by hvnet)"
         return f"enslave {nic} to {bond}: {where}; release it or list another NIC"
     other = wanted.get(master_owner)
-    if master_owner != bridge.cluster_network and other is not None and nic in other.uplink.nics:
-        user = f"cluster network {other.cluster_network} uses it"
-        where = f"{nic} is already enslaved to {link.master} ({user})"
-        return f"enslave {nic} to {bond}: {where}; list it in one VlanConfig only"
-    return None
+    if master_owner == bridge.cluster_network or other is None or nic not in other.uplink.nics:
+        return None  # its master is ours, or gives it up (released first)
+    where = f"{nic} is already enslaved to {link.master} (cluster network {other.cluster_network} uses it)"
+    return f"enslave {nic} to {bond}: {where}; list it in one VlanConfig only"
 
 
 def _plan_cluster_network(bridge: BridgeState, wanted: Mapping[str, BridgeState], current: KernelState) -> _NetworkPlan:

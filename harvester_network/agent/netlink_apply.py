@@ -30,25 +30,9 @@ from harvester_network.agent.netlink_read import (
     owner_alias,
 )
 from harvester_network.facts import BOND_MODES, DEFAULT_PVID
+from harvester_network.vids import VidRange, format_ranges
 
 log = logging.getLogger("harvester_network.agent.netlink")
-
-VidRange = tuple[int, int]  # first, last (inclusive)
-
-
-def vid_ranges(vids: Iterable[int]) -> list[VidRange]:
-    """Sorted VIDs folded into inclusive ranges: {5, 6, 7, 9} -> [(5, 7), (9, 9)]."""
-    ranges: list[VidRange] = []
-    for vid in sorted(set(vids)):
-        if ranges and ranges[-1][1] == vid - 1:
-            ranges[-1] = (ranges[-1][0], vid)
-        else:
-            ranges.append((vid, vid))
-    return ranges
-
-
-def format_ranges(ranges: Sequence[VidRange]) -> str:
-    return ",".join(str(first) if first == last else f"{first}-{last}" for first, last in ranges)
 
 
 def vlan_infos(ranges: Sequence[VidRange], flags: int = 0) -> list[tuple[str, dict[str, int]]]:

@@ -38,11 +38,9 @@ def owner_of(alias: str | None, name: str = "", group: int = 0) -> str | None:
     else (a link whose creation was cut short) from the name `<cn>-br`/`<cn>-bo` when it has the agent's group."""
     if alias and alias.startswith(OWNER_ALIAS_PREFIX):
         return alias[len(OWNER_ALIAS_PREFIX) :]
-    if not alias and group == OWNER_LINK_GROUP:
-        for suffix in AGENT_LINK_SUFFIXES:
-            if name.endswith(suffix) and len(name) > len(suffix):
-                return name.removesuffix(suffix)
-    return None
+    unnamed_but_ours = not alias and group == OWNER_LINK_GROUP
+    owners = (name.removesuffix(suffix) for suffix in AGENT_LINK_SUFFIXES if name.endswith(suffix))
+    return next((owner for owner in owners if owner and unnamed_but_ours), None)
 
 
 def owner_alias(cluster_network: str) -> str:
@@ -106,7 +104,7 @@ def _linkinfo(msg: Any, key: str) -> Any:
 
 
 def _bond_mode_name(mode: Any) -> str | None:
-    if isinstance(mode, int) and 0 <= mode < len(BOND_MODES):
+    if isinstance(mode, int) and mode in range(len(BOND_MODES)):
         return BOND_MODES[mode]
     return None if mode is None else str(mode)
 

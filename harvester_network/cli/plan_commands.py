@@ -23,8 +23,9 @@ from harvester_network.model.load import paused_gc
 from harvester_network.render import harvester as h
 from harvester_network.render import object_file_name, object_key, render_plan
 from harvester_network.render.agent_install import AGENT_IMAGE, DEFAULT_METRICS_ADDRESS, agent_install_objects
-from harvester_network.render.nodeplan import ALL_NODES, node_plan, vid_ranges
+from harvester_network.render.nodeplan import ALL_NODES, node_plan
 from harvester_network.render.objects import in_apply_order
+from harvester_network.vids import format_ranges, vid_ranges
 
 # Wide enough for the tables when piped (CI logs, `| less`); a terminal keeps its own width.
 out = Console(width=None if sys.stdout.isatty() else 180)
@@ -274,7 +275,7 @@ def plan_command(
                 ", ".join(b.nics),
                 b.bond_mode,
                 str(b.mtu),
-                vid_ranges(b.vids) or "-",
+                format_ranges(vid_ranges(b.vids)) or "-",
                 "yes" if b.untagged else "-",
             )
     out.print(nodes)
@@ -287,7 +288,7 @@ def plan_command(
             "every node" if port.node == ALL_NODES else port.node,
             port.nic,
             port.cluster_network,
-            vid_ranges(port.tagged_vids) or "none",
+            format_ranges(vid_ranges(port.tagged_vids)) or "none",
             f"{port.native_vlan}, untagged",
         )
     out.print(switch)

@@ -16,6 +16,7 @@ call.
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -129,17 +130,17 @@ class ObjectProvider(ResourceProvider, ABC):
     def render(self, plan: Plan) -> dict[str, Any]:
         """The object, rendered from the validated one-item plan."""
 
+    @abstractmethod
     def outputs(self, kube: KubeClient, plan: Plan, live: dict[str, Any]) -> dict[str, Any]:
         """Outputs besides the inputs and `object`: `cluster_outputs`, read from the cluster, and names derived
         from the inputs (shown in the state; the resource class offers them as attributes)."""
-        return {}
 
     def wait_ready(self, kube: KubeClient, obj: dict[str, Any], timeout: float) -> None:
         """Block until the object works (raise KubeTimeout naming what is pending). Default: nothing to wait for."""
 
+    @abstractmethod
     def delete_blockers(self, kube: KubeClient, name: str, namespace: str | None) -> list[str]:
-        """What Harvester would refuse the deletion for, one line each. Default: nothing."""
-        return []
+        """What Harvester would refuse the deletion for, one line each (empty: nothing)."""
 
     def comparable(self, view: dict[str, Any], plan: Plan) -> dict[str, Any]:
         """The part of a managed view that drift detection compares. Default: all of it."""
@@ -322,13 +323,10 @@ class ObjectProvider(ResourceProvider, ABC):
         if has_unknown(self._spec(news)) or any(has_unknown(news.get(k)) for k in CONNECTION_INPUTS):
             return
         plan, obj = self._render_checked(news)
-        try:
-            with self._client(news, request_timeout=PREVIEW_REQUEST_TIMEOUT) as kube:
-                live = kube.get(self.kind, obj["metadata"]["name"], obj["metadata"].get("namespace"))
-                self._refuse_what_harvester_refuses(kube, plan, obj, live)
-                self.refuse_staging(kube, obj)
-        except KubeError:
-            return
+        with contextlib.suppress(KubeError), self._client(news, request_timeout=PREVIEW_REQUEST_TIMEOUT) as kube:
+            live = kube.get(self.kind, obj["metadata"]["name"], obj["metadata"].get("namespace"))
+            self._refuse_what_harvester_refuses(kube, plan, obj, live)
+            self.refuse_staging(kube, obj)
 
     def _apply_and_wait(
         self, kube: KubeClient, plan: Plan, obj: dict[str, Any], live: dict[str, Any] | None, props: dict[str, Any]

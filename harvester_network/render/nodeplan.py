@@ -62,22 +62,6 @@ def uplink_vids(plan: Plan, cluster_network: str) -> list[int]:
     return sorted({n.vlan for n in plan.networks if n.cluster_network == cluster_network and n.vlan > 1})
 
 
-def vid_ranges(vids: list[int]) -> str:
-    """[2, 3, 4, 10] -> '2-4,10'."""
-    out: list[str] = []
-    start = prev = None
-    for vid in sorted(vids):
-        if prev is not None and vid == prev + 1:
-            prev = vid
-            continue
-        if start is not None:
-            out.append(str(start) if start == prev else f"{start}-{prev}")
-        start = prev = vid
-    if start is not None:
-        out.append(str(start) if start == prev else f"{start}-{prev}")
-    return ",".join(out)
-
-
 def node_plan(plan: Plan) -> NodePlan:
     result = NodePlan()
     for node in plan.nodes if plan.nodes is not None else [ALL_NODES]:

@@ -165,6 +165,10 @@ def test_owner_alias_is_read_back_as_its_owner() -> None:
             {7: PortVlan(False, True), 8: PortVlan(False, True)},
         ),
         ([{"flags": END, "vid": 9}], {9: PortVlan()}),
+        (
+            [{"flags": BEGIN, "vid": 5}, {"flags": END, "vid": 6}, {"flags": END, "vid": 9}],
+            {5: PortVlan(), 6: PortVlan(), 9: PortVlan()},
+        ),
         ([{"flags": BEGIN, "vid": 3}, {"flags": 0, "vid": 4094}], {4094: PortVlan()}),
     ],
 )

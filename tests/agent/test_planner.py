@@ -18,8 +18,6 @@ from harvester_network.agent.netlink_apply import (
     DeleteLink,
     EnslaveNic,
     ReleaseNic,
-    format_ranges,
-    vid_ranges,
     vlan_infos,
 )
 from harvester_network.agent.netlink_read import OWNER_LINK_GROUP, KernelState, LinkState, PortVlan, owner_alias
@@ -332,23 +330,6 @@ def test_a_change_without_its_required_field_fails_where_it_is_built() -> None:
     for change_type in (EnslaveNic, ReleaseNic, DeleteLink, CreateBond):
         with pytest.raises(TypeError, match="required keyword-only argument"):
             change_type("vlan", "eth1", "why")
-
-
-@pytest.mark.parametrize(
-    ("vids", "ranges", "text"),
-    [
-        ([], [], ""),
-        ([5], [(5, 5)], "5"),
-        ([5, 6], [(5, 6)], "5-6"),
-        ([9, 5, 7, 6, 5], [(5, 7), (9, 9)], "5-7,9"),
-        ([2, 4, 6], [(2, 2), (4, 4), (6, 6)], "2,4,6"),
-        ([1, 4094], [(1, 1), (4094, 4094)], "1,4094"),
-        (range(2, 4095), [(2, 4094)], "2-4094"),
-    ],
-)
-def test_vid_ranges(vids: list[int], ranges: list[tuple[int, int]], text: str) -> None:
-    assert vid_ranges(vids) == ranges
-    assert format_ranges(ranges) == text
 
 
 def test_vlan_infos_use_the_kernels_range_flags() -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -103,6 +104,13 @@ def test_ids_timeouts_and_issue_text() -> None:
         ({"timeout": True}, [("timeout", "must be a positive number of seconds")]),
         ({"timeout": "5"}, [("timeout", "must be a positive number of seconds")]),
         ({"timeout": 1}, []),
+        (
+            {"kubeconfig": {"token": "t"}},
+            [("kubeconfig", "must be a string: a kubeconfig file's contents or its path")],
+        ),
+        ({"kubeconfig": 5}, [("kubeconfig", "must be a string: a kubeconfig file's contents or its path")]),
+        ({"kubeconfig": "apiVersion: v1"}, []),
+        ({"kubeconfig": UNKNOWN}, []),
     ],
 )
 def test_behaviour_inputs(news: dict[str, Any], failures: list[tuple[str, str]]) -> None:
@@ -163,6 +171,8 @@ def test_create_over_an_object_being_deleted_waits_until_it_is_gone_and_makes_it
     inputs = nad_inputs(connection, k8s_namespace, cn_name)
     held = provider.desired(inputs)
     held["metadata"]["finalizers"] = [HOLD]
+    # An MTU Harvester set on the old object: the new one is made from the inputs alone, not kept from the old.
+    held["spec"]["config"] = json.dumps({**json.loads(held["spec"]["config"]), "mtu": 1400})
     old_uid = kube.apply(held)["metadata"]["uid"]
     kube.delete("NetworkAttachmentDefinition", "vlan100", k8s_namespace)
 
@@ -179,6 +189,7 @@ def test_create_over_an_object_being_deleted_waits_until_it_is_gone_and_makes_it
     live = kube.get("NetworkAttachmentDefinition", "vlan100", k8s_namespace)
     assert live is not None and live["metadata"]["uid"] != old_uid
     assert "deletionTimestamp" not in live["metadata"] and not live["metadata"].get("finalizers")
+    assert json.loads(live["spec"]["config"]) == json.loads(provider.desired(inputs)["spec"]["config"])
 
 
 def test_the_context_input_picks_the_kubeconfig_context(

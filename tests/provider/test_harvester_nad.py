@@ -107,6 +107,22 @@ def test_a_vlan_change_harvester_refuses_while_vms_run_is_refused_in_preview(
     unchanged_after_refresh(provider, created.id, outs, moved)
 
 
+def test_a_create_over_our_own_nad_that_vms_use_is_refused_before_anything_changes(
+    hv: dict[str, Any], kube: KubeClient, harvester_api: HarvesterApi
+) -> None:
+    provider = NetworkAttachmentDefinitionProvider()
+    inputs = {"name": "net", "namespace": "default", "clusterNetwork": CN, "vlan": 100, "mtu": 9000, **hv}
+    provider.create(inputs)
+    assert harvester_api.harvester is not None
+    harvester_api.harvester.run_vm("default", "web-1", ["default/net"], node="node1")
+    before = kube.get("NetworkAttachmentDefinition", "net", "default")
+    # The state lost the NAD (a stack recreated): `up` creates it again over the live one it made.
+    with pytest.raises(ProviderError, match=r"(?s)Harvester refuses this change now:.*stop VMs default/web-1 first"):
+        provider.create({**inputs, "vlan": 200})
+    after = kube.get("NetworkAttachmentDefinition", "net", "default")
+    assert before is not None and after is not None and contents(after) == contents(before)
+
+
 def test_an_ippool_whose_immutable_fields_change_is_replaced_and_its_dns_changes_in_place(
     hv: dict[str, Any], kube: KubeClient, harvester_api: HarvesterApi
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from harvester_network.model import load_plan
-from harvester_network.render.nodeplan import ALL_NODES, BridgePlan, NodePlan, SwitchPort, VmNic, node_plan, vid_ranges
+from harvester_network.render.nodeplan import ALL_NODES, BridgePlan, NodePlan, SwitchPort, VmNic, node_plan
 
 
 def plan_of(vlans: dict[str, list[int]], **more: Any) -> NodePlan:
@@ -86,11 +86,3 @@ def test_each_listed_node_gets_its_override() -> None:
         VmNic("default/vm", "default", "mgmt", "mgmt", None, vm.mac_of(vm.interfaces[0]), "dhcp"),
         VmNic("default/vm", "nic-1", "default/v5", "vlan", 5, "52:54:00:00:00:01", "10.0.0.5/24"),
     ]
-
-
-@pytest.mark.parametrize(
-    ("vids", "text"),
-    [([], ""), ([5], "5"), ([5, 6], "5-6"), ([2, 3, 4, 10], "2-4,10"), ([10, 2, 3], "2-3,10"), ([2, 4, 6], "2,4,6")],
-)
-def test_vid_ranges(vids: list[int], text: str) -> None:
-    assert vid_ranges(vids) == text
