@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 import yaml
 
+from harvester_network.model.yaml_problem import yaml_problem
+
 CLOUD_CONFIG_HEADER = "#cloud-config"
 JINJA_HEADER = "## template: jinja"  # cloud-init renders the rest with instance data first
 
@@ -40,7 +42,7 @@ def parse_cloud_config(text: str) -> dict[str, Any]:
     try:
         config = yaml.safe_load(text)
     except yaml.YAMLError as exc:  # includes tags safe_load refuses, such as !!python/object
-        raise UserDataError(f"is not valid YAML: {_one_line(exc)}") from None
+        raise UserDataError(f"is not valid YAML: {yaml_problem(exc)}") from None
     if config is None:
         return {}
     if not isinstance(config, dict):
@@ -71,15 +73,3 @@ def _runcmd_issue(commands: object) -> str | None:
         if not (item is None or isinstance(item, str) or argv):
             return f"item {item!r} is neither a shell string nor a list of strings"
     return None
-
-
-def _one_line(exc: yaml.YAMLError) -> str:
-    """What is wrong and where, never the text around it: user data may hold passwords."""
-    if not isinstance(exc, yaml.MarkedYAMLError):
-        return type(exc).__name__
-    where = (
-        ""
-        if exc.problem_mark is None
-        else f" at line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1}"
-    )
-    return ", ".join(part for part in (exc.context, exc.problem) if part) + where

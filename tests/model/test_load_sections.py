@@ -61,3 +61,20 @@ def test_unknown_keys_get_the_closest_key_or_the_list() -> None:
             "write an IPv4 address, like 10.100.0.1",
         ),
     ]
+
+
+def test_unknown_key_paths_through_a_tagged_union_and_a_dict_of_nodes() -> None:
+    # Pydantic's location holds the route's tag ('manual'); the path leaves it out and the hint looks at the
+    # manual route's keys. "names" is close to both "name" and "namespace": the closest one is named.
+    route = {"mode": "manual", "cidr": "10.0.0.0/24", "gateway": "10.0.0.1", "gatewy": 2}
+    data = {
+        "networks": [{"name": "a", "clusterNetwork": "vlan", "vlan": 5, "names": 1, "route": route}],
+        "lab": {"nodes": {"n1": {"nics": ["eth1"], "nic": 1}}},
+    }
+    with pytest.raises(PlanError) as caught:
+        load_plan(data)
+    assert caught.value.issues == [
+        PlanIssue("networks[0].route.gatewy", "is not a known key", "did you mean 'gateway'?"),
+        PlanIssue("networks[0].names", "is not a known key", "did you mean 'name'?"),
+        PlanIssue("lab.nodes.n1.nic", "is not a known key", "did you mean 'nics'?"),
+    ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harvester_network.model import PlanError, load_plan
 from harvester_network.model import load as load_module
@@ -38,6 +39,26 @@ def test_repeated_scalars_keep_their_types() -> None:
     assert parse_yaml("a: 5\nb: '5'\nc: 5\nd: [5, '5']\n") == {"a": 5, "b": "5", "c": 5, "d": [5, "5"]}
 
 
+def test_a_plain_scalar_is_resolved_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The loader caches a plain scalar's tag by its text (the resolver's regular expressions were half of the
+    # time of reading a large plan): each distinct plain text reaches PyYAML's resolver once; quoted ones always.
+    resolved: list[tuple[str, object]] = []
+    resolve = yaml.resolver.BaseResolver.resolve
+
+    def counting(self: yaml.resolver.BaseResolver, kind: type[yaml.Node], value: object, implicit: object) -> str:
+        resolved.append((kind.__name__, value))
+        return resolve(self, kind, value, implicit)
+
+    monkeypatch.setattr(yaml.resolver.BaseResolver, "resolve", counting)
+    assert parse_yaml("a: 5\nb: 5\nc: '5'\nd: '5'\ne: [a]\n") == {"a": 5, "b": 5, "c": "5", "d": "5", "e": ["a"]}
+    assert sorted(resolved, key=str) == sorted(
+        [("MappingNode", None), ("ScalarNode", "a"), ("ScalarNode", "5"), ("ScalarNode", "b"),
+         ("ScalarNode", "5"), ("ScalarNode", "5"), ("ScalarNode", "c"), ("ScalarNode", "d"),
+         ("ScalarNode", "e"), ("SequenceNode", None)],
+        key=str,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
@@ -45,6 +66,7 @@ def test_repeated_scalars_keep_their_types() -> None:
         ("a: 1\na: 2\n", "duplicate key 'a' (first on line 1) at line 2, column 1"),
         ("1: x\n", "key '1' is read as a int, not a name: quote it at line 1, column 1"),
         ("[a]: x\n", "a key must be a plain name, not a list or mapping at line 1, column 1"),
+        ("a: \x07\n", "ReaderError"),  # an error without a place: only its kind, never the text
     ],
 )
 def test_refusals_whole(text: str, problem: str) -> None:
