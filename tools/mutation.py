@@ -70,6 +70,7 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
         [
             "tests/model/test_load_sections.py",
             "tests/model/test_yaml_reading.py",
+            "tests/model/test_paused_gc.py",
             "tests/model/test_invalid_plans.py",
             "tests/model/test_partial_validation.py",
             "tests/model/test_hostile_inputs.py",

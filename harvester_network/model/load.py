@@ -75,7 +75,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[st
         if not isinstance(key_node, yaml.ScalarNode):
             raise _key_error(key_node, "a key must be a plain name, not a list or mapping")
         if key_node.tag != _YAML_STR_TAG:  # `1:`, `yes:`, `~:`: YAML reads them as a number, a boolean, null
-            kind = key_node.tag.rsplit(":", 1)[-1]
+            kind = key_node.tag.rpartition(":")[2]
             raise _key_error(key_node, f"key '{key_node.value}' is read as a {kind}, not a name: quote it")
         if key_node.value in first:
             line = first[key_node.value].start_mark.line + 1
@@ -107,10 +107,11 @@ def read_plan_text(path: Path) -> str:
         if not stat.S_ISREG(path.stat().st_mode):
             raise PlanError([PlanIssue("", "is not a regular file", "give the path of a plan YAML file")], str(path))
         with path.open("rb") as f:
-            data = f.read(MAX_PLAN_BYTES + 1)
+            data = f.read(MAX_PLAN_BYTES)
+            larger = bool(f.peek())  # a byte past the limit is left unread
     except OSError as exc:
         raise PlanError([PlanIssue("", f"cannot be read: {exc.strerror}", "check the path")], str(path)) from None
-    if len(data) > MAX_PLAN_BYTES:
+    if larger:
         raise PlanError(
             [PlanIssue("", f"is larger than {MAX_PLAN_BYTES // 2**20} MiB", "split the plan into several")], str(path)
         )
@@ -208,7 +209,7 @@ def _valid_part(
             continue
         if key in bad_items and isinstance(value, list):
             for i in bad_items[key]:
-                item = value[i] if i < len(value) else None
+                item = value[i]  # pydantic's index of an item of this very list
                 if isinstance(item, dict) and isinstance(item.get("name"), str):
                     ns = item.get("namespace") if isinstance(item.get("namespace"), str) else "default"
                     dropped.update({item["name"], f"{ns}/{item['name']}"})

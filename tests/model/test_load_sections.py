@@ -78,3 +78,18 @@ def test_unknown_key_paths_through_a_tagged_union_and_a_dict_of_nodes() -> None:
         PlanIssue("networks[0].names", "is not a known key", "did you mean 'name'?"),
         PlanIssue("lab.nodes.n1.nic", "is not a known key", "did you mean 'nics'?"),
     ]
+
+
+def test_a_section_that_is_not_a_list_keeps_its_bad_items_and_the_rules_do_not_run() -> None:
+    # From Python a section may be a tuple: pydantic takes it, but only a list's bad items are set aside, so the
+    # rest does not validate either and only the field errors are reported (no cross-object rule on a guess).
+    data = {
+        "clusterNetworks": [{"name": "cn", "uplink": {"nics": ["eth1"]}}],
+        "networks": ({"name": "a", "clusterNetwork": "nope", "vlan": 5000}, {"name": "b", "clusterNetwork": "x"}),
+    }
+    with pytest.raises(PlanError) as caught:
+        load_plan(data)
+    assert [(i.path, i.message) for i in caught.value.issues] == [
+        ("networks[0].vlan", "Input should be less than or equal to 4094"),
+        ("networks[1].vlan", "is required"),
+    ]

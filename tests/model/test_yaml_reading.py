@@ -133,3 +133,36 @@ def test_a_bad_list_entry_deep_in_a_section_leaves_the_rest_judged() -> None:
         ("lab.nodes.node1.nics[0]", "Input should be a valid string"),
         ("networks[0].clusterNetwork", "cluster network 'nope' is not in the plan (known: cn1)"),
     ]
+
+
+def test_a_yaml_that_recurses_past_pythons_stack_is_an_issue(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PyYAML stops at its own nesting limit first today; the guard is for one that recurses deeper.
+    def too_deep(*_: object, **__: object) -> object:
+        raise RecursionError
+
+    monkeypatch.setattr(yaml, "load", too_deep)
+    with pytest.raises(PlanError) as caught:
+        parse_yaml("a: 1\n", "p.yaml")
+    assert [(i.path, i.message, i.fix) for i in caught.value.issues] == [
+        ("", "nests too deep to read", "a plan needs only a few levels")
+    ]
+
+
+def test_only_a_mapping_with_a_merge_key_goes_through_pyyamls_construct_mapping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Without `<<`, the node's key texts are the keys (PyYAML would construct each key as an object).
+    merged: list[int] = []
+    construct_mapping = yaml.constructor.SafeConstructor.construct_mapping
+
+    def counting(self: yaml.constructor.SafeConstructor, node: yaml.MappingNode, deep: bool = False) -> object:
+        merged.append(node.start_mark.line + 1)
+        return construct_mapping(self, node, deep)
+
+    monkeypatch.setattr(yaml.constructor.SafeConstructor, "construct_mapping", counting)
+    assert parse_yaml("base: &b {x: 1}\nm:\n  <<: *b\n  y: 2\nn: {z: 3}\n") == {
+        "base": {"x": 1},
+        "m": {"x": 1, "y": 2},
+        "n": {"z": 3},
+    }
+    assert merged == [3]
