@@ -387,7 +387,7 @@ def _guest_issues(plan: Plan, base: str, vm: VirtualMachine) -> Iterator[PlanIss
         yield from _user_data_issues(f"{base}.userData", vm.user_data)
     if (
         not guest.guest_nameservers(plan, vm)
-        and guest.dhcp_dns_index(plan, vm) is None
+        and guest.dhcp_dns_index(vm) is None
         and any(n.ip != "none" for n in vm.interfaces)
     ):
         yield PlanIssue(

@@ -27,7 +27,7 @@ class UserDataError(ValueError):
 
 
 def user_data_kind(text: str) -> UserDataKind:
-    first_line = text.split("\n", 1)[0].rstrip()
+    first_line = text.partition("\n")[0].rstrip()
     if first_line == CLOUD_CONFIG_HEADER:
         return "cloud-config"
     if first_line.startswith("#!"):
