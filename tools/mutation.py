@@ -77,7 +77,10 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
         ],
         None,
     ),
-    "model/issues.py": (["tests/render/test_object_names.py", "tests/model/test_invalid_plans.py"], None),
+    "model/issues.py": (
+        ["tests/render/test_object_names.py", "tests/model/test_plan_error.py", "tests/model/test_invalid_plans.py"],
+        None,
+    ),
     "model/guest.py": (
         ["tests/render/test_vm_whole.py", "tests/model/test_user_data.py", "tests/render/test_golden.py"],
         None,

@@ -23,10 +23,8 @@ def static_gateway(plan: Plan, vm: VirtualMachine, nic: Interface) -> ipaddress.
 
 def default_route_index(plan: Plan, vm: VirtualMachine) -> int | None:
     """Index of the one NIC that takes the default route, or None when no NIC has a gateway."""
-    for index, nic in enumerate(vm.interfaces):
-        if nic.ip == "dhcp" or static_gateway(plan, vm, nic) is not None:
-            return index
-    return None
+    routed = (i for i, nic in enumerate(vm.interfaces) if nic.ip == "dhcp" or static_gateway(plan, vm, nic) is not None)
+    return next(routed, None)
 
 
 def dhcp_dns_index(vm: VirtualMachine) -> int | None:

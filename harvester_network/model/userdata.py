@@ -47,29 +47,25 @@ def parse_cloud_config(text: str) -> dict[str, Any]:
         return {}
     if not isinstance(config, dict):
         raise UserDataError(f"a #cloud-config must be a mapping of keys, not a {type(config).__name__}")
-    for key, check in (("packages", _package_issue), ("runcmd", _runcmd_issue)):
+    for key, check in (("packages", _check_packages), ("runcmd", _check_runcmd)):
         if key in config:
-            problem = check(config[key])
-            if problem:
-                raise UserDataError(f"{key} {problem}")
+            check(config[key])
     return config
 
 
-def _package_issue(packages: object) -> str | None:
+def _check_packages(packages: object) -> None:
     if not isinstance(packages, list) or not packages:
-        return "must be a non-empty list of package names, like [htop]"
+        raise UserDataError("packages must be a non-empty list of package names, like [htop]")
     for item in packages:
         pinned = isinstance(item, list) and len(item) == 2 and all(isinstance(part, str) for part in item)
         if not isinstance(item, str) and not pinned:
-            return f"item {item!r} is neither a package name nor a [name, version] pair"
-    return None
+            raise UserDataError(f"packages item {item!r} is neither a package name nor a [name, version] pair")
 
 
-def _runcmd_issue(commands: object) -> str | None:
+def _check_runcmd(commands: object) -> None:
     if not isinstance(commands, list) or not commands:
-        return "must be a non-empty list of commands (strings or lists of strings)"
+        raise UserDataError("runcmd must be a non-empty list of commands (strings or lists of strings)")
     for item in commands:
         argv = isinstance(item, list) and all(isinstance(part, str) for part in item)
         if not (item is None or isinstance(item, str) or argv):
-            return f"item {item!r} is neither a shell string nor a list of strings"
-    return None
+            raise UserDataError(f"runcmd item {item!r} is neither a shell string nor a list of strings")

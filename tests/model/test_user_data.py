@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from harvester_network.model import PlanError, load_plan
+from harvester_network.model.userdata import user_data_kind
 from tests.model.test_cli import hvnet
 
 NET = {"name": "n1", "clusterNetwork": "cn1", "vlan": 10}
@@ -108,6 +109,21 @@ def test_a_guest_without_any_nameserver_is_warned() -> None:
     served = plan_with_vm(interfaces=static_only)
     served["networks"][0] = {**NET, "route": ROUTE, "dhcpServer": {**DHCP_SERVER, "dns": ["10.0.0.53"]}}
     assert issues_of(served) == []
+    # A NIC without an address (ip: none) on a network whose DHCP server lists dns brings the guest nothing.
+    unaddressed = plan_with_vm(interfaces=[*static_only, {"name": "c", "network": "n2", "ip": "none"}])
+    unaddressed["networks"].append({**NET, "name": "n2", "vlan": 11, "route": ROUTE,
+                                    "dhcpServer": {**DHCP_SERVER, "dns": ["10.0.0.53"]}})  # fmt: skip
+    assert issues_of(unaddressed) == issues_of(plan_with_vm(interfaces=static_only))
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("#cloud-config", "cloud-config"), ("#cloud-config  \nx: 1\n", "cloud-config"), ("#!/bin/sh\n", "script"),
+     ("## Template: Jinja\n#cloud-config\n", "jinja"), ("#include x\n", "other"), ("", "other"),
+     ("x\n#cloud-config\n", "other")],
+)  # fmt: skip
+def test_user_data_kind_reads_the_first_line(text: str, kind: str) -> None:
+    assert user_data_kind(text) == kind
 
 
 def test_validate_reports_bad_user_data_without_a_traceback(tmp_path: Path) -> None:
