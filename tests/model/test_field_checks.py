@@ -61,3 +61,5 @@ def test_description_size_limit(size: int) -> None:
         )
     ]
     assert _issues(data) == (expected if size > DESCRIPTION_MAX_BYTES else [])
+    if size <= DESCRIPTION_MAX_BYTES:  # kept as given
+        assert load_plan(data)[0].cluster_networks[0].description == "d" * size
