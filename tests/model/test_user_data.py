@@ -83,6 +83,26 @@ def test_user_data_larger_than_a_secret_holds_is_an_error() -> None:
     assert len(issues) == 1 and issues[0].startswith("error virtualMachines[0].userData: is 1126414 bytes")
 
 
+@pytest.mark.parametrize("header", ["#cloud-config\n", "#!/bin/sh\n"])
+def test_user_data_size_limit_at_its_edge(header: str) -> None:
+    # Exactly the Secret's limit fits; one byte more is an error, and the only issue (not also a warning about
+    # the kind of user data).
+    limit = 1024 * 1024
+    fits = header + "#" * (limit - len(header))
+    warnings = [] if header.startswith("#cloud") else [
+        "warning virtualMachines[0].userData: is a script (#!): qemu-guest-agent is not added, so Harvester will not "
+        "show the VM's VLAN addresses"
+    ]  # fmt: skip
+    assert issues_of(plan_with_vm(userData=fits)) == warnings
+    too_large = [
+        f"error virtualMachines[0].userData: is {limit + 1} bytes; the VM's cloud-init Secret holds at most {limit} "
+        "(Kubernetes' limit)"
+    ]
+    assert issues_of(plan_with_vm(userData=fits + "#")) == too_large
+    # Too large is all that is said: the content is not judged too (here: a list, not a mapping).
+    assert issues_of(plan_with_vm(userData=header + "- a\n" + "#" * (limit - len(header) - 3))) == too_large
+
+
 def test_a_good_cloud_config_is_accepted() -> None:
     user_data = "#cloud-config\n# comment\npackages: [htop, [nginx, '1.2']]\nruncmd: [echo hi, [ls, -l], null]\n"
     assert issues_of(plan_with_vm(userData=user_data)) == []
