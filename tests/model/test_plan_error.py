@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 import pickle
 
-from harvester_network.model import PlanError, PlanIssue
+import pytest
+
+from harvester_network.model import PlanError, PlanIssue, load_plan
+from harvester_network.model.load import parse_yaml
 
 
 def test_a_plan_error_survives_a_pickle_and_a_copy() -> None:
@@ -14,3 +17,11 @@ def test_a_plan_error_survives_a_pickle_and_a_copy() -> None:
     for again in (pickle.loads(pickle.dumps(error)), copy.copy(error)):
         assert (again.issues, again.warnings, again.source) == (error.issues, [warning], "plan.yaml")
         assert str(again) == "plan.yaml is invalid (1 error(s)):\n  - b: wrong (fix: right)"
+
+
+def test_the_source_is_plan_unless_named() -> None:
+    assert str(PlanError([PlanIssue("b", "wrong")])) == "plan is invalid (1 error(s)):\n  - b: wrong"
+    for read in (lambda: load_plan(None), lambda: parse_yaml("a: [")):
+        with pytest.raises(PlanError) as caught:
+            read()
+        assert caught.value.source == "plan"
