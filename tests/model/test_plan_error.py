@@ -21,6 +21,8 @@ def test_a_plan_error_survives_a_pickle_and_a_copy() -> None:
 
 def test_the_source_is_plan_unless_named() -> None:
     assert str(PlanError([PlanIssue("b", "wrong")])) == "plan is invalid (1 error(s)):\n  - b: wrong"
+    two = PlanError([PlanIssue("a", "x"), PlanIssue("b", "y")])
+    assert str(two) == "plan is invalid (2 error(s)):\n  - a: x\n  - b: y"
     for read in (lambda: load_plan(None), lambda: parse_yaml("a: [")):
         with pytest.raises(PlanError) as caught:
             read()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from harvester_network.model import PlanError, load_plan
+from harvester_network.model import PlanError, guest, load_plan
 from harvester_network.model.userdata import user_data_kind
 from tests.model.test_cli import hvnet
 
@@ -34,25 +35,38 @@ def issues_of(data: dict[str, Any]) -> list[str]:
     return [f"warning {w.path}: {w.message}" for w in warnings]
 
 
+PACKAGES = "packages must be a non-empty list of package names, like [htop]"
+RUNCMD = "runcmd must be a non-empty list of commands (strings or lists of strings)"
+
+
 @pytest.mark.parametrize(
     ("user_data", "message"),
     [
-        ("#cloud-config\npackages: [a\n", "is not valid YAML"),
-        ("#cloud-config\n- a\n- b\n", "must be a mapping of keys, not a list"),
-        ("#cloud-config\nx: !!python/object/apply:os.system [id]\n", "is not valid YAML"),
-        ("#cloud-config\npackages:\n", "packages must be a non-empty list"),
-        ("#cloud-config\npackages: []\n", "packages must be a non-empty list"),
-        ("#cloud-config\npackages: htop\n", "packages must be a non-empty list"),
-        ("#cloud-config\npackages: [{name: htop}]\n", "is neither a package name nor a [name, version] pair"),
-        ("#cloud-config\nruncmd: echo hi\n", "runcmd must be a non-empty list"),
-        ("#cloud-config\nruncmd: [[echo, 1]]\n", "is neither a shell string nor a list of strings"),
-        ("#cloud-config\na: 1\n---\nb: 2\n", "is not valid YAML"),
+        ("#cloud-config\npackages: [a\n",
+         "is not valid YAML: while parsing a flow sequence, expected ',' or ']', but got '<stream end>' at line 3, "
+         "column 1"),
+        ("#cloud-config\n- a\n- b\n", "a #cloud-config must be a mapping of keys, not a list"),
+        ("#cloud-config\nx: !!python/object/apply:os.system [id]\n",
+         "is not valid YAML: could not determine a constructor for the tag "
+         "'tag:yaml.org,2002:python/object/apply:os.system' at line 2, column 4"),
+        ("#cloud-config\npackages:\n", PACKAGES),
+        ("#cloud-config\npackages: []\n", PACKAGES),
+        ("#cloud-config\npackages: htop\n", PACKAGES),
+        ("#cloud-config\npackages: [{name: htop}]\n",
+         "packages item {'name': 'htop'} is neither a package name nor a [name, version] pair"),
+        ("#cloud-config\npackages: [[htop, '1', x]]\n",
+         "packages item ['htop', '1', 'x'] is neither a package name nor a [name, version] pair"),
+        ("#cloud-config\nruncmd: echo hi\n", RUNCMD),
+        ("#cloud-config\nruncmd: [[echo, 1]]\n",
+         "runcmd item ['echo', 1] is neither a shell string nor a list of strings"),
+        ("#cloud-config\na: 1\n---\nb: 2\n",
+         "is not valid YAML: expected a single document in the stream, but found another document at line 3, column 1"),
     ],
-)
+)  # fmt: skip
 def test_a_cloud_config_cloud_init_would_reject_is_an_error_at_its_path(user_data: str, message: str) -> None:
-    issues = issues_of(plan_with_vm(userData=user_data))
-    assert len(issues) == 1 and issues[0].startswith("error virtualMachines[0].userData: the #cloud-config")
-    assert message in issues[0]
+    assert issues_of(plan_with_vm(userData=user_data)) == [
+        f"error virtualMachines[0].userData: the #cloud-config {message}"
+    ]
 
 
 def test_a_yaml_error_in_user_data_names_the_place_not_the_text() -> None:
@@ -155,3 +169,18 @@ def test_validate_reports_bad_user_data_without_a_traceback(tmp_path: Path) -> N
     assert "virtualMachines[0].userData" in output and "Traceback" not in output
     render = hvnet("render", path)
     assert render.exit_code == 1 and "Traceback" not in render.stdout + render.stderr
+
+
+def test_only_a_static_nic_on_a_routed_network_has_a_static_gateway() -> None:
+    interfaces = [
+        {"name": "a", "network": "mgmt"},
+        {"name": "b", "network": "n1", "ip": "dhcp"},
+        {"name": "c", "network": "n1", "ip": "10.0.0.5/24"},
+        {"name": "d", "network": "n1", "ip": "none"},
+    ]
+    data = plan_with_vm(interfaces=interfaces)
+    data["networks"][0] = {**NET, "route": ROUTE, "dhcpServer": DHCP_SERVER}
+    plan, _ = load_plan(data)
+    vm = plan.virtual_machines[0]
+    gateways = [guest.static_gateway(plan, vm, nic) for nic in vm.interfaces]
+    assert gateways == [None, None, ipaddress.IPv4Address("10.0.0.1"), None]

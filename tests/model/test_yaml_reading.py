@@ -12,6 +12,7 @@ import yaml
 from harvester_network.model import PlanError, load_plan
 from harvester_network.model import load as load_module
 from harvester_network.model.load import parse_yaml, read_plan_text
+from harvester_network.model.yaml_problem import yaml_problem
 
 
 def test_values_as_read() -> None:
@@ -166,3 +167,10 @@ def test_only_a_mapping_with_a_merge_key_goes_through_pyyamls_construct_mapping(
         "n": {"z": 3},
     }
     assert merged == [3]
+
+
+def test_yaml_problem_without_a_place_or_words() -> None:
+    # A marked error may carry neither marks nor a description; the problem's mark wins over the context's.
+    assert yaml_problem(yaml.MarkedYAMLError()) == "syntax error"
+    only_context = yaml.MarkedYAMLError("while reading", yaml.Mark("", 0, 4, 9, None, None))
+    assert yaml_problem(only_context) == "while reading at line 5, column 10"
