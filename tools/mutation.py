@@ -70,13 +70,23 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
         [
             "tests/model/test_load_sections.py",
             "tests/model/test_yaml_reading.py",
+            "tests/model/test_paused_gc.py",
             "tests/model/test_invalid_plans.py",
             "tests/model/test_partial_validation.py",
             "tests/model/test_hostile_inputs.py",
         ],
         None,
     ),
-    "model/issues.py": (["tests/render/test_object_names.py", "tests/model/test_invalid_plans.py"], None),
+    "model/issues.py": (
+        ["tests/render/test_object_names.py", "tests/model/test_plan_error.py", "tests/model/test_invalid_plans.py"],
+        None,
+    ),
+    "model/guest.py": (
+        ["tests/render/test_vm_whole.py", "tests/model/test_user_data.py", "tests/render/test_golden.py"],
+        None,
+    ),
+    "model/userdata.py": (["tests/model/test_user_data.py", "tests/render/test_vm_whole.py"], None),
+    "model/yaml_problem.py": (["tests/model/test_yaml_reading.py", "tests/model/test_user_data.py"], None),
     "render/clusternetwork.py": (["tests/render/test_golden.py"], None),
     "render/nad.py": (["tests/render/test_nad_whole.py", "tests/render/test_golden.py"], None),
     "render/dhcp.py": (

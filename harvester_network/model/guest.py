@@ -2,8 +2,8 @@
 
 The default route goes to the first NIC that has a gateway: the management (pod) network or a DHCP NIC (its
 server's router), or a static NIC on a network with a manual route. Every other NIC gets no default route
-(Harvester #5276, #9944). DNS comes from one DHCP NIC (the default-route NIC when it uses DHCP, else the first
-DHCP NIC) and from the VM's `dns`; without either, from the `dns` of the DHCP servers of its static NICs' networks.
+(Harvester #5276, #9944). DNS comes from one DHCP NIC (the first: the default-route NIC when that uses
+DHCP) and from the VM's `dns`; without either, from the `dns` of the DHCP servers of its static NICs' networks.
 """
 
 from __future__ import annotations
@@ -23,24 +23,20 @@ def static_gateway(plan: Plan, vm: VirtualMachine, nic: Interface) -> ipaddress.
 
 def default_route_index(plan: Plan, vm: VirtualMachine) -> int | None:
     """Index of the one NIC that takes the default route, or None when no NIC has a gateway."""
-    for index, nic in enumerate(vm.interfaces):
-        if nic.ip == "dhcp" or static_gateway(plan, vm, nic) is not None:
-            return index
-    return None
+    routed = (i for i, nic in enumerate(vm.interfaces) if nic.ip == "dhcp" or static_gateway(plan, vm, nic) is not None)
+    return next(routed, None)
 
 
-def dhcp_dns_index(plan: Plan, vm: VirtualMachine) -> int | None:
-    """Index of the DHCP NIC whose server's nameservers the guest uses, or None without a DHCP NIC."""
-    default = default_route_index(plan, vm)
-    if default is not None and vm.interfaces[default].ip == "dhcp":
-        return default
+def dhcp_dns_index(vm: VirtualMachine) -> int | None:
+    """Index of the DHCP NIC whose server's nameservers the guest uses, or None without a DHCP NIC: the first one
+    (when a DHCP NIC takes the default route, it is that one: no NIC before it has a gateway or DHCP)."""
     return next((index for index, nic in enumerate(vm.interfaces) if nic.ip == "dhcp"), None)
 
 
 def guest_nameservers(plan: Plan, vm: VirtualMachine) -> list[ipaddress.IPv4Address]:
     """The nameservers network data gives the guest (on top of its DHCP NIC's): the VM's `dns`, or, when no NIC
     uses DHCP, what the DHCP servers of its static NICs' networks would hand out."""
-    if vm.dns or dhcp_dns_index(plan, vm) is not None:
+    if vm.dns or dhcp_dns_index(vm) is not None:
         return list(vm.dns)
     servers: list[ipaddress.IPv4Address] = []
     for nic in vm.interfaces:

@@ -23,11 +23,14 @@ class PlanError(ValueError):
     """A plan that cannot be used. Carries every error found, not just the first."""
 
     def __init__(self, issues: list[PlanIssue], source: str = "plan") -> None:
+        # No super().__init__: BaseException keeps the arguments as `args`, so a copy or pickle rebuilds it.
         self.issues = [i for i in issues if i.severity == "error"]
         self.warnings = [i for i in issues if i.severity == "warning"]
         self.source = source
+
+    def __str__(self) -> str:
         lines = "\n".join(f"  - {i}" for i in self.issues)
-        super().__init__(f"{source} is invalid ({len(self.issues)} error(s)):\n{lines}")
+        return f"{self.source} is invalid ({len(self.issues)} error(s)):\n{lines}"
 
 
 def format_path(loc: tuple[str | int, ...]) -> str:

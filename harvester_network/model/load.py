@@ -75,7 +75,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[st
         if not isinstance(key_node, yaml.ScalarNode):
             raise _key_error(key_node, "a key must be a plain name, not a list or mapping")
         if key_node.tag != _YAML_STR_TAG:  # `1:`, `yes:`, `~:`: YAML reads them as a number, a boolean, null
-            kind = key_node.tag.rsplit(":", 1)[-1]
+            kind = key_node.tag.rpartition(":")[2]
             raise _key_error(key_node, f"key '{key_node.value}' is read as a {kind}, not a name: quote it")
         if key_node.value in first:
             line = first[key_node.value].start_mark.line + 1
@@ -107,10 +107,11 @@ def read_plan_text(path: Path) -> str:
         if not stat.S_ISREG(path.stat().st_mode):
             raise PlanError([PlanIssue("", "is not a regular file", "give the path of a plan YAML file")], str(path))
         with path.open("rb") as f:
-            data = f.read(MAX_PLAN_BYTES + 1)
+            data = f.read(MAX_PLAN_BYTES)
+            larger = bool(f.peek())  # a byte past the limit is left unread
     except OSError as exc:
         raise PlanError([PlanIssue("", f"cannot be read: {exc.strerror}", "check the path")], str(path)) from None
-    if len(data) > MAX_PLAN_BYTES:
+    if larger:
         raise PlanError(
             [PlanIssue("", f"is larger than {MAX_PLAN_BYTES // 2**20} MiB", "split the plan into several")], str(path)
         )
@@ -194,11 +195,11 @@ def _valid_part(
     bad_items: dict[str, set[int]] = {}
     bad_sections: set[str] = set()
     for err in errors:
-        loc = err["loc"]
-        if len(loc) >= 2 and isinstance(loc[0], str) and isinstance(loc[1], int):
-            bad_items.setdefault(loc[0], set()).add(loc[1])
-        elif loc and isinstance(loc[0], str):
-            bad_sections.add(loc[0])
+        loc = err["loc"]  # never empty: the Plan model has no model validator, so every error is in a section
+        if len(loc) >= 2 and isinstance(loc[1], int):
+            bad_items.setdefault(str(loc[0]), set()).add(loc[1])
+        else:
+            bad_sections.add(str(loc[0]))
     dropped: set[str] = set()
     trimmed: dict[str, Any] = {}
     origins: dict[str, list[int]] = {}
@@ -208,7 +209,7 @@ def _valid_part(
             continue
         if key in bad_items and isinstance(value, list):
             for i in bad_items[key]:
-                item = value[i] if i < len(value) else None
+                item = value[i]  # pydantic's index of an item of this very list
                 if isinstance(item, dict) and isinstance(item.get("name"), str):
                     ns = item.get("namespace") if isinstance(item.get("namespace"), str) else "default"
                     dropped.update({item["name"], f"{ns}/{item['name']}"})
@@ -227,8 +228,8 @@ def _issue_from_pydantic(err: ErrorDetails) -> PlanIssue:
     kind = err["type"]
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
-        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        fix = f"did you mean '{hint[0]}'?" if hint else f"allowed keys: {', '.join(sorted(allowed))}"
+        hints = difflib.get_close_matches(str(loc[-1]), allowed)  # the closest first
+        fix = f"did you mean '{hints[0]}'?" if hints else f"allowed keys: {', '.join(sorted(allowed))}"
         return PlanIssue(path, "is not a known key", fix)
     if kind == "missing":
         return PlanIssue(path, "is required", "add it")
@@ -271,23 +272,14 @@ def _network_fix(value: Any) -> str:
 
 
 def _strip_union_tags(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
-    """Pydantic puts a discriminated union's tag ('manual') and function names into the location."""
-    model: Any = Plan
+    """Pydantic puts a discriminated union's tag ('manual') into the location: the path leaves it out."""
+    models: list[type[BaseModel]] = [Plan]
     out: list[str | int] = []
     for part in loc:
-        if isinstance(part, int):
-            out.append(part)
-            continue
-        fields = _fields_by_alias(model)
-        if part in fields:
-            out.append(part)
-            model = fields[part]
-        elif model is not None and not _fields_by_alias(model):
-            out.append(part)  # a dict key (lab.nodes.<node>)
-        else:
-            model = _model_for_tag(model, part)
-            if model is None:
-                out.append(part)
+        if part in _union_tags(models):
+            continue  # `models` stays the whole union: its members' fields are looked up together
+        out.append(part)
+        models = _fields_by_alias(models).get(str(part), models)  # an index or a dict key keeps the models
     return tuple(out)
 
 
@@ -297,36 +289,23 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
 
 
-def _fields_by_alias(model: Any) -> dict[str, Any]:
-    """alias -> the annotation behind it (a model, a union of models, or a container of them)."""
-    if isinstance(model, list):
-        return {k: v for m in model for k, v in _fields_by_alias(m).items()}
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        return {}
-    out: dict[str, Any] = {}
-    for name, info in model.model_fields.items():
-        models = _models_in(info.annotation)
-        out[info.alias or name] = models[0] if len(models) == 1 else (models or None)
-    return out
+def _fields_by_alias(models: list[type[BaseModel]]) -> dict[str, list[type[BaseModel]]]:
+    """alias -> the models behind it (none, one, or the members of a union), over the fields of `models`."""
+    return {info.alias or name: _models_in(info.annotation) for m in models for name, info in m.model_fields.items()}
 
 
-def _model_for_tag(model: Any, tag: str) -> Any:
-    for candidate in model if isinstance(model, list) else []:
-        mode = candidate.model_fields.get("mode")
-        if mode is not None and tag in typing.get_args(mode.annotation):
-            return candidate
-    return None
+def _union_tags(models: list[type[BaseModel]]) -> set[str]:
+    """The values of the `mode` discriminator of Route's members (the plan's one tagged union)."""
+    return {
+        tag for m in models if "mode" in m.model_fields for tag in typing.get_args(m.model_fields["mode"].annotation)
+    }
 
 
 def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
-    model: Any = Plan
+    models: list[type[BaseModel]] = [Plan]
     for part in loc:
-        if isinstance(part, int):
-            continue
-        fields = _fields_by_alias(model)
-        if part in fields:
-            model = fields[part]
-    return sorted(_fields_by_alias(model))
+        models = _fields_by_alias(models).get(str(part), models)
+    return sorted(_fields_by_alias(models))
 
 
 __all__ = ["PlanError", "PlanIssue", "load_plan", "load_plan_file", "parse_yaml", "paused_gc"]

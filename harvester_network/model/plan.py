@@ -69,7 +69,7 @@ def _check_cluster_network_name(value: str) -> str:
 
 
 def _check_unicast_mac(value: str) -> str:
-    if int(value.replace(":", ""), 16) == 0:
+    if value == "00:00:00:00:00:00":  # MacAddress's pattern leaves one way to write it
         raise ValueError("00:00:00:00:00:00 is no NIC's address; use a unicast MAC such as 52:54:00:..")
     if names.is_multicast_mac(value):
         raise ValueError(

@@ -224,9 +224,8 @@ def _network_issues(plan: Plan, unresolved_ok: frozenset[str], at: _Items) -> It
 def _address_role_issue(addr: ipaddress.IPv4Address, cidr: ipaddress.IPv4Network) -> str | None:
     if addr not in cidr:
         return f"is outside the route cidr {cidr}"
-    if cidr.prefixlen < 31 and addr in (cidr.network_address, cidr.broadcast_address):
-        return f"is the network or broadcast address of {cidr}"
-    return None
+    on_edge = cidr.prefixlen < 31 and addr in (cidr.network_address, cidr.broadcast_address)
+    return f"is the network or broadcast address of {cidr}" if on_edge else None
 
 
 # dnsmasq raises any shorter lease to this, without a word (dnsmasq(8), --dhcp-range).
@@ -388,7 +387,7 @@ def _guest_issues(plan: Plan, base: str, vm: VirtualMachine) -> Iterator[PlanIss
         yield from _user_data_issues(f"{base}.userData", vm.user_data)
     if (
         not guest.guest_nameservers(plan, vm)
-        and guest.dhcp_dns_index(plan, vm) is None
+        and guest.dhcp_dns_index(vm) is None
         and any(n.ip != "none" for n in vm.interfaces)
     ):
         yield PlanIssue(

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 import yaml
 
+from harvester_network.model.yaml_problem import yaml_problem
+
 CLOUD_CONFIG_HEADER = "#cloud-config"
 JINJA_HEADER = "## template: jinja"  # cloud-init renders the rest with instance data first
 
@@ -25,7 +27,7 @@ class UserDataError(ValueError):
 
 
 def user_data_kind(text: str) -> UserDataKind:
-    first_line = text.split("\n", 1)[0].rstrip()
+    first_line = text.partition("\n")[0].rstrip()
     if first_line == CLOUD_CONFIG_HEADER:
         return "cloud-config"
     if first_line.startswith("#!"):
@@ -40,46 +42,30 @@ def parse_cloud_config(text: str) -> dict[str, Any]:
     try:
         config = yaml.safe_load(text)
     except yaml.YAMLError as exc:  # includes tags safe_load refuses, such as !!python/object
-        raise UserDataError(f"is not valid YAML: {_one_line(exc)}") from None
+        raise UserDataError(f"is not valid YAML: {yaml_problem(exc)}") from None
     if config is None:
         return {}
     if not isinstance(config, dict):
         raise UserDataError(f"a #cloud-config must be a mapping of keys, not a {type(config).__name__}")
-    for key, check in (("packages", _package_issue), ("runcmd", _runcmd_issue)):
+    for key, check in (("packages", _check_packages), ("runcmd", _check_runcmd)):
         if key in config:
-            problem = check(config[key])
-            if problem:
-                raise UserDataError(f"{key} {problem}")
+            check(config[key])
     return config
 
 
-def _package_issue(packages: object) -> str | None:
+def _check_packages(packages: object) -> None:
     if not isinstance(packages, list) or not packages:
-        return "must be a non-empty list of package names, like [htop]"
+        raise UserDataError("packages must be a non-empty list of package names, like [htop]")
     for item in packages:
         pinned = isinstance(item, list) and len(item) == 2 and all(isinstance(part, str) for part in item)
         if not isinstance(item, str) and not pinned:
-            return f"item {item!r} is neither a package name nor a [name, version] pair"
-    return None
+            raise UserDataError(f"packages item {item!r} is neither a package name nor a [name, version] pair")
 
 
-def _runcmd_issue(commands: object) -> str | None:
+def _check_runcmd(commands: object) -> None:
     if not isinstance(commands, list) or not commands:
-        return "must be a non-empty list of commands (strings or lists of strings)"
+        raise UserDataError("runcmd must be a non-empty list of commands (strings or lists of strings)")
     for item in commands:
         argv = isinstance(item, list) and all(isinstance(part, str) for part in item)
         if not (item is None or isinstance(item, str) or argv):
-            return f"item {item!r} is neither a shell string nor a list of strings"
-    return None
-
-
-def _one_line(exc: yaml.YAMLError) -> str:
-    """What is wrong and where, never the text around it: user data may hold passwords."""
-    if not isinstance(exc, yaml.MarkedYAMLError):
-        return type(exc).__name__
-    where = (
-        ""
-        if exc.problem_mark is None
-        else f" at line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1}"
-    )
-    return ", ".join(part for part in (exc.context, exc.problem) if part) + where
+            raise UserDataError(f"runcmd item {item!r} is neither a shell string nor a list of strings")

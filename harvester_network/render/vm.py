@@ -88,7 +88,7 @@ def _guest_choice(plan: Plan, vm: VirtualMachine) -> _GuestChoice:
     return _GuestChoice(
         default,
         gateway,
-        guest.dhcp_dns_index(plan, vm),
+        guest.dhcp_dns_index(vm),
         default or 0,
         [str(server) for server in guest.guest_nameservers(plan, vm)],
     )

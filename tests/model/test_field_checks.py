@@ -61,3 +61,48 @@ def test_description_size_limit(size: int) -> None:
         )
     ]
     assert _issues(data) == (expected if size > DESCRIPTION_MAX_BYTES else [])
+    if size <= DESCRIPTION_MAX_BYTES:  # kept as given
+        assert load_plan(data)[0].cluster_networks[0].description == "d" * size
+
+
+NIC_IP = "virtualMachines[0].interfaces[0].ip"
+
+
+@pytest.mark.parametrize(
+    ("ip", "issues"),
+    [
+        ("dhcp", []),
+        ("none", []),
+        ("static", [(NIC_IP, "must be 'dhcp', 'none' or a static IPv4 address with prefix, like 10.0.0.100/24")]),
+        ("10.0.0.5", [(NIC_IP, "a static address needs its prefix length, like 10.0.0.100/24")]),
+    ],
+)
+def test_ip_mode(ip: str, issues: list[tuple[str, str]]) -> None:
+    # The management NIC takes only dhcp (a rule of its own); here only the field check speaks.
+    assert [i for i in _issues(_vm(ip=ip)) if i[0] == NIC_IP and "masqueraded" not in i[1]] == issues
+
+
+ROUTE = "networks[0].route"
+
+
+@pytest.mark.parametrize(
+    ("changes", "issues"),
+    [
+        ({"leaseTime": "1w"}, [("networks[0].dhcpServer.leaseTime",
+                                "must be a duration such as 3600, 30m, 1h, 1d, or 'infinite'")]),
+        ({"gateway": "10.1.0.1"}, [(ROUTE, "gateway 10.1.0.1 is outside cidr 10.0.0.0/24; use an address inside it")]),
+        ({"cidr": "0.0.0.0/0"},
+         [(ROUTE, "cidr 0.0.0.0/0 has a zero mask; give the VLAN's subnet, like 10.100.0.0/24")]),
+        ({"gateway": "10.0.0.255"}, [(ROUTE, "gateway 10.0.0.255 is the network or broadcast address of 10.0.0.0/24")]),
+    ],
+)  # fmt: skip
+def test_route_and_lease_time_messages(changes: dict[str, str], issues: list[tuple[str, str]]) -> None:
+    route = {"mode": "manual", "cidr": "10.0.0.0/24", "gateway": "10.0.0.1"}
+    dhcp = {"serverIP": "10.0.0.2", "range": {"start": "10.0.0.100", "end": "10.0.0.200"}}
+    for key, value in changes.items():
+        (dhcp if key == "leaseTime" else route)[key] = value
+    data = {
+        "clusterNetworks": [{"name": "cn1", "uplink": {"nics": ["eth1"]}}],
+        "networks": [{"name": "n1", "clusterNetwork": "cn1", "vlan": 10, "route": route, "dhcpServer": dhcp}],
+    }
+    assert _issues(data) == issues

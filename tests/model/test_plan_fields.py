@@ -145,4 +145,7 @@ def test_network_for_finds_the_first_network_of_a_reference_in_the_vms_namespace
     # A copy with other networks indexes those.
     other = plan.model_copy(update={"networks": [plan.networks[2]]})
     assert other.network_for(vm, vm.interfaces[1]) == plan.networks[2]
+    # The index is built once per networks list (a search per NIC made rules and rendering quadratic).
+    assert plan._networks_by_ref() is plan._networks_by_ref()
+    assert other._networks_by_ref() is not plan._networks_by_ref()
     assert plan.cluster_network("vlan") is plan.cluster_networks[0] and plan.cluster_network("x") is None

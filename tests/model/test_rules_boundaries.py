@@ -350,3 +350,40 @@ def test_two_nics_on_different_static_ips_of_one_network() -> None:
         {"name": "vm2", "interfaces": [{"name": "nic-1", "network": "v10", "ip": "10.0.0.8/24"}], "dns": ["10.0.0.1"]}
     )
     assert load_plan(data)[1] == []
+
+
+def _routed(name: str, vlan: int, cidr: str, gateway: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "clusterNetwork": "vlan",
+        "vlan": vlan,
+        "route": {"mode": "manual", "cidr": cidr, "gateway": gateway},
+    }
+
+
+def test_overlapping_subnets_on_one_vm_are_warned_once_per_nic() -> None:
+    # A second NIC on the same network and NICs on disjoint subnets are no overlap; the NIC whose /16 covers two
+    # earlier /24s is warned once, naming the first.
+    networks = [
+        _routed("v10", 10, "10.0.0.0/24", "10.0.0.1"),
+        _routed("v11", 11, "10.0.1.0/24", "10.0.1.1"),
+        _routed("v20", 20, "10.1.0.0/24", "10.1.0.1"),
+        _routed("v30", 30, "10.0.0.0/16", "10.0.128.1"),
+    ]
+    interfaces = [
+        {"name": "default", "network": "mgmt"},
+        {"name": "a", "network": "v10", "ip": "10.0.0.5/24"},
+        {"name": "b", "network": "v10", "ip": "10.0.0.6/24"},
+        {"name": "c", "network": "v20", "ip": "10.1.0.5/24"},
+        {"name": "d", "network": "v11", "ip": "10.0.1.5/24"},
+        {"name": "e", "network": "v30", "ip": "10.0.200.5/16"},
+    ]
+    assert issues(**{"networks": networks, "virtualMachines.0.interfaces": interfaces}) == [
+        PlanIssue(
+            "virtualMachines[0].interfaces[5].network",
+            "its subnet 10.0.0.0/16 overlaps 10.0.0.0/24 of interfaces[1]: the guest gets two routes for the same "
+            "addresses and uses only one NIC for them",
+            "attach the VM to networks with disjoint subnets",
+            "warning",
+        )
+    ]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from harvester_network.model import PlanError, load_plan
+from harvester_network.model import PlanError, guest, load_plan
+from harvester_network.model.userdata import user_data_kind
 from tests.model.test_cli import hvnet
 
 NET = {"name": "n1", "clusterNetwork": "cn1", "vlan": 10}
@@ -33,25 +35,38 @@ def issues_of(data: dict[str, Any]) -> list[str]:
     return [f"warning {w.path}: {w.message}" for w in warnings]
 
 
+PACKAGES = "packages must be a non-empty list of package names, like [htop]"
+RUNCMD = "runcmd must be a non-empty list of commands (strings or lists of strings)"
+
+
 @pytest.mark.parametrize(
     ("user_data", "message"),
     [
-        ("#cloud-config\npackages: [a\n", "is not valid YAML"),
-        ("#cloud-config\n- a\n- b\n", "must be a mapping of keys, not a list"),
-        ("#cloud-config\nx: !!python/object/apply:os.system [id]\n", "is not valid YAML"),
-        ("#cloud-config\npackages:\n", "packages must be a non-empty list"),
-        ("#cloud-config\npackages: []\n", "packages must be a non-empty list"),
-        ("#cloud-config\npackages: htop\n", "packages must be a non-empty list"),
-        ("#cloud-config\npackages: [{name: htop}]\n", "is neither a package name nor a [name, version] pair"),
-        ("#cloud-config\nruncmd: echo hi\n", "runcmd must be a non-empty list"),
-        ("#cloud-config\nruncmd: [[echo, 1]]\n", "is neither a shell string nor a list of strings"),
-        ("#cloud-config\na: 1\n---\nb: 2\n", "is not valid YAML"),
+        ("#cloud-config\npackages: [a\n",
+         "is not valid YAML: while parsing a flow sequence, expected ',' or ']', but got '<stream end>' at line 3, "
+         "column 1"),
+        ("#cloud-config\n- a\n- b\n", "a #cloud-config must be a mapping of keys, not a list"),
+        ("#cloud-config\nx: !!python/object/apply:os.system [id]\n",
+         "is not valid YAML: could not determine a constructor for the tag "
+         "'tag:yaml.org,2002:python/object/apply:os.system' at line 2, column 4"),
+        ("#cloud-config\npackages:\n", PACKAGES),
+        ("#cloud-config\npackages: []\n", PACKAGES),
+        ("#cloud-config\npackages: htop\n", PACKAGES),
+        ("#cloud-config\npackages: [{name: htop}]\n",
+         "packages item {'name': 'htop'} is neither a package name nor a [name, version] pair"),
+        ("#cloud-config\npackages: [[htop, '1', x]]\n",
+         "packages item ['htop', '1', 'x'] is neither a package name nor a [name, version] pair"),
+        ("#cloud-config\nruncmd: echo hi\n", RUNCMD),
+        ("#cloud-config\nruncmd: [[echo, 1]]\n",
+         "runcmd item ['echo', 1] is neither a shell string nor a list of strings"),
+        ("#cloud-config\na: 1\n---\nb: 2\n",
+         "is not valid YAML: expected a single document in the stream, but found another document at line 3, column 1"),
     ],
-)
+)  # fmt: skip
 def test_a_cloud_config_cloud_init_would_reject_is_an_error_at_its_path(user_data: str, message: str) -> None:
-    issues = issues_of(plan_with_vm(userData=user_data))
-    assert len(issues) == 1 and issues[0].startswith("error virtualMachines[0].userData: the #cloud-config")
-    assert message in issues[0]
+    assert issues_of(plan_with_vm(userData=user_data)) == [
+        f"error virtualMachines[0].userData: the #cloud-config {message}"
+    ]
 
 
 def test_a_yaml_error_in_user_data_names_the_place_not_the_text() -> None:
@@ -82,6 +97,26 @@ def test_user_data_larger_than_a_secret_holds_is_an_error() -> None:
     assert len(issues) == 1 and issues[0].startswith("error virtualMachines[0].userData: is 1126414 bytes")
 
 
+@pytest.mark.parametrize("header", ["#cloud-config\n", "#!/bin/sh\n"])
+def test_user_data_size_limit_at_its_edge(header: str) -> None:
+    # Exactly the Secret's limit fits; one byte more is an error, and the only issue (not also a warning about
+    # the kind of user data).
+    limit = 1024 * 1024
+    fits = header + "#" * (limit - len(header))
+    warnings = [] if header.startswith("#cloud") else [
+        "warning virtualMachines[0].userData: is a script (#!): qemu-guest-agent is not added, so Harvester will not "
+        "show the VM's VLAN addresses"
+    ]  # fmt: skip
+    assert issues_of(plan_with_vm(userData=fits)) == warnings
+    too_large = [
+        f"error virtualMachines[0].userData: is {limit + 1} bytes; the VM's cloud-init Secret holds at most {limit} "
+        "(Kubernetes' limit)"
+    ]
+    assert issues_of(plan_with_vm(userData=fits + "#")) == too_large
+    # Too large is all that is said: the content is not judged too (here: a list, not a mapping).
+    assert issues_of(plan_with_vm(userData=header + "- a\n" + "#" * (limit - len(header) - 3))) == too_large
+
+
 def test_a_good_cloud_config_is_accepted() -> None:
     user_data = "#cloud-config\n# comment\npackages: [htop, [nginx, '1.2']]\nruncmd: [echo hi, [ls, -l], null]\n"
     assert issues_of(plan_with_vm(userData=user_data)) == []
@@ -108,6 +143,21 @@ def test_a_guest_without_any_nameserver_is_warned() -> None:
     served = plan_with_vm(interfaces=static_only)
     served["networks"][0] = {**NET, "route": ROUTE, "dhcpServer": {**DHCP_SERVER, "dns": ["10.0.0.53"]}}
     assert issues_of(served) == []
+    # A NIC without an address (ip: none) on a network whose DHCP server lists dns brings the guest nothing.
+    unaddressed = plan_with_vm(interfaces=[*static_only, {"name": "c", "network": "n2", "ip": "none"}])
+    unaddressed["networks"].append({**NET, "name": "n2", "vlan": 11, "route": ROUTE,
+                                    "dhcpServer": {**DHCP_SERVER, "dns": ["10.0.0.53"]}})  # fmt: skip
+    assert issues_of(unaddressed) == issues_of(plan_with_vm(interfaces=static_only))
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("#cloud-config", "cloud-config"), ("#cloud-config  \nx: 1\n", "cloud-config"), ("#!/bin/sh\n", "script"),
+     ("## Template: Jinja\n#cloud-config\n", "jinja"), ("#include x\n", "other"), ("", "other"),
+     ("x\n#cloud-config\n", "other")],
+)  # fmt: skip
+def test_user_data_kind_reads_the_first_line(text: str, kind: str) -> None:
+    assert user_data_kind(text) == kind
 
 
 def test_validate_reports_bad_user_data_without_a_traceback(tmp_path: Path) -> None:
@@ -119,3 +169,18 @@ def test_validate_reports_bad_user_data_without_a_traceback(tmp_path: Path) -> N
     assert "virtualMachines[0].userData" in output and "Traceback" not in output
     render = hvnet("render", path)
     assert render.exit_code == 1 and "Traceback" not in render.stdout + render.stderr
+
+
+def test_only_a_static_nic_on_a_routed_network_has_a_static_gateway() -> None:
+    interfaces = [
+        {"name": "a", "network": "mgmt"},
+        {"name": "b", "network": "n1", "ip": "dhcp"},
+        {"name": "c", "network": "n1", "ip": "10.0.0.5/24"},
+        {"name": "d", "network": "n1", "ip": "none"},
+    ]
+    data = plan_with_vm(interfaces=interfaces)
+    data["networks"][0] = {**NET, "route": ROUTE, "dhcpServer": DHCP_SERVER}
+    plan, _ = load_plan(data)
+    vm = plan.virtual_machines[0]
+    gateways = [guest.static_gateway(plan, vm, nic) for nic in vm.interfaces]
+    assert gateways == [None, None, ipaddress.IPv4Address("10.0.0.1"), None]
