@@ -10,7 +10,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import urllib3
 from kubernetes import client
@@ -113,6 +113,7 @@ class KubeClient:
         label_selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items())) if labels else None
         return self.list_with_version(kind, namespace, label_selector=label_selector)[0]
 
+    @overload
     def list_with_version(
         self,
         kind: Kind | str,
@@ -120,8 +121,28 @@ class KubeClient:
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
-        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-    ) -> tuple[list[dict[str, Any]], str]:
+    ) -> tuple[list[dict[str, Any]], str]: ...
+
+    @overload
+    def list_with_version(
+        self,
+        kind: Kind | str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        transform: Callable[[dict[str, Any]], T],
+    ) -> tuple[list[T], str]: ...
+
+    def list_with_version(
+        self,
+        kind: Kind | str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        transform: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> tuple[list[Any], str]:
         """Every matching object, page by page, and the list's resourceVersion (where a watch starts from).
         `transform` is applied to each page's items as they come (a big list never sits in memory whole)."""
         kind = kind_named(kind) if isinstance(kind, str) else kind
@@ -132,7 +153,7 @@ class KubeClient:
             query["fieldSelector"] = field_selector
         where = f"in namespace {namespace}" if namespace else "in all namespaces" if kind.namespaced else ""
         subject = f"{kind.kind} objects {where}".strip()
-        items: list[dict[str, Any]] = []
+        items: list[Any] = []
         while True:
             page = self._request("GET", kind.path(namespace), query=query, verb="list", subject=subject)
             # A list's items carry no apiVersion/kind; give them back so callers can treat them as objects.

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,12 +53,12 @@ class Backoff:
         self._next_s = 0.0
 
 
-def _namespace_and_name(obj: dict[str, Any]) -> ObjectKey:
+def _namespace_and_name(obj: Mapping[str, Any]) -> ObjectKey:
     metadata = obj.get("metadata") or {}
     return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
 
 
-def _whole(obj: dict[str, Any]) -> Any:
+def _whole(obj: Mapping[str, Any]) -> Any:
     return obj
 
 
@@ -80,8 +80,8 @@ class ObjectCache:
         *,
         on_change: Callable[[], None],
         field_selector: str | None = None,
-        relevant: Callable[[dict[str, Any]], Any] = _whole,
-        transform: Callable[[dict[str, Any]], dict[str, Any]] = without_managed_fields,
+        relevant: Callable[[Mapping[str, Any]], Any] = _whole,
+        transform: Callable[[dict[str, Any]], Mapping[str, Any]] = without_managed_fields,
         watch_timeout_s: int = DEFAULT_WATCH_TIMEOUT_S,
         backoff: Backoff | None = None,
     ) -> None:
@@ -89,9 +89,9 @@ class ObjectCache:
         self._on_change, self._relevant, self._transform = on_change, relevant, transform
         self._watch_timeout_s = watch_timeout_s
         self._backoff = backoff or Backoff()
-        self._objects: dict[ObjectKey, dict[str, Any]] = {}
+        self._objects: dict[ObjectKey, Mapping[str, Any]] = {}
         self._generation = 0  # counts the changes `relevant` sees
-        self._snapshot: tuple[int, tuple[dict[str, Any], ...]] = (-1, ())
+        self._snapshot: tuple[int, tuple[Mapping[str, Any], ...]] = (-1, ())
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._synced = threading.Event()
@@ -127,12 +127,12 @@ class ObjectCache:
         """True once the first list arrived (possibly earlier)."""
         return self._synced.wait(timeout)
 
-    def objects(self) -> list[dict[str, Any]]:
+    def objects(self) -> list[Mapping[str, Any]]:
         """The mirrored objects, sorted by namespace and name (the caller must not modify them)."""
         with self._lock:
             return [self._objects[key] for key in sorted(self._objects)]
 
-    def snapshot(self) -> tuple[dict[str, Any], ...]:
+    def snapshot(self) -> tuple[Mapping[str, Any], ...]:
         """The objects as a tuple (in no particular order), the same tuple while nothing relevant changed (readers
         may key caches on it; no sort: a change of one object among thousands costs a copy, not a sort)."""
         with self._lock:
@@ -223,12 +223,12 @@ class ObjectCache:
                 self._objects.pop(key, None)
                 changed = before is not None
             else:
-                obj = self._objects[key] = self._transform(obj)
-                changed = before is None or self._relevant(before) != self._relevant(obj)
+                kept = self._objects[key] = self._transform(obj)
+                changed = before is None or self._relevant(before) != self._relevant(kept)
             self._generation += changed
         return changed
 
-    def _views(self, objects: dict[ObjectKey, dict[str, Any]]) -> dict[ObjectKey, Any]:
+    def _views(self, objects: dict[ObjectKey, Mapping[str, Any]]) -> dict[ObjectKey, Any]:
         return {key: self._relevant(obj) for key, obj in objects.items()}
 
     def _succeeded(self) -> None:
