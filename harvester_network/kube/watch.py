@@ -1,17 +1,11 @@
-"""A live mirror of one kind of object: list, then watch from the list's resourceVersion, on a daemon thread.
+"""A live mirror of one kind of object (client-go's informer, kept small): list, then watch from the list's
+resourceVersion; relist on 410 Gone; back off and resume on any other failure.
 
-The informer pattern of client-go, kept small:
-- list every matching object and the list's resourceVersion; the mirror is replaced as a whole;
-- watch from that version with bookmarks; each event updates the mirror, each bookmark moves the version on;
-- 410 Gone (the version is older than the server keeps): list again;
-- any other API error, a dropped connection or an answer that makes no sense: wait (exponential backoff) and
-  watch again from the last version, so an outage costs one relist at most, and the mirror keeps its last
-  good objects meanwhile; `last_error` says what is wrong until the next success;
-- a stream the server ends cleanly (its timeoutSeconds): watch again at once; after a backoff when it brought
-  nothing, and likewise a 410 right after a list, so a misbehaving server is not hammered.
-`on_change` is called (on the watch thread) when what `relevant` sees of an object changed, was added or removed,
-so that status written by others (or a node's heartbeat) does not wake the caller. Objects are kept as `transform`
-makes them on receipt (default: without metadata.managedFields, as client-go's TransformStripManagedFields).
+- Threads: one daemon thread per ObjectCache (`_run`); `on_change` is called on it when what `relevant` sees of
+  an object changed.
+- Entry points: `ObjectCache(...).start()`, `.wait_synced`, `.snapshot` / `.objects`, `.close`;
+  `without_managed_fields`, the default `transform` applied to each object on receipt.
+- The behaviour, step by step (backoff, bookmarks, stream timeouts): docs/agent.md, "The Kubernetes API".
 """
 
 from __future__ import annotations
