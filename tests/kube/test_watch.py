@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from harvester_network.kube import KubeClient, KubeError, KubeTarget, kind_named
+from harvester_network.kube import client as client_module
 from harvester_network.kube.client import WatchStream
 from harvester_network.kube.watch import Backoff, ObjectCache
 from tests.k8s_api.faults import Faults
@@ -278,3 +279,30 @@ def test_the_mirror_drops_managed_fields_from_listed_and_watched_objects(
     mine = [o for o in cache.objects() if o["metadata"]["namespace"] == k8s_namespace]
     assert [o["metadata"]["name"] for o in mine] == ["listed", "watched"]
     assert all("managedFields" not in o["metadata"] for o in mine)
+
+
+def test_the_first_list_comes_in_pages_each_transformed_as_it_arrives(
+    kube: KubeClient, start: Any, k8s_faults: Faults, k8s_namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As client-go's reflector: `limit` pages walked by their `continue` token, so a big list never arrives (or
+    sits decoded) whole; the mirror still holds every object, each as `transform` made it."""
+    monkeypatch.setattr(client_module, "_PAGE_SIZE", 2)
+    for index in range(5):
+        kube.apply(configmap(f"paged-{index}", k8s_namespace, v=str(index)))
+    seen_in_pages: list[int] = []
+
+    def counted(obj: dict[str, Any]) -> dict[str, Any]:
+        seen_in_pages.append(len(k8s_faults.requests))  # how many requests had been made when it arrived
+        return {**obj, "transformed": True}
+
+    cache = start(Changes(), transform=counted)
+
+    assert data_in(cache, k8s_namespace) == {f"paged-{i}": {"v": str(i)} for i in range(5)}
+    assert all(o["transformed"] for o in cache.objects())
+    lists = [
+        parse_qs(urlsplit(path).query) for method, path in list(k8s_faults.requests) if path.startswith(CACHE_PATH)
+    ]
+    lists = [query for query in lists if "watch" not in query]
+    assert len(lists) >= 3 and all(query["limit"] == ["2"] for query in lists)
+    assert "continue" not in lists[0] and all("continue" in query for query in lists[1:])
+    assert len(set(seen_in_pages)) >= 3  # transformed page by page, not after the whole list
