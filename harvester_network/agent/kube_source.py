@@ -16,7 +16,7 @@ from typing import Any
 from harvester_network.agent.inputs import ClusterObjects, NodeIdentity
 from harvester_network.agent.wakeup import Wakeup
 from harvester_network.kube import KubeTarget, kind_named
-from harvester_network.kube.watch import DEFAULT_WATCH_TIMEOUT_S, Backoff, ObjectCache
+from harvester_network.kube.watch import DEFAULT_WATCH_TIMEOUT_S, Backoff, ObjectCache, whole
 from harvester_network.render import harvester as h
 
 # How long a load waits for the first lists before it reports the source unavailable.
@@ -200,7 +200,8 @@ class KubeSource:
         self.caches = {
             "ClusterNetwork": cache("ClusterNetwork"),
             "VlanConfig": cache("VlanConfig", view=vlan_config_view),
-            "NetworkAttachmentDefinition": cache("NetworkAttachmentDefinition", view=NadView),
+            # A NadView holds only what the agent acts on: it is its own relevant view.
+            "NetworkAttachmentDefinition": cache("NetworkAttachmentDefinition", relevant=whole, view=NadView),
             "Node": cache("Node", labels_only, node_view, f"metadata.name={node_name}"),
         }
         for each in self.caches.values():

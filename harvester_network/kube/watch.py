@@ -52,7 +52,8 @@ def _namespace_and_name(obj: Mapping[str, Any]) -> ObjectKey:
     return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
 
 
-def _whole(obj: Mapping[str, Any]) -> Any:
+def whole(obj: Mapping[str, Any]) -> Any:
+    """The default `relevant`: every change of the kept object counts."""
     return obj
 
 
@@ -74,7 +75,7 @@ class ObjectCache:
         *,
         on_change: Callable[[], None],
         field_selector: str | None = None,
-        relevant: Callable[[Mapping[str, Any]], Any] = _whole,
+        relevant: Callable[[Mapping[str, Any]], Any] = whole,
         transform: Callable[[dict[str, Any]], Mapping[str, Any]] = without_managed_fields,
         watch_timeout_s: int = DEFAULT_WATCH_TIMEOUT_S,
         backoff: Backoff | None = None,
@@ -174,7 +175,7 @@ class ObjectCache:
         self.lists += 1
         replacement = {_namespace_and_name(obj): obj for obj in items}
         with self._lock:
-            changed = self._views(self._objects) != self._views(replacement)
+            changed = self._differ(self._objects, replacement)
             self._objects = replacement
             self._generation += changed
         self._version = version
@@ -222,8 +223,12 @@ class ObjectCache:
             self._generation += changed
         return changed
 
-    def _views(self, objects: dict[ObjectKey, Mapping[str, Any]]) -> dict[ObjectKey, Any]:
-        return {key: self._relevant(obj) for key, obj in objects.items()}
+    def _differ(self, old: dict[ObjectKey, Mapping[str, Any]], new: dict[ObjectKey, Mapping[str, Any]]) -> bool:
+        """Whether what `relevant` sees differs, one object at a time (views of a whole big list at once would be a
+        peak of memory that the allocator keeps)."""
+        if old.keys() != new.keys():
+            return True
+        return any(self._relevant(old[key]) != self._relevant(obj) for key, obj in new.items())
 
     def _succeeded(self) -> None:
         self.last_error = None

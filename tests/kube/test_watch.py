@@ -306,3 +306,35 @@ def test_the_first_list_comes_in_pages_each_transformed_as_it_arrives(
     assert len(lists) >= 3 and all(query["limit"] == ["2"] for query in lists)
     assert "continue" not in lists[0] and all("continue" in query for query in lists[1:])
     assert len(set(seen_in_pages)) >= 3  # transformed page by page, not after the whole list
+
+
+def relist_after(kube: KubeClient, cache: ObjectCache, k8s_faults: Faults, k8s_api: KubeApi, change: Any) -> None:
+    """Block the watch, make `change` while the server keeps too few events to replay it, and let the cache
+    relist (410)."""
+    lists = cache.lists
+    k8s_faults.fail_next(1_000_000, code=503, path=CACHE_PATH)
+    k8s_faults.drop_watches()
+    eventually(lambda: "HTTP 503" in (cache.last_error or ""), timeout=10, what="the blocked watch")
+    assert k8s_api.server is not None
+    k8s_api.server.cluster.store.event_window = 1
+    change()
+    kube.apply({"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"filler-{lists}"}})  # the window moves on
+    k8s_faults.clear()
+    eventually(lambda: cache.lists == lists + 1, timeout=10, what="a relist after 410")
+
+
+def test_a_relist_is_a_change_only_when_what_is_relevant_changed(
+    kube: KubeClient, start: Any, k8s_faults: Faults, k8s_api: KubeApi, k8s_namespace: str
+) -> None:
+    kube.apply(configmap("a", k8s_namespace, v="1"))
+    changes = Changes()
+    cache = start(changes, relevant=lambda obj: obj.get("data"))
+    before = changes.count
+    labelled = configmap("a", k8s_namespace, v="1")
+    labelled["metadata"]["labels"] = {"x": "y"}
+
+    relist_after(kube, cache, k8s_faults, k8s_api, lambda: kube.apply(labelled))
+    assert changes.count == before  # the same names, the same data: the relist changed nothing the caller reads
+
+    relist_after(kube, cache, k8s_faults, k8s_api, lambda: kube.apply(configmap("a", k8s_namespace, v="2")))
+    assert changes.count == before + 1 and data_in(cache, k8s_namespace) == {"a": {"v": "2"}}
