@@ -200,9 +200,12 @@ class KubeClient:
         force: bool = True,
         field_manager: str = FIELD_MANAGER,
         subresource: str | None = None,
+        read_back: bool = True,
     ) -> dict[str, Any]:
         """Server-side apply as `field_manager` (default `hvnet`), to the object or its `subresource` ("status").
-        `force` takes over fields another manager set: the plan is the declared owner of every field it renders."""
+        `force` takes over fields another manager set: the plan is the declared owner of every field it renders.
+        Returns the live object; `read_back=False`: {} (the answer is not decoded: for a big object, with a
+        managedFields entry per list item, that is megabytes of dicts a caller that does not read it is spared)."""
         kind = kind_of(obj)
         meta = obj["metadata"]
         query = {"fieldManager": field_manager, "force": "true" if force else "false"}
@@ -215,6 +218,7 @@ class KubeClient:
             content_type=APPLY_PATCH,
             verb="apply" if subresource is None else f"apply {subresource} of",
             subject=kind.subject(meta["name"], meta.get("namespace")),
+            decode=read_back,
         )
 
     def merge_patch(
@@ -333,13 +337,15 @@ class KubeClient:
 
     # --- HTTP ----------------------------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, **send: Any) -> dict[str, Any]:
-        """The parsed JSON answer of `_send(method, path, **send)`."""
+    def _request(self, method: str, path: str, *, decode: bool = True, **send: Any) -> dict[str, Any]:
+        """The parsed JSON answer of `_send(method, path, **send)` ({} when not `decode`)."""
         response = self._send(method, path, **send)
         try:
             data = response.read()
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._unreachable(send["verb"], send["subject"], exc) from None
+        if not decode:
+            return {}
         try:
             parsed = json.loads(data) if data else {}
         except ValueError:
