@@ -10,7 +10,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 import urllib3
 from kubernetes import client
@@ -112,27 +112,6 @@ class KubeClient:
         """Every object of a kind (in one namespace, or all), optionally only those carrying `labels`."""
         label_selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items())) if labels else None
         return self.list_with_version(kind, namespace, label_selector=label_selector)[0]
-
-    @overload
-    def list_with_version(
-        self,
-        kind: Kind | str,
-        namespace: str | None = None,
-        *,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-    ) -> tuple[list[dict[str, Any]], str]: ...
-
-    @overload
-    def list_with_version(
-        self,
-        kind: Kind | str,
-        namespace: str | None = None,
-        *,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        transform: Callable[[dict[str, Any]], T],
-    ) -> tuple[list[T], str]: ...
 
     def list_with_version(
         self,

@@ -99,13 +99,19 @@ def test_first_list_then_added_modified_deleted_events(kube: KubeClient, start: 
     assert cache.lists == 1  # events, not relists, carried the changes
 
 
-def test_on_change_only_when_the_relevant_view_changes(kube: KubeClient, start: Any, k8s_namespace: str) -> None:
-    kube.apply(configmap("a", k8s_namespace, v="1"))
+def watching_data(kube: KubeClient, start: Any, namespace: str) -> tuple[ObjectCache, Changes, dict[str, Any]]:
+    """ConfigMap "a", a cache to which only data is relevant, and "a" with a label added (nothing relevant)."""
+    kube.apply(configmap("a", namespace, v="1"))
     changes = Changes()
     cache = start(changes, relevant=lambda obj: obj.get("data"))
-    before = changes.count
-    labelled = configmap("a", k8s_namespace, v="1")
+    labelled = configmap("a", namespace, v="1")
     labelled["metadata"]["labels"] = {"x": "y"}
+    return cache, changes, labelled
+
+
+def test_on_change_only_when_the_relevant_view_changes(kube: KubeClient, start: Any, k8s_namespace: str) -> None:
+    cache, changes, labelled = watching_data(kube, start, k8s_namespace)
+    before = changes.count
     kube.apply(labelled)
 
     def labels_arrived() -> bool:
@@ -326,12 +332,8 @@ def relist_after(kube: KubeClient, cache: ObjectCache, k8s_faults: Faults, k8s_a
 def test_a_relist_is_a_change_only_when_what_is_relevant_changed(
     kube: KubeClient, start: Any, k8s_faults: Faults, k8s_api: KubeApi, k8s_namespace: str
 ) -> None:
-    kube.apply(configmap("a", k8s_namespace, v="1"))
-    changes = Changes()
-    cache = start(changes, relevant=lambda obj: obj.get("data"))
+    cache, changes, labelled = watching_data(kube, start, k8s_namespace)
     before = changes.count
-    labelled = configmap("a", k8s_namespace, v="1")
-    labelled["metadata"]["labels"] = {"x": "y"}
 
     relist_after(kube, cache, k8s_faults, k8s_api, lambda: kube.apply(labelled))
     assert changes.count == before  # the same names, the same data: the relist changed nothing the caller reads
