@@ -183,8 +183,8 @@ class KubeClient:
     ) -> dict[str, Any]:
         """Server-side apply as `field_manager` (default `hvnet`), to the object or its `subresource` ("status").
         `force` takes over fields another manager set: the plan is the declared owner of every field it renders.
-        Returns the live object; `read_back=False`: {} (the answer is not decoded: for a big object, with a
-        managedFields entry per list item, that is megabytes of dicts a caller that does not read it is spared)."""
+        Returns the live object; `read_back=False`: {} (the answer is not decoded: a VlanStatus of 4,000 local
+        areas decodes to about 1 MiB of dicts that a caller that does not read it is spared)."""
         kind = kind_of(obj)
         meta = obj["metadata"]
         query = {"fieldManager": field_manager, "force": "true" if force else "false"}
