@@ -1,7 +1,8 @@
 """What `desired.py` computes from: the cluster's objects and what the agent knows about its own node.
 
-Objects stay plain Kubernetes dicts, exactly as the API (or `hvnet render` YAML) gives them, so the
-Kubernetes source and the manifest-directory source hand over the same thing.
+Objects are read-only Kubernetes objects as mappings: plain dicts as `hvnet render` YAML gives them, or what the
+Kubernetes source keeps of them (agent/kube_source.py: without the fields the agent does not read; NADs as compact
+NadViews), so desired.py reads the same thing from either source.
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ def group_kind(obj: Mapping[str, Any]) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class ClusterObjects:
-    """The ClusterNetworks, VlanConfigs and NADs the agent acts on, as plain Kubernetes dicts."""
+    """The ClusterNetworks, VlanConfigs and NADs the agent acts on (read-only)."""
 
-    cluster_networks: tuple[dict[str, Any], ...] = ()
-    vlan_configs: tuple[dict[str, Any], ...] = ()
-    nads: tuple[dict[str, Any], ...] = ()
+    cluster_networks: tuple[Mapping[str, Any], ...] = ()
+    vlan_configs: tuple[Mapping[str, Any], ...] = ()
+    nads: tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
     def from_objects(cls, objects: Iterable[dict[str, Any]]) -> ClusterObjects:

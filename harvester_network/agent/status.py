@@ -106,7 +106,8 @@ class KubeStatusSink:
 
     @staticmethod
     def _apply_status(kube: KubeClient, status: dict[str, Any], manager: str) -> None:
-        kube.apply(status, field_manager=manager)  # with Harvester's CRD (no status subresource) this writes it all
+        # with Harvester's CRD (no status subresource) this writes it all
+        kube.apply(status, field_manager=manager, read_back=False)
         _apply_to_status_subresource(kube, {**status, "metadata": {"name": status["metadata"]["name"]}}, manager)
 
     @staticmethod
@@ -141,7 +142,7 @@ class KubeStatusSink:
 def _apply_to_status_subresource(kube: KubeClient, obj: dict[str, Any], manager: str) -> None:
     """Server-side apply to the object's status subresource; nothing when its CRD has none (the API says 404)."""
     try:
-        kube.apply(obj, field_manager=manager, subresource="status")
+        kube.apply(obj, field_manager=manager, subresource="status", read_back=False)
     except KubeError as error:
         if not error.not_found:
             raise

@@ -1,17 +1,11 @@
-"""A live mirror of one kind of object: list, then watch from the list's resourceVersion, on a daemon thread.
+"""A live mirror of one kind of object (client-go's informer, kept small): list, then watch from the list's
+resourceVersion; relist on 410 Gone; back off and resume on any other failure.
 
-The informer pattern of client-go, kept small:
-- list every matching object and the list's resourceVersion; the mirror is replaced as a whole;
-- watch from that version with bookmarks; each event updates the mirror, each bookmark moves the version on;
-- 410 Gone (the version is older than the server keeps): list again;
-- any other API error, a dropped connection or an answer that makes no sense: wait (exponential backoff) and
-  watch again from the last version, so an outage costs one relist at most, and the mirror keeps its last
-  good objects meanwhile; `last_error` says what is wrong until the next success;
-- a stream the server ends cleanly (its timeoutSeconds): watch again at once; after a backoff when it brought
-  nothing, and likewise a 410 right after a list, so a misbehaving server is not hammered.
-`on_change` is called (on the watch thread) when what `relevant` sees of an object changed, was added or removed,
-so that status written by others (or a node's heartbeat) does not wake the caller. Objects are kept as `transform`
-makes them on receipt (default: without metadata.managedFields, as client-go's TransformStripManagedFields).
+- Threads: one daemon thread per ObjectCache (`_run`); `on_change` is called on it when what `relevant` sees of
+  an object changed.
+- Entry points: `ObjectCache(...).start()`, `.wait_synced`, `.snapshot` / `.objects`, `.close`;
+  `without_managed_fields`, the default `transform` applied to each object on receipt.
+- The behaviour, step by step (backoff, bookmarks, stream timeouts): docs/agent.md, "The Kubernetes API".
 """
 
 from __future__ import annotations
@@ -19,7 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,12 +47,13 @@ class Backoff:
         self._next_s = 0.0
 
 
-def _namespace_and_name(obj: dict[str, Any]) -> ObjectKey:
+def _namespace_and_name(obj: Mapping[str, Any]) -> ObjectKey:
     metadata = obj.get("metadata") or {}
     return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
 
 
-def _whole(obj: dict[str, Any]) -> Any:
+def whole(obj: Mapping[str, Any]) -> Any:
+    """The default `relevant`: every change of the kept object counts."""
     return obj
 
 
@@ -80,8 +75,8 @@ class ObjectCache:
         *,
         on_change: Callable[[], None],
         field_selector: str | None = None,
-        relevant: Callable[[dict[str, Any]], Any] = _whole,
-        transform: Callable[[dict[str, Any]], dict[str, Any]] = without_managed_fields,
+        relevant: Callable[[Mapping[str, Any]], Any] = whole,
+        transform: Callable[[dict[str, Any]], Mapping[str, Any]] = without_managed_fields,
         watch_timeout_s: int = DEFAULT_WATCH_TIMEOUT_S,
         backoff: Backoff | None = None,
     ) -> None:
@@ -89,9 +84,9 @@ class ObjectCache:
         self._on_change, self._relevant, self._transform = on_change, relevant, transform
         self._watch_timeout_s = watch_timeout_s
         self._backoff = backoff or Backoff()
-        self._objects: dict[ObjectKey, dict[str, Any]] = {}
+        self._objects: dict[ObjectKey, Mapping[str, Any]] = {}
         self._generation = 0  # counts the changes `relevant` sees
-        self._snapshot: tuple[int, tuple[dict[str, Any], ...]] = (-1, ())
+        self._snapshot: tuple[int, tuple[Mapping[str, Any], ...]] = (-1, ())
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._synced = threading.Event()
@@ -127,12 +122,12 @@ class ObjectCache:
         """True once the first list arrived (possibly earlier)."""
         return self._synced.wait(timeout)
 
-    def objects(self) -> list[dict[str, Any]]:
+    def objects(self) -> list[Mapping[str, Any]]:
         """The mirrored objects, sorted by namespace and name (the caller must not modify them)."""
         with self._lock:
             return [self._objects[key] for key in sorted(self._objects)]
 
-    def snapshot(self) -> tuple[dict[str, Any], ...]:
+    def snapshot(self) -> tuple[Mapping[str, Any], ...]:
         """The objects as a tuple (in no particular order), the same tuple while nothing relevant changed (readers
         may key caches on it; no sort: a change of one object among thousands costs a copy, not a sort)."""
         with self._lock:
@@ -180,7 +175,7 @@ class ObjectCache:
         self.lists += 1
         replacement = {_namespace_and_name(obj): obj for obj in items}
         with self._lock:
-            changed = self._views(self._objects) != self._views(replacement)
+            changed = self._differ(self._objects, replacement)
             self._objects = replacement
             self._generation += changed
         self._version = version
@@ -223,13 +218,17 @@ class ObjectCache:
                 self._objects.pop(key, None)
                 changed = before is not None
             else:
-                obj = self._objects[key] = self._transform(obj)
-                changed = before is None or self._relevant(before) != self._relevant(obj)
+                kept = self._objects[key] = self._transform(obj)
+                changed = before is None or self._relevant(before) != self._relevant(kept)
             self._generation += changed
         return changed
 
-    def _views(self, objects: dict[ObjectKey, dict[str, Any]]) -> dict[ObjectKey, Any]:
-        return {key: self._relevant(obj) for key, obj in objects.items()}
+    def _differ(self, old: dict[ObjectKey, Mapping[str, Any]], new: dict[ObjectKey, Mapping[str, Any]]) -> bool:
+        """Whether what `relevant` sees differs, one object at a time (views of a whole big list at once would be a
+        peak of memory that the allocator keeps)."""
+        if old.keys() != new.keys():
+            return True
+        return any(self._relevant(old[key]) != self._relevant(obj) for key, obj in new.items())
 
     def _succeeded(self) -> None:
         self.last_error = None

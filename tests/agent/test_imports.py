@@ -32,6 +32,10 @@ def test_hvnet_agent_loads_no_cli_library_and_no_plan_model() -> None:
 
     assert "harvester_network.agent.loop" in loaded and "pyroute2" in loaded  # it did get that far
     assert not {m for m in loaded if m.split(".")[0] in ("typer", "rich", "click")}
+    # agent/metrics.py writes the exposition format itself: prometheus_client's import brings an HTTP server,
+    # WSGI and gzip along (about 1.5 MiB of RSS).
+    assert not {m for m in loaded if m.split(".")[0] in ("prometheus_client", "wsgiref", "gzip", "socketserver")}
+    assert "http.server" not in loaded
     assert {m for m in loaded if m.startswith("harvester_network.model")} == {
         "harvester_network.model",
         "harvester_network.model.names",  # naming facts only: stdlib, no pydantic models

@@ -188,6 +188,8 @@ class Cluster:
         if limit and len(selected) > limit:
             last = selected[limit - 1]["metadata"]
             meta["continue"] = _encode_continue(list_version, (last.get("namespace") or "", last["name"]))
+            # ListMeta.remainingItemCount (k8s.io/apimachinery/pkg/apis/meta/v1/types.go): unknown, so unset,
+            # when a selector filters; unset on the last page
             if not query.get("labelSelector") and not query.get("fieldSelector"):
                 meta["remainingItemCount"] = len(selected) - limit
             selected = selected[:limit]

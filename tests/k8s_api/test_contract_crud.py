@@ -147,6 +147,25 @@ def test_list_pages_with_limit_and_continue(core: Any, k8s_namespace: str) -> No
     assert names == [f"page-{i}" for i in range(5)]
 
 
+def test_list_pages_count_the_remaining_items_unless_a_selector_filters(core: Any, k8s_namespace: str) -> None:
+    """API Concepts, retrieving large results sets in chunks; ListMeta.remainingItemCount
+    (k8s.io/apimachinery/pkg/apis/meta/v1/types.go): the items after this page, left unset on the last page and
+    when the list has a label or field selector (the count is then unknown)."""
+    for index in range(5):
+        core.create_namespaced_config_map(k8s_namespace, _configmap(f"count-{index}", {"paged": "yes"}))
+    total = len(core.list_namespaced_config_map(k8s_namespace).items)  # a real cluster adds kube-root-ca.crt
+
+    first = core.list_namespaced_config_map(k8s_namespace, limit=2)
+    assert first.metadata._continue and first.metadata.remaining_item_count == total - 2
+    second = core.list_namespaced_config_map(k8s_namespace, limit=2, _continue=first.metadata._continue)
+    assert second.metadata.remaining_item_count == total - 4
+    last = core.list_namespaced_config_map(k8s_namespace, limit=total)
+    assert not last.metadata._continue and last.metadata.remaining_item_count is None
+    selected = core.list_namespaced_config_map(k8s_namespace, limit=2, label_selector="paged=yes")
+    assert selected.metadata._continue and selected.metadata.remaining_item_count is None
+    assert len(selected.items) == 2
+
+
 def test_list_exact_resource_version_shows_the_past(core: Any, k8s_namespace: str) -> None:
     """API Concepts, resourceVersionMatch=Exact: a list at an older resourceVersion shows that state."""
     core.create_namespaced_config_map(k8s_namespace, _configmap("old"))

@@ -59,6 +59,14 @@ def test_apply_writes_as_hvnet_and_a_second_apply_changes_nothing(kube: KubeClie
     assert second["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
 
 
+def test_an_apply_not_read_back_writes_and_answers_nothing(kube: KubeClient) -> None:
+    assert kube.apply(nad("quiet"), read_back=False) == {}
+    live = kube.get("NetworkAttachmentDefinition", "quiet", "default")
+    assert live is not None and field_managers(live) == {FIELD_MANAGER}
+    with pytest.raises(KubeError, match="quiet"):  # refusals still raise: only the answer's body goes unread
+        kube.apply({**nad("quiet"), "spec": {"config": 5}}, read_back=False)
+
+
 def test_get_and_list(kube: KubeClient) -> None:
     assert kube.get("NetworkAttachmentDefinition", "vlan100", "default") is None
     kube.apply(nad("vlan100"))

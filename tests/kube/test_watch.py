@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from harvester_network.kube import KubeClient, KubeError, KubeTarget, kind_named
+from harvester_network.kube import client as client_module
 from harvester_network.kube.client import WatchStream
 from harvester_network.kube.watch import Backoff, ObjectCache
 from tests.k8s_api.faults import Faults
@@ -98,13 +99,19 @@ def test_first_list_then_added_modified_deleted_events(kube: KubeClient, start: 
     assert cache.lists == 1  # events, not relists, carried the changes
 
 
-def test_on_change_only_when_the_relevant_view_changes(kube: KubeClient, start: Any, k8s_namespace: str) -> None:
-    kube.apply(configmap("a", k8s_namespace, v="1"))
+def watching_data(kube: KubeClient, start: Any, namespace: str) -> tuple[ObjectCache, Changes, dict[str, Any]]:
+    """ConfigMap "a", a cache to which only data is relevant, and "a" with a label added (nothing relevant)."""
+    kube.apply(configmap("a", namespace, v="1"))
     changes = Changes()
     cache = start(changes, relevant=lambda obj: obj.get("data"))
-    before = changes.count
-    labelled = configmap("a", k8s_namespace, v="1")
+    labelled = configmap("a", namespace, v="1")
     labelled["metadata"]["labels"] = {"x": "y"}
+    return cache, changes, labelled
+
+
+def test_on_change_only_when_the_relevant_view_changes(kube: KubeClient, start: Any, k8s_namespace: str) -> None:
+    cache, changes, labelled = watching_data(kube, start, k8s_namespace)
+    before = changes.count
     kube.apply(labelled)
 
     def labels_arrived() -> bool:
@@ -278,3 +285,58 @@ def test_the_mirror_drops_managed_fields_from_listed_and_watched_objects(
     mine = [o for o in cache.objects() if o["metadata"]["namespace"] == k8s_namespace]
     assert [o["metadata"]["name"] for o in mine] == ["listed", "watched"]
     assert all("managedFields" not in o["metadata"] for o in mine)
+
+
+def test_the_first_list_comes_in_pages_each_transformed_as_it_arrives(
+    kube: KubeClient, start: Any, k8s_faults: Faults, k8s_namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As client-go's reflector: `limit` pages walked by their `continue` token, so a big list never arrives (or
+    sits decoded) whole; the mirror still holds every object, each as `transform` made it."""
+    monkeypatch.setattr(client_module, "_PAGE_SIZE", 2)
+    for index in range(5):
+        kube.apply(configmap(f"paged-{index}", k8s_namespace, v=str(index)))
+    seen_in_pages: list[int] = []
+
+    def counted(obj: dict[str, Any]) -> dict[str, Any]:
+        seen_in_pages.append(len(k8s_faults.requests))  # how many requests had been made when it arrived
+        return {**obj, "transformed": True}
+
+    cache = start(Changes(), transform=counted)
+
+    assert data_in(cache, k8s_namespace) == {f"paged-{i}": {"v": str(i)} for i in range(5)}
+    assert all(o["transformed"] for o in cache.objects())
+    lists = [
+        parse_qs(urlsplit(path).query) for method, path in list(k8s_faults.requests) if path.startswith(CACHE_PATH)
+    ]
+    lists = [query for query in lists if "watch" not in query]
+    assert len(lists) >= 3 and all(query["limit"] == ["2"] for query in lists)
+    assert "continue" not in lists[0] and all("continue" in query for query in lists[1:])
+    assert len(set(seen_in_pages)) >= 3  # transformed page by page, not after the whole list
+
+
+def relist_after(kube: KubeClient, cache: ObjectCache, k8s_faults: Faults, k8s_api: KubeApi, change: Any) -> None:
+    """Block the watch, make `change` while the server keeps too few events to replay it, and let the cache
+    relist (410)."""
+    lists = cache.lists
+    k8s_faults.fail_next(1_000_000, code=503, path=CACHE_PATH)
+    k8s_faults.drop_watches()
+    eventually(lambda: "HTTP 503" in (cache.last_error or ""), timeout=10, what="the blocked watch")
+    assert k8s_api.server is not None
+    k8s_api.server.cluster.store.event_window = 1
+    change()
+    kube.apply({"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"filler-{lists}"}})  # the window moves on
+    k8s_faults.clear()
+    eventually(lambda: cache.lists == lists + 1, timeout=10, what="a relist after 410")
+
+
+def test_a_relist_is_a_change_only_when_what_is_relevant_changed(
+    kube: KubeClient, start: Any, k8s_faults: Faults, k8s_api: KubeApi, k8s_namespace: str
+) -> None:
+    cache, changes, labelled = watching_data(kube, start, k8s_namespace)
+    before = changes.count
+
+    relist_after(kube, cache, k8s_faults, k8s_api, lambda: kube.apply(labelled))
+    assert changes.count == before  # the same names, the same data: the relist changed nothing the caller reads
+
+    relist_after(kube, cache, k8s_faults, k8s_api, lambda: kube.apply(configmap("a", k8s_namespace, v="2")))
+    assert changes.count == before + 1 and data_in(cache, k8s_namespace) == {"a": {"v": "2"}}
