@@ -254,6 +254,20 @@ CASES = [
         ],
         id="route-in-service-cidr",
     ),
+    pytest.param(  # the default service CIDR stands in for the bad one, so no overlap with it is reported
+        edits(
+            put("serviceCIDR", "10.53.0/16"),
+            put("networks[1].route", {"mode": "manual", "cidr": "10.53.7.0/24", "gateway": "10.53.7.1"}),
+        ),
+        [
+            error(
+                "serviceCIDR",
+                "Input is not a valid IPv4 network",
+                "write a subnet with its prefix length, like 10.100.0.0/24",
+            )
+        ],
+        id="route-in-the-default-service-cidr-after-a-bad-one",
+    ),
     # DHCP servers.
     pytest.param(
         put("networks[0].route", {"mode": "auto"}),
