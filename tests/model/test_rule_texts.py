@@ -453,6 +453,29 @@ CASES = [
         ],
         id="static-ip-twice",
     ),
+    pytest.param(  # one address, whatever its prefix length
+        put(f"{DB}.interfaces[0]", {"name": "nic-1", "network": "vlan100", "ip": "10.100.0.20/16"}),
+        [
+            error(
+                f"{DB}.interfaces[0].ip", "10.100.0.20/16 does not match the route cidr 10.100.0.0/24", STATIC_IP_FIX
+            ),
+            error(
+                f"{DB}.interfaces[0].ip",
+                "10.100.0.20/16 is already the address of default/web-1/nic-1 on 'default/vlan100'",
+                "give every NIC its own address",
+            ),
+            warning(f"{DB}.dns", NO_NAMESERVER, NAMESERVER_FIX),
+        ],
+        id="static-ip-twice-with-another-prefix",
+    ),
+    pytest.param(  # `ip: none` is no address: two such NICs on one network are fine
+        edits(
+            put(f"{DB}.interfaces[0]", {"name": "nic-1", "network": "vlan100", "ip": "none"}),
+            add(f"{DB}.interfaces", {"name": "nic-2", "network": "vlan100", "ip": "none"}),
+        ),
+        [],
+        id="two-nics-without-an-address",
+    ),
     pytest.param(
         edits(
             put("networks[1].route", {"mode": "manual", "cidr": "10.100.0.0/16", "gateway": "10.100.1.1"}),
@@ -609,11 +632,11 @@ CASES = [
         id="lab-node-not-in-nodes",
     ),
     pytest.param(
-        put("lab.nodes.node2.nics", ["eth2"]),
+        edits(put("lab.nodes.node2.nics", ["eth2"]), put("clusterNetworks[0].nodeOverrides[0].nics", ["eno2", "eno3"])),
         [
             error(
                 "lab.nodes.node2.nics",
-                "lab node 'node2' lacks eno2, the uplink of clusterNetworks[0] 'vlan' there",
+                "lab node 'node2' lacks eno2, eno3, the uplink of clusterNetworks[0] 'vlan' there",
                 "add the NICs to the lab node",
             )
         ],
