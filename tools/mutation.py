@@ -57,6 +57,7 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
     ),
     "model/rules.py": (
         [
+            "tests/model/test_rule_texts.py",
             "tests/model/test_rules_boundaries.py",
             "tests/model/test_rules_untagged.py",
             "tests/model/test_invalid_plans.py",

@@ -115,10 +115,10 @@ def _cluster_network_issues(plan: Plan, at: _Items) -> Iterator[PlanIssue]:
                     "fix the node name or add it to `nodes`",
                 )
         # Different (cluster network, node) pairs can derive the same VlanConfig name ("a"+"b-c" vs "a-b"+"c").
-        node_names: list[str | None] = list(plan.nodes) if plan.nodes is not None else [None]
-        for vc_node in node_names:
+        # Without `nodes`, a VlanConfig is named after its cluster network alone: duplicate names are reported above.
+        for vc_node in plan.nodes or []:
             vc = names.vlanconfig_name(cn.name, vc_node)
-            owner = f"cluster network '{cn.name}'" + (f", node '{vc_node}'" if vc_node else "")
+            owner = f"cluster network '{cn.name}', node '{vc_node}'"
             # The same owner twice is a duplicate cluster network or node, reported above.
             if vc in vlanconfigs and vlanconfigs[vc] != owner:
                 yield PlanIssue(

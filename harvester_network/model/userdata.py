@@ -46,7 +46,7 @@ def parse_cloud_config(text: str) -> dict[str, Any]:
     if config is None:
         return {}
     if not isinstance(config, dict):
-        raise UserDataError(f"a #cloud-config must be a mapping of keys, not a {type(config).__name__}")
+        raise UserDataError(f"is a {type(config).__name__}, not a mapping of keys")
     for key, check in (("packages", _check_packages), ("runcmd", _check_runcmd)):
         if key in config:
             check(config[key])

@@ -45,7 +45,7 @@ RUNCMD = "runcmd must be a non-empty list of commands (strings or lists of strin
         ("#cloud-config\npackages: [a\n",
          "is not valid YAML: while parsing a flow sequence, expected ',' or ']', but got '<stream end>' at line 3, "
          "column 1"),
-        ("#cloud-config\n- a\n- b\n", "a #cloud-config must be a mapping of keys, not a list"),
+        ("#cloud-config\n- a\n- b\n", "is a list, not a mapping of keys"),
         ("#cloud-config\nx: !!python/object/apply:os.system [id]\n",
          "is not valid YAML: could not determine a constructor for the tag "
          "'tag:yaml.org,2002:python/object/apply:os.system' at line 2, column 4"),
