@@ -175,6 +175,7 @@ MODULES: dict[str, tuple[list[str], set[str] | None]] = {
         [
             "tests/provider/test_check.py",
             "tests/provider/test_base_paths.py",
+            "tests/provider/test_base_texts.py",
             "tests/provider/test_providers.py",
             "tests/provider/test_harvester_nad.py",
             "tests/provider/test_harvester_fields.py",
