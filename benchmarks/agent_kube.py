@@ -47,7 +47,8 @@ from pyroute2.netlink.rtnl import RTM_DELLINK, RTMGRP_LINK  # noqa: E402
 from pyroute2.netlink.rtnl.marshal import MarshalRtnl  # noqa: E402
 
 from harvester_network.agent.desired import desired_host_state  # noqa: E402
-from harvester_network.agent.hostip import HostIpMigrator, RecordStore  # noqa: E402
+from harvester_network.agent.hostip import HostIpMigrator  # noqa: E402
+from harvester_network.agent.hostip_journal import RecordStore  # noqa: E402
 from harvester_network.agent.kube_source import KubeSource  # noqa: E402
 from harvester_network.agent.loop import AgentLoop, KernelHost, StatusPublisher  # noqa: E402
 from harvester_network.agent.metrics import AgentMetrics  # noqa: E402

@@ -22,16 +22,12 @@ import logging
 from collections.abc import Callable
 from typing import Any, NamedTuple, NoReturn
 
-from harvester_network.agent.hostip_crash import CRASH_AFTER_ENV, install_test_crash_point
 from harvester_network.agent.hostip_journal import RecordStore
 from harvester_network.agent.hostip_kernel import PROBE_TIMEOUT_S, MigrationLinks
 from harvester_network.agent.hostip_plan import MigrationKey, MigrationRecord, Phase, recovery_for
 from harvester_network.agent.hoststate import HostState, NodeError, UplinkState
 from harvester_network.agent.netlink_apply import ChangeFailed, EnslaveNic, LinkOps
 from harvester_network.model import names
-
-# What main.py, the benchmarks and the lab tests take from here (their homes: hostip_crash.py, hostip_journal.py).
-__all__ = ["CRASH_AFTER_ENV", "HostIpMigrator", "RecordStore", "install_test_crash_point"]
 
 log = logging.getLogger("harvester_network.agent.hostip")
 

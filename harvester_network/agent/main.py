@@ -74,7 +74,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "hvnet agent") -> int:
     """Run the agent; the exit code (2: options that cannot work, before any link is touched)."""
     from pyroute2 import IPRoute
 
-    from harvester_network.agent.hostip import HostIpMigrator, RecordStore, install_test_crash_point
+    from harvester_network.agent.hostip import HostIpMigrator
+    from harvester_network.agent.hostip_crash import install_test_crash_point
+    from harvester_network.agent.hostip_journal import RecordStore
     from harvester_network.agent.logs import configure_logging
     from harvester_network.agent.loop import AgentLoop, KernelHost, ObjectSource, PortPruner
     from harvester_network.agent.metrics import AgentMetrics, serve_metrics

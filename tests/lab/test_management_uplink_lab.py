@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from harvester_network.agent.hostip import CRASH_AFTER_ENV
+from harvester_network.agent.hostip_crash import CRASH_AFTER_ENV
 from harvester_network.lab import agents
 from harvester_network.lab import netns as ns
 from harvester_network.lab.lab import Lab
