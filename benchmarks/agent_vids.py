@@ -30,7 +30,6 @@ sys.path.insert(0, str(ROOT))
 from harvester_network.agent.hoststate import BridgeState, HostState, UplinkState  # noqa: E402
 from harvester_network.agent.netlink import Reconciler  # noqa: E402
 from harvester_network.agent.netlink_apply import vid_ranges  # noqa: E402
-from harvester_network.agent.netlink_read import read_kernel_state  # noqa: E402
 from harvester_network.facts import MAX_VID  # noqa: E402
 from harvester_network.lab.uml import needs_lab_kernel, run_in_lab_kernel  # noqa: E402
 from harvester_network.model import names  # noqa: E402
@@ -65,7 +64,7 @@ def best_time_on_fresh_port(vids: Sequence[int], apply: Apply) -> float:
             start = time.perf_counter()
             apply(ns)
             best = min(best, time.perf_counter() - start)
-            got = set(read_kernel_state(ns.ipr).vlans(BOND)) - {1}
+            got = set(Reconciler(ns.ipr).read().vlans(BOND)) - {1}
             if got != set(vids):
                 raise SystemExit(f"{BOND} has {len(got)} VIDs after the run, wanted {len(vids)}")
     return best

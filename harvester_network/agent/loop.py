@@ -90,7 +90,7 @@ class KernelHost:
 
     def inventory(self) -> dict[str, LinkInfo]:
         self._current = self.reconciler.read()  # one link dump per pass: the plan below reads this one too
-        return inventory_of(self._current.links, ipv4_link_indexes(self.ipr))
+        return inventory_of(self._current.links, ipv4_link_indexes(self.reconciler.route))
 
     def reconcile(self, desired: HostState) -> ApplyResult:
         writes_before = self.host_ip.writes
@@ -230,6 +230,7 @@ class AgentLoop:
     def run_pass(self, force_status: bool = True) -> PassReport | None:
         """One pass: read -> desire -> diff -> apply (reconcile_pass) -> report. Statuses go out when they changed,
         or always with `force_status` (a resync puts back what someone else changed)."""
+        started = time.thread_time()
         try:
             self.last_good = self.source.load()
         except Exception as error:  # any source failure: keep the last good objects
@@ -257,6 +258,7 @@ class AgentLoop:
             or "no cluster network matches this node",
             extra={"changes": len(report.changes), "writes": report.writes, "reason": "reconcile"},
         )
+        self.metrics.cpu.inc(time.thread_time() - started)
         if self.on_pass:
             self.on_pass(report)
         return report

@@ -49,6 +49,7 @@ from harvester_network.agent.netlink_read import (
     KernelState,
     LinkState,
     PortVlan,
+    RouteSocket,
     link_from_message,
     link_inventory,
     owner_of,
@@ -308,6 +309,7 @@ class Reconciler:
 
     def __init__(self, ipr: Any, enslave_hooks: Iterable[EnslaveHook] = ()) -> None:
         self.ipr = ipr
+        self.route = RouteSocket.beside(ipr)  # the reads: cheaper than decoding them with pyroute2 (netlink_read.py)
         self.applier = Applier(ipr, tuple(enslave_hooks))
 
     @property
@@ -316,7 +318,7 @@ class Reconciler:
         return self.applier.writes
 
     def read(self) -> KernelState:
-        return read_kernel_state(self.ipr)
+        return read_kernel_state(self.route)
 
     def plan(self, desired: HostState) -> Plan:
         return plan_changes(desired, self.read())

@@ -40,7 +40,15 @@ from harvester_network.agent.netlink_apply import (
     PruneVid1,
     ReleaseNic,
 )
-from harvester_network.agent.netlink_read import OWNER_LINK_GROUP
+from harvester_network.agent.netlink_read import (
+    OWNER_LINK_GROUP,
+    RTEXT_FILTER_SKIP_STATS,
+    RTM_GETADDR,
+    RTM_GETLINK,
+    ipv4_link_indexes,
+    link_from_message,
+    read_kernel_state,
+)
 from harvester_network.lab.uml import needs_lab_kernel
 from harvester_network.model import names
 from tests.agent.conftest import HvtNetns
@@ -342,11 +350,18 @@ def test_a_pass_makes_one_link_dump_and_no_write_when_nothing_changed(ns: HvtNet
     host.inventory()
     host.reconcile(desired)
     writes, ipr.link_dumps = host.writes, Counter()
+    dumps = Counter(host.reconciler.route.dumps)
 
     host.inventory()
     host.reconcile(desired)
 
-    assert ipr.link_dumps == {0: 1, socket.AF_BRIDGE: 1}  # links once (inventory and plan), bridge VLANs once
+    # Links once (inventory and plan), bridge VLANs once, addresses once; all on the pass's own socket.
+    assert host.reconciler.route.dumps - dumps == {
+        (RTM_GETLINK, socket.AF_UNSPEC): 1,
+        (RTM_GETLINK, socket.AF_BRIDGE): 1,
+        (RTM_GETADDR, socket.AF_INET): 1,
+    }
+    assert ipr.link_dumps == {}  # none decoded by pyroute2
     assert host.writes == writes
 
 
@@ -542,11 +557,33 @@ def test_link_inventory_for_desired_state(ns: HvtNetns, rec: Reconciler) -> None
     ns.run("ip", "addr", "add", "192.0.2.10/24", "dev", "eth2")
     rec.reconcile(state(network("vlan", ["eth1"], {100})))
 
-    inventory = link_inventory(ns.ipr)
+    inventory = link_inventory(rec.route)  # a socket made outside the namespace, for it
 
     assert (inventory["eth1"].master, inventory["eth1"].has_ipv4, inventory["eth1"].owner) == ("vlan-bo", False, None)
     assert (inventory["eth2"].master, inventory["eth2"].has_ipv4) == (None, True)
     assert (inventory["vlan-bo"].owner, inventory["vlan-br"].owner) == ("vlan", "vlan")
+
+
+def test_the_pass_reads_what_pyroute2_and_iproute2_read(ns: HvtNetns, rec: Reconciler) -> None:
+    add_dummies(ns, "eth1", "eth2", mtu=9000)
+    ns.run("ip", "addr", "add", "192.0.2.10/24", "dev", "eth2")
+    rec.reconcile(state(network("vlan", ["eth1"], {100, *range(200, 206)}, mtu=9000, txqlen=2000, mode="802.3ad")))
+    add_vm_port(ns, "vm1", "vlan-br", vid=100)
+    add_vm_port(ns, "vm2", "vlan-br", vid=None)
+
+    read = read_kernel_state(rec.route)
+
+    messages = list(ns.ipr.link("dump", ext_mask=RTEXT_FILTER_SKIP_STATS))
+    names = {msg["index"]: msg.get("IFLA_IFNAME") for msg in messages}
+    assert read.links == {link.name: link for link in (link_from_message(msg, names) for msg in messages)}
+    assert (read.links["vlan-bo"].bond_mode, read.links["vlan-br"].vlan_filtering) == ("802.3ad", True)
+    iproute2_flags = {(True, True): PVID_UNTAGGED, (False, True): {"Egress Untagged"}, (True, False): {"PVID"}}
+    assert {
+        port: {vid: iproute2_flags.get((vlan.pvid, vlan.untagged), set()) for vid, vlan in vlans.items()}
+        for port, vlans in read.port_vlans.items()
+    } == {port: vlans for port, vlans in ns.bridge_vlans().items() if port != "vlan-br"}  # not the bridge's own
+    with_ipv4 = {entry["ifindex"] for entry in ns.ip_json("-4", "addr", "show") if entry.get("addr_info")}
+    assert ipv4_link_indexes(rec.route) == with_ipv4 and names[min(with_ipv4 - {1})] == "eth2"
 
 
 def test_change_records_say_what_they_do() -> None:

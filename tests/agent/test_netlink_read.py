@@ -1,9 +1,13 @@
-"""The netlink message parsers on the host: messages built from dicts (encoded and decoded by pyroute2, as the
-kernel's would be) in, `LinkState`s, VLAN flags and owners out. No kernel, no namespace."""
+"""The netlink message parsers on the host: messages built from dicts (encoded by pyroute2 as the kernel's would be,
+then decoded by pyroute2, as link events are, or read by RawMessage, as the pass's dumps are) in, `LinkState`s,
+VLAN flags and owners out; RouteSocket's dump framing against a scripted socket. No kernel, no namespace."""
 
 from __future__ import annotations
 
+import errno
 import socket
+import struct
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,19 +16,29 @@ from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
 from harvester_network.agent.inputs import LinkInfo
 from harvester_network.agent.netlink_read import (
+    IFADDRMSG,
+    IFINFOMSG,
     OWNER_LINK_GROUP,
+    RTEXT_FILTER_BRVLAN_COMPRESSED,
+    RTEXT_FILTER_SKIP_STATS,
     KernelState,
     LinkState,
     PortVlan,
+    RawMessage,
+    RouteSocket,
+    ipv4_link_indexes,
     link_from_message,
     link_inventory,
     owner_alias,
     owner_of,
     read_kernel_state,
+    read_links,
     vlans_from_infos,
 )
 
 PVID, UNTAGGED, BEGIN, END = 0x2, 0x4, 0x8, 0x10
+RTM_NEWLINK, RTM_GETLINK, RTM_GETADDR, NLMSG_ERROR, NLMSG_DONE = 16, 18, 22, 2, 3
+NLM_F_MULTI, NLM_F_DUMP_INTR = 0x2, 0x10
 
 
 def decoded(msg_type: Any, fields: dict[str, Any], attrs: list[tuple[str, Any]]) -> Any:
@@ -37,6 +51,26 @@ def decoded(msg_type: Any, fields: dict[str, Any], attrs: list[tuple[str, Any]])
     received = msg_type(msg.data)
     received.decode()
     return received
+
+
+def raw(msg: Any) -> RawMessage:
+    """The same message's bytes (after the netlink header) read by RawMessage."""
+    return RawMessage(memoryview(msg.data)[16:], IFADDRMSG if isinstance(msg, ifaddrmsg) else IFINFOMSG)
+
+
+def pyroute2(msg: Any) -> Any:
+    return msg
+
+
+def wire(msg: Any, sequence: int, flags: int = NLM_F_MULTI) -> bytes:
+    """`msg`'s bytes with the netlink header of a dump's part."""
+    data = bytearray(msg.data[: struct.unpack_from("=I", msg.data)[0]])
+    struct.pack_into("=HHI", data, 4, RTM_NEWLINK, flags, sequence)
+    return bytes(data)
+
+
+def control(kind: int, sequence: int, code: int = 0) -> bytes:
+    return struct.pack("=IHHIIi", 20, kind, NLM_F_MULTI, sequence, 0, code)
 
 
 def link_message(index: int, name: str, flags: int = 0, *attrs: tuple[str, Any], family: int = 0) -> Any:
@@ -114,8 +148,9 @@ NAMES = {1: "lo", 2: "vlan-br", 3: "vlan-bo", 4: "eth1"}
         ),
     ],
 )
-def test_link_from_message(msg: Any, expected: LinkState) -> None:
-    assert link_from_message(msg, NAMES) == expected
+@pytest.mark.parametrize("read", [pyroute2, raw])
+def test_link_from_message(msg: Any, expected: LinkState, read: Callable[[Any], Any]) -> None:
+    assert link_from_message(read(msg), NAMES) == expected
 
 
 @pytest.mark.parametrize(
@@ -180,22 +215,21 @@ def test_port_vlan_tagged_means_neither_pvid_nor_untagged() -> None:
     assert [PortVlan().tagged, PortVlan(pvid=True).tagged, PortVlan(untagged=True).tagged] == [True, False, False]
 
 
-class DumpOnlyIpr:
-    """An IPRoute that answers the reader's dumps with fixed messages (and records what was asked)."""
+class DumpOnlyRoute:
+    """A RouteSocket that answers the reader's dumps with fixed messages, read by RawMessage (and records what was
+    asked)."""
 
     def __init__(self, links: list[Any], bridge_ports: list[Any], addresses: list[Any]) -> None:
-        self.links, self.bridge_ports, self.addresses = links, bridge_ports, addresses
-        self.asked: list[tuple[str, dict[str, Any]]] = []
+        self.answers = {
+            (RTM_GETLINK, socket.AF_UNSPEC): links,
+            (RTM_GETLINK, socket.AF_BRIDGE): bridge_ports,
+            (RTM_GETADDR, socket.AF_INET): addresses,
+        }
+        self.asked: list[tuple[int, int, int]] = []
 
-    def link(self, command: str, **kwargs: Any) -> list[Any]:
-        assert command == "dump"
-        self.asked.append(("link", kwargs))
-        return self.bridge_ports if kwargs.get("family") == socket.AF_BRIDGE else self.links
-
-    def addr(self, command: str, **kwargs: Any) -> list[Any]:
-        assert command == "dump"
-        self.asked.append(("addr", kwargs))
-        return self.addresses
+    def dump(self, request: int, family: int, ext_mask: int = 0) -> list[RawMessage]:
+        self.asked.append((request, family, ext_mask))
+        return [raw(msg) for msg in self.answers[(request, family)]]
 
 
 def bridge_port(index: int, name: str, master: int, *infos: dict[str, int]) -> Any:
@@ -203,7 +237,7 @@ def bridge_port(index: int, name: str, master: int, *infos: dict[str, int]) -> A
     return link_message(index, name, 0, ("IFLA_MASTER", master), spec, family=socket.AF_BRIDGE)
 
 
-def a_node() -> DumpOnlyIpr:
+def a_node() -> Any:
     links = [
         link_message(2, "vlan-br", 1, ("IFLA_IFALIAS", "hvnet:vlan"), linkinfo("bridge", IFLA_BR_VLAN_FILTERING=1)),
         link_message(3, "vlan-bo", 1, ("IFLA_MASTER", 2), ("IFLA_IFALIAS", "hvnet:vlan"), linkinfo("bond")),
@@ -225,12 +259,12 @@ def a_node() -> DumpOnlyIpr:
     addresses = [
         decoded(ifaddrmsg, {"index": 5, "family": socket.AF_INET, "prefixlen": 24}, [("IFA_ADDRESS", "10.0.0.5")])
     ]
-    return DumpOnlyIpr(links, ports, addresses)
+    return DumpOnlyRoute(links, ports, addresses)
 
 
 def test_read_kernel_state_from_two_dumps() -> None:
-    ipr = a_node()
-    state = read_kernel_state(ipr)
+    route = a_node()
+    state = read_kernel_state(route)
     assert isinstance(state, KernelState)
     assert {name: (link.kind, link.master, link.owner) for name, link in state.links.items()} == {
         "vlan-br": ("bridge", None, "vlan"),
@@ -242,7 +276,10 @@ def test_read_kernel_state_from_two_dumps() -> None:
         "vlan-bo": {1: PortVlan(True, True), 10: PortVlan(), 11: PortVlan()},
         "vm1": {},
     }
-    assert [(what, kwargs.get("family")) for what, kwargs in ipr.asked] == [("link", None), ("link", socket.AF_BRIDGE)]
+    assert route.asked == [
+        (RTM_GETLINK, socket.AF_UNSPEC, RTEXT_FILTER_SKIP_STATS),
+        (RTM_GETLINK, socket.AF_BRIDGE, RTEXT_FILTER_BRVLAN_COMPRESSED),
+    ]
 
 
 def test_link_inventory_says_master_ipv4_and_owner() -> None:
@@ -252,3 +289,85 @@ def test_link_inventory_says_master_ipv4_and_owner() -> None:
         "eth1": LinkInfo("vlan-bo", False, None),
         "eth0": LinkInfo(None, True, None),
     }
+
+
+class ScriptedSocket:
+    """A netlink socket whose answers to each request are scripted: `parts(sequence)` -> the datagrams to receive."""
+
+    def __init__(self, *answers: Callable[[int], list[bytes]]) -> None:
+        self.answers, self.sent, self.waiting = list(answers), list[bytes](), list[bytes]()
+
+    def send(self, data: bytes) -> int:
+        self.sent.append(data)
+        self.waiting += self.answers.pop(0)(struct.unpack_from("=I", data, 8)[0])
+        return len(data)
+
+    def recv_into(self, buffer: bytearray) -> int:
+        data = self.waiting.pop(0)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def links_in_two_parts(sequence: int) -> list[bytes]:
+    first = link_message(2, "vlan-br", 1, linkinfo("bridge", IFLA_BR_VLAN_FILTERING=1))
+    second = link_message(4, "eth1", 1, ("IFLA_MASTER", 3), ("IFLA_MTU", 9000))
+    stale = link_message(9, "gone", 0)  # the rest of an earlier dump, cut short
+    return [wire(stale, sequence - 1) + wire(first, sequence), wire(second, sequence) + control(NLMSG_DONE, sequence)]
+
+
+def test_a_dump_reads_every_part_up_to_done_and_skips_other_sequences() -> None:
+    route = RouteSocket(ScriptedSocket(links_in_two_parts))  # type: ignore[arg-type]
+    links = read_links(route)
+    assert links == {
+        "vlan-br": LinkState(2, "vlan-br", "bridge", None, 0, 0, True, None, vlan_filtering=True),
+        "eth1": LinkState(4, "eth1", "", None, 9000, 0, True, None),
+    }
+    assert route.dumps == {(RTM_GETLINK, socket.AF_UNSPEC): 1}
+
+
+def test_the_request_is_a_dump_of_the_family_with_the_ext_mask() -> None:
+    sock = ScriptedSocket(lambda sequence: [control(NLMSG_DONE, sequence)])
+    RouteSocket(sock).dump(RTM_GETLINK, socket.AF_BRIDGE, RTEXT_FILTER_BRVLAN_COMPRESSED)  # type: ignore[arg-type]
+    request = ifinfmsg(sock.sent[0])
+    request.decode()
+    assert request["header"]["type"] == RTM_GETLINK
+    assert request["header"]["flags"] == 0x301  # NLM_F_REQUEST | NLM_F_DUMP
+    assert request["family"] == socket.AF_BRIDGE
+    assert request.get("IFLA_EXT_MASK") == RTEXT_FILTER_BRVLAN_COMPRESSED
+
+
+def test_an_address_dump_reads_ifaddrmsg() -> None:
+    address = decoded(ifaddrmsg, {"index": 7, "family": socket.AF_INET, "prefixlen": 24}, [("IFA_ADDRESS", "10.0.0.7")])
+    sock = ScriptedSocket(lambda sequence: [wire(address, sequence) + control(NLMSG_DONE, sequence)])
+    assert ipv4_link_indexes(RouteSocket(sock)) == {7}  # type: ignore[arg-type]
+    request = ifaddrmsg(sock.sent[0])
+    request.decode()
+    assert (request["header"]["type"], request["family"]) == (RTM_GETADDR, socket.AF_INET)
+
+
+def test_a_dump_the_kernel_marks_inconsistent_is_made_again() -> None:
+    def interrupted(sequence: int) -> list[bytes]:
+        old = wire(link_message(5, "old", 0), sequence, NLM_F_MULTI | NLM_F_DUMP_INTR)
+        return [old + control(NLMSG_DONE, sequence)]
+
+    sock = ScriptedSocket(interrupted, links_in_two_parts)
+    assert set(read_links(RouteSocket(sock))) == {"vlan-br", "eth1"}  # type: ignore[arg-type]
+    assert len(sock.sent) == 2
+
+
+def test_an_error_answer_raises_with_its_errno() -> None:
+    sock = ScriptedSocket(lambda sequence: [control(NLMSG_ERROR, sequence, -errno.EOPNOTSUPP)])
+    with pytest.raises(OSError) as raised:
+        RouteSocket(sock).dump(RTM_GETLINK, socket.AF_UNSPEC)  # type: ignore[arg-type]
+    assert raised.value.errno == errno.EOPNOTSUPP
+
+
+def attribute(number: int, payload: bytes) -> bytes:
+    return struct.pack("=HH", 4 + len(payload), number) + payload + b"\0" * (-len(payload) % 4)
+
+
+def test_attribute_flags_are_not_part_of_the_type() -> None:
+    nested = 0x8000  # NLA_F_NESTED, which newer kernels set on nests
+    info = attribute(nested | 18, attribute(1, b"bond\0") + attribute(nested | 2, attribute(3, struct.pack("=I", 77))))
+    msg = RawMessage(memoryview(struct.pack("=BxHiII", 0, 0, 3, 1, 0) + attribute(3, b"b0\0") + info))
+    assert link_from_message(msg, {}) == LinkState(3, "b0", "bond", None, 0, 0, True, None, miimon=77)

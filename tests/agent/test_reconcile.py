@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from harvester_network.agent.desired import DesiredState
 from harvester_network.agent.hoststate import HostState, NodeError
@@ -184,3 +186,45 @@ def test_the_status_publisher_retries_with_the_newest_statuses() -> None:
     finally:
         publisher.close()
     assert sink.published == [[{"n": 2}]]
+
+
+class TimedHost(FakeHost):
+    """A kernel read that takes `cpu_s` of this thread's CPU, then waits `wait_s` (no CPU)."""
+
+    def __init__(self, cpu_s: float, wait_s: float) -> None:
+        super().__init__({"eth1": LinkInfo()})
+        self.cpu_s, self.wait_s = cpu_s, wait_s
+
+    def inventory(self) -> dict[str, LinkInfo]:
+        started = time.thread_time()
+        while time.thread_time() - started < self.cpu_s:
+            pass
+        time.sleep(self.wait_s)
+        return self.links
+
+
+class ObjectsAsGiven:
+    """An ObjectSource with fixed objects, for node1."""
+
+    def __init__(self, objects: ClusterObjects) -> None:
+        self.objects, self.wakeup = objects, None
+
+    def load(self) -> tuple[ClusterObjects, NodeIdentity]:
+        return self.objects, node("node1")
+
+    def changed(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_pass_cpu_counter_adds_the_pass_threads_cpu_not_its_waits(tmp_path: Path, objects: ClusterObjects) -> None:
+    metrics = AgentMetrics()
+    host = TimedHost(cpu_s=0.05, wait_s=0.3)
+    loop = AgentLoop(ObjectsAsGiven(objects), host, DirStatusSink(tmp_path), metrics)  # type: ignore[arg-type]
+    loop.run_pass()
+    loop.run_pass()
+    [cpu] = [f for f in text_string_to_metric_families(metrics.exposition()) if f.name.endswith("cpu_seconds")]
+    # Two passes of 50 ms CPU each; their 0.6 s of waiting is no CPU.
+    assert 0.1 <= cpu.samples[0].value < 0.3
