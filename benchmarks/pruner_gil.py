@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 from pyroute2 import IPRoute, netns  # noqa: E402
 
 from benchmarks.agent_kube import BridgeVlanMonitor, leak_windows, percentiles  # noqa: E402
-from harvester_network.agent.loop import PortPruner  # noqa: E402
 from harvester_network.agent.netlink import Reconciler  # noqa: E402
+from harvester_network.agent.pruner import PortPruner  # noqa: E402
 from harvester_network.lab.uml import needs_lab_kernel, run_in_lab_kernel  # noqa: E402
 from tests.agent.conftest import hvt_netns  # noqa: E402
 from tests.agent.test_netlink import add_dummies, network, state  # noqa: E402

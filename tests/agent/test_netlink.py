@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from harvester_network.agent.hostip import HostIpMigrator
 from harvester_network.agent.hostip_journal import RecordStore
 from harvester_network.agent.hoststate import BridgeState, HostState, UplinkState
-from harvester_network.agent.loop import KernelHost, PortPruner
+from harvester_network.agent.loop import KernelHost
 from harvester_network.agent.metrics import AgentMetrics
 from harvester_network.agent.netlink import (
     LinkEventWatcher,
@@ -41,6 +41,7 @@ from harvester_network.agent.netlink_apply import (
     ReleaseNic,
 )
 from harvester_network.agent.netlink_read import OWNER_LINK_GROUP
+from harvester_network.agent.pruner import PortPruner
 from harvester_network.lab.uml import needs_lab_kernel
 from harvester_network.model import names
 from tests.agent.conftest import HvtNetns

@@ -1,0 +1,64 @@
+"""PortPruner: the agent's link events, read on a thread of their own, where a VM port of an owned bridge still in
+VLAN 1 is fixed at once from its own event (no pass); the events that ask for a pass reach the loop (agent/loop.py)
+through `wait`. See docs/agent.md "VLAN 1 on new VM ports".
+"""
+
+from __future__ import annotations
+
+import select
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from harvester_network.agent.netlink import LinkEventWatcher
+from harvester_network.agent.netlink_apply import Applier
+from harvester_network.agent.wakeup import Wakeup
+from harvester_network.facts import AGENT_RESYNC_S
+
+
+class PortPruner:
+    """The agent's link events, read on a thread of their own with their own netlink sockets (`ipr`: an IPRoute
+    the pass does not use). A VM port of an owned bridge in VLAN 1 is fixed there at once, so the leak window
+    never waits for a pass or a status publish to end (a busy pass costs it up to Python's 5 ms switch interval
+    per GIL hand-over: benchmarks/pruner_gil.py); what needs a pass reaches the loop through `wait`. Its writes
+    go to `count_writes` (AgentMetrics.writes.inc: prometheus_client's counters take a lock, so the pass may count
+    at the same time)."""
+
+    def __init__(self, ipr: Any, count_writes: Callable[[int], object]) -> None:
+        self.events = LinkEventWatcher(ipr)
+        self.applier = Applier(ipr)
+        self.count_writes = count_writes
+        self._full_pass = Wakeup()
+        self._stop = Wakeup()
+        self._thread = threading.Thread(target=self._run, name="link-events", daemon=True)
+        self._thread.start()
+
+    def wait(self, timeout: float, wake: Wakeup | None = None) -> bool:
+        """LinkEvents.wait: True once the thread saw an event that asks for a pass (its prunes are done)."""
+        select.select([self._full_pass, *([wake] if wake is not None else [])], [], [], timeout)
+        if self._full_pass.is_set():
+            self._full_pass.clear()  # before the pass reads the kernel: an event during the pass raises it again
+            return True
+        return False
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            news = self.events.wait(AGENT_RESYNC_S, self._stop)
+            if news.prunes:  # a failure is logged by the Applier; the next pass prunes what is left
+                self.count_writes(self.applier.apply(news.prunes, indexes=news.indexes).writes)
+            if news.full_pass:
+                self._full_pass.set()
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+        if not self._thread.is_alive():  # a thread stuck in a write keeps its sockets (daemon: gone at exit)
+            self.events.close()
+            self._stop.close()
+            self._full_pass.close()
+
+    def __enter__(self) -> PortPruner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
