@@ -10,8 +10,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from harvester_network.agent.netlink import LinkEventWatcher
-from harvester_network.agent.netlink_apply import Applier
+from harvester_network.agent.link_events import LinkEventWatcher, LinkNews
+from harvester_network.agent.netlink_apply import PruneRequests
 from harvester_network.agent.wakeup import Wakeup
 from harvester_network.facts import AGENT_RESYNC_S
 
@@ -26,7 +26,7 @@ class PortPruner:
 
     def __init__(self, ipr: Any, count_writes: Callable[[int], object]) -> None:
         self.events = LinkEventWatcher(ipr)
-        self.applier = Applier(ipr)
+        self.requests = PruneRequests()
         self.count_writes = count_writes
         self._full_pass = Wakeup()
         self._stop = Wakeup()
@@ -43,17 +43,23 @@ class PortPruner:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            news = self.events.wait(AGENT_RESYNC_S, self._stop)
-            if news.prunes:  # a failure is logged by the Applier; the next pass prunes what is left
-                self.count_writes(self.applier.apply(news.prunes, indexes=news.indexes).writes)
+            news = self.events.wait(AGENT_RESYNC_S, self._stop, self.prune)
             if news.full_pass:
                 self._full_pass.set()
+
+    def prune(self, news: LinkNews) -> None:
+        """Sends the prunes (a failure is logged by PruneRequests; the next pass prunes what is left)."""
+        writes_before = self.requests.writes
+        for change in news.prunes:
+            self.requests.prune(change, news.indexes[change.link])
+        self.count_writes(self.requests.writes - writes_before)
 
     def close(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self._thread.join(timeout)
         if not self._thread.is_alive():  # a thread stuck in a write keeps its sockets (daemon: gone at exit)
             self.events.close()
+            self.requests.close()
             self._stop.close()
             self._full_pass.close()
 

@@ -1,0 +1,176 @@
+"""Route netlink on a plain socket for the pruner's thread (agent/pruner.py): send and receive calls that keep the
+GIL, and the few message layouts that thread reads and writes (linux/netlink.h, rtnetlink.h, if_link.h,
+if_bridge.h).
+
+    sock = NetlinkSocket(groups=RTMGRP_LINK)   # or 0: requests only
+    data = sock.receive_now()                   # None when nothing is queued
+    for link in links(data, (RTM_NEWLINK,)): ...  # LinkMessage: kind, family, ifindex, attributes (undecoded)
+    error = sock.request(RTM_DELLINK, bridge_vlan_request(AF_BRIDGE, index, vid))   # 0 or an errno
+
+Why keep the GIL: a syscall made through Python's socket module releases it, and while the agent's main thread
+computes (a pass, a status publish) the pruner's thread then waits up to Python's switch interval (5 ms) to get
+it back, once per syscall. These calls never wait (MSG_DONTWAIT; the kernel answers a route request within the
+send), so the other threads lose microseconds.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import socket
+import struct
+from collections.abc import Iterator
+from typing import NamedTuple
+
+NLMSG_ERROR = 2
+NLM_F_REQUEST = 0x1
+NLM_F_ACK = 0x4
+NLA_TYPE_MASK = 0x3FFF  # an attribute's type without NLA_F_NESTED and NLA_F_NET_BYTEORDER
+IFLA_IFNAME = 3
+IFLA_MASTER = 10
+IFLA_IFALIAS = 20
+IFLA_AF_SPEC = 26
+IFLA_GROUP = 27
+IFLA_BRIDGE_VLAN_INFO = 2  # in IFLA_AF_SPEC of an AF_BRIDGE message
+
+_HEADER = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, sequence, port id
+_IFINFO = struct.Struct("=BxHiII")  # ifinfomsg: family, device type, index, flags, change mask
+_ATTRIBUTE = struct.Struct("=HH")  # nlattr: length, type
+_VLAN_INFO = struct.Struct("=HH")  # bridge_vlan_info: flags, vid
+_U32 = struct.Struct("=I")
+_ERROR = struct.Struct("=i")  # nlmsgerr starts with the (negative) errno, 0 for an ack
+
+# PyDLL, not CDLL: ctypes keeps the GIL during the call.
+_LIBC = ctypes.PyDLL(None, use_errno=True)
+_recv = _LIBC.recv
+_recv.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+_recv.restype = ctypes.c_ssize_t
+_send = _LIBC.send
+_send.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int)
+_send.restype = ctypes.c_ssize_t
+
+
+def _align(length: int) -> int:
+    return (length + 3) & ~3
+
+
+def attribute(kind: int, payload: bytes) -> bytes:
+    return _ATTRIBUTE.pack(_ATTRIBUTE.size + len(payload), kind) + payload.ljust(_align(len(payload)), b"\0")
+
+
+def attributes(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """(type, payload start, payload end) of each attribute in data[start:end]."""
+    while start + _ATTRIBUTE.size <= end:
+        length, kind = _ATTRIBUTE.unpack_from(data, start)
+        if length < _ATTRIBUTE.size:
+            return
+        yield kind & NLA_TYPE_MASK, start + _ATTRIBUTE.size, start + length
+        start += _align(length)
+
+
+def bridge_vlan_request(family: int, index: int, vid: int) -> bytes:
+    """The body of an RTM_SETLINK/RTM_DELLINK request for one VID on bridge port `index` (`bridge vlan add/del`)."""
+    vlan_info = attribute(IFLA_BRIDGE_VLAN_INFO, _VLAN_INFO.pack(0, vid))  # flags 0: master, not self
+    return _IFINFO.pack(family, 0, index, 0, 0) + attribute(IFLA_AF_SPEC, vlan_info)
+
+
+class LinkMessage(NamedTuple):
+    """One RTM_NEWLINK/RTM_DELLINK message, its attributes as {type: (payload start, end)} in `data`."""
+
+    kind: int
+    family: int
+    ifindex: int
+    data: bytes
+    start: int
+    end: int
+    found: dict[int, tuple[int, int]]
+
+    def raw(self) -> bytes:
+        return self.data[self.start : self.end]
+
+    def text(self, kind: int) -> str | None:
+        where = self.found.get(kind)
+        return None if where is None else self.data[where[0] : where[1]].split(b"\0", 1)[0].decode()
+
+    def u32(self, kind: int) -> int | None:
+        where = self.found.get(kind)
+        return None if where is None else int(_U32.unpack_from(self.data, where[0])[0])
+
+    def vlan_infos(self) -> list[dict[str, int]] | None:
+        """The IFLA_BRIDGE_VLAN_INFO entries of IFLA_AF_SPEC (None without IFLA_AF_SPEC)."""
+        where = self.found.get(IFLA_AF_SPEC)
+        if where is None:
+            return None
+        return [
+            dict(zip(("flags", "vid"), _VLAN_INFO.unpack_from(self.data, start), strict=True))
+            for kind, start, _ in attributes(self.data, *where)
+            if kind == IFLA_BRIDGE_VLAN_INFO
+        ]
+
+
+def links(data: bytes, kinds: tuple[int, ...]) -> Iterator[LinkMessage]:
+    """The link messages of types `kinds` in one received buffer (others are skipped)."""
+    start = 0
+    while start + _HEADER.size <= len(data):
+        length, kind = _HEADER.unpack_from(data, start)[:2]
+        if length < _HEADER.size:
+            return
+        end = start + length
+        if kind in kinds:
+            family, _, ifindex, _, _ = _IFINFO.unpack_from(data, start + _HEADER.size)
+            found = {a: (s, e) for a, s, e in attributes(data, start + _HEADER.size + _IFINFO.size, end)}
+            yield LinkMessage(kind, family, ifindex, data, start, end, found)
+        start += _align(length)
+
+
+class NetlinkSocket:
+    """A NETLINK_ROUTE socket, bound to multicast `groups`, queueing up to `queue_size` bytes; its calls keep the
+    GIL (module docstring)."""
+
+    # One datagram at most (the kernel sends one message per notification; an AF_BRIDGE one lists VLANs as ranges).
+    DATAGRAM_SIZE = 1 << 16
+
+    def __init__(self, groups: int = 0, queue_size: int = 1 << 16) -> None:
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, queue_size)
+        self.sock.bind((0, groups))
+        self._buffer = ctypes.create_string_buffer(self.DATAGRAM_SIZE)
+        self._sequence = 0
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def receive_now(self) -> bytes | None:
+        """The next queued datagram, None if none is; raises OSError (ENOBUFS: the kernel dropped some; EMSGSIZE:
+        one did not fit the buffer and was cut)."""
+        flags = socket.MSG_DONTWAIT | socket.MSG_TRUNC  # MSG_TRUNC: the datagram's whole length is returned
+        received = _recv(self.sock.fileno(), self._buffer, len(self._buffer), flags)
+        if received < 0:
+            code = ctypes.get_errno()
+            if code in (errno.EAGAIN, errno.EWOULDBLOCK):
+                return None
+            raise OSError(code, os.strerror(code))
+        if received > len(self._buffer):
+            raise OSError(errno.EMSGSIZE, f"a {received}-byte netlink message was cut to {len(self._buffer)}")
+        return ctypes.string_at(self._buffer, received)
+
+    def request(self, kind: int, body: bytes) -> int:
+        """Send one request asking for an ack; the kernel's answer: 0, or the errno it failed with."""
+        self._sequence += 1
+        message = _HEADER.pack(_HEADER.size + len(body), kind, NLM_F_REQUEST | NLM_F_ACK, self._sequence, 0) + body
+        if _send(self.sock.fileno(), message, len(message), 0) < 0:
+            return ctypes.get_errno()
+        while True:
+            data = self.receive_now()
+            if data is None:  # not answered within the send: wait for it (releasing the GIL)
+                data = self.sock.recv(len(self._buffer))
+            start = 0
+            while start + _HEADER.size <= len(data):
+                length, answer, _, sequence, _ = _HEADER.unpack_from(data, start)
+                if answer == NLMSG_ERROR and sequence == self._sequence:
+                    return -int(_ERROR.unpack_from(data, start + _HEADER.size)[0])
+                start += _align(max(length, _HEADER.size))
