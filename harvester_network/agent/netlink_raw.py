@@ -34,12 +34,12 @@ IFLA_AF_SPEC = 26
 IFLA_GROUP = 27
 IFLA_BRIDGE_VLAN_INFO = 2  # in IFLA_AF_SPEC of an AF_BRIDGE message
 
-_HEADER = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, sequence, port id
-_IFINFO = struct.Struct("=BxHiII")  # ifinfomsg: family, device type, index, flags, change mask
-_ATTRIBUTE = struct.Struct("=HH")  # nlattr: length, type
-_VLAN_INFO = struct.Struct("=HH")  # bridge_vlan_info: flags, vid
-_U32 = struct.Struct("=I")
-_ERROR = struct.Struct("=i")  # nlmsgerr starts with the (negative) errno, 0 for an ack
+HEADER = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, sequence, port id
+IFINFO = struct.Struct("=BxHiII")  # ifinfomsg: family, device type, index, flags, change mask
+ATTRIBUTE = struct.Struct("=HH")  # nlattr: length, type
+VLAN_INFO = struct.Struct("=HH")  # bridge_vlan_info: flags, vid
+U32 = struct.Struct("=I")
+ERROR = struct.Struct("=i")  # nlmsgerr starts with the (negative) errno, 0 for an ack
 
 # PyDLL, not CDLL: ctypes keeps the GIL during the call.
 _LIBC = ctypes.PyDLL(None, use_errno=True)
@@ -51,28 +51,28 @@ _send.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int)
 _send.restype = ctypes.c_ssize_t
 
 
-def _align(length: int) -> int:
+def align(length: int) -> int:
     return (length + 3) & ~3
 
 
 def attribute(kind: int, payload: bytes) -> bytes:
-    return _ATTRIBUTE.pack(_ATTRIBUTE.size + len(payload), kind) + payload.ljust(_align(len(payload)), b"\0")
+    return ATTRIBUTE.pack(ATTRIBUTE.size + len(payload), kind) + payload.ljust(align(len(payload)), b"\0")
 
 
 def attributes(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
     """(type, payload start, payload end) of each attribute in data[start:end]."""
-    while start + _ATTRIBUTE.size <= end:
-        length, kind = _ATTRIBUTE.unpack_from(data, start)
-        if length < _ATTRIBUTE.size:
+    while start + ATTRIBUTE.size <= end:
+        length, kind = ATTRIBUTE.unpack_from(data, start)
+        if length < ATTRIBUTE.size:
             return
-        yield kind & NLA_TYPE_MASK, start + _ATTRIBUTE.size, start + length
-        start += _align(length)
+        yield kind & NLA_TYPE_MASK, start + ATTRIBUTE.size, start + length
+        start += align(length)
 
 
 def bridge_vlan_request(family: int, index: int, vid: int) -> bytes:
     """The body of an RTM_SETLINK/RTM_DELLINK request for one VID on bridge port `index` (`bridge vlan add/del`)."""
-    vlan_info = attribute(IFLA_BRIDGE_VLAN_INFO, _VLAN_INFO.pack(0, vid))  # flags 0: master, not self
-    return _IFINFO.pack(family, 0, index, 0, 0) + attribute(IFLA_AF_SPEC, vlan_info)
+    vlan_info = attribute(IFLA_BRIDGE_VLAN_INFO, VLAN_INFO.pack(0, vid))  # flags 0: master, not self
+    return IFINFO.pack(family, 0, index, 0, 0) + attribute(IFLA_AF_SPEC, vlan_info)
 
 
 class LinkMessage(NamedTuple):
@@ -95,7 +95,7 @@ class LinkMessage(NamedTuple):
 
     def u32(self, kind: int) -> int | None:
         where = self.found.get(kind)
-        return None if where is None else int(_U32.unpack_from(self.data, where[0])[0])
+        return None if where is None else int(U32.unpack_from(self.data, where[0])[0])
 
     def vlan_infos(self) -> list[dict[str, int]] | None:
         """The IFLA_BRIDGE_VLAN_INFO entries of IFLA_AF_SPEC (None without IFLA_AF_SPEC)."""
@@ -103,7 +103,7 @@ class LinkMessage(NamedTuple):
         if where is None:
             return None
         return [
-            dict(zip(("flags", "vid"), _VLAN_INFO.unpack_from(self.data, start), strict=True))
+            dict(zip(("flags", "vid"), VLAN_INFO.unpack_from(self.data, start), strict=True))
             for kind, start, _ in attributes(self.data, *where)
             if kind == IFLA_BRIDGE_VLAN_INFO
         ]
@@ -112,16 +112,16 @@ class LinkMessage(NamedTuple):
 def links(data: bytes, kinds: tuple[int, ...]) -> Iterator[LinkMessage]:
     """The link messages of types `kinds` in one received buffer (others are skipped)."""
     start = 0
-    while start + _HEADER.size <= len(data):
-        length, kind = _HEADER.unpack_from(data, start)[:2]
-        if length < _HEADER.size:
+    while start + HEADER.size <= len(data):
+        length, kind = HEADER.unpack_from(data, start)[:2]
+        if length < HEADER.size:
             return
         end = start + length
         if kind in kinds:
-            family, _, ifindex, _, _ = _IFINFO.unpack_from(data, start + _HEADER.size)
-            found = {a: (s, e) for a, s, e in attributes(data, start + _HEADER.size + _IFINFO.size, end)}
+            family, _, ifindex, _, _ = IFINFO.unpack_from(data, start + HEADER.size)
+            found = {a: (s, e) for a, s, e in attributes(data, start + HEADER.size + IFINFO.size, end)}
             yield LinkMessage(kind, family, ifindex, data, start, end, found)
-        start += _align(length)
+        start += align(length)
 
 
 class NetlinkSocket:
@@ -161,7 +161,7 @@ class NetlinkSocket:
     def request(self, kind: int, body: bytes) -> int:
         """Send one request asking for an ack; the kernel's answer: 0, or the errno it failed with."""
         self._sequence += 1
-        message = _HEADER.pack(_HEADER.size + len(body), kind, NLM_F_REQUEST | NLM_F_ACK, self._sequence, 0) + body
+        message = HEADER.pack(HEADER.size + len(body), kind, NLM_F_REQUEST | NLM_F_ACK, self._sequence, 0) + body
         if _send(self.sock.fileno(), message, len(message), 0) < 0:
             return ctypes.get_errno()
         while True:
@@ -169,8 +169,8 @@ class NetlinkSocket:
             if data is None:  # not answered within the send: wait for it (releasing the GIL)
                 data = self.sock.recv(len(self._buffer))
             start = 0
-            while start + _HEADER.size <= len(data):
-                length, answer, _, sequence, _ = _HEADER.unpack_from(data, start)
+            while start + HEADER.size <= len(data):
+                length, answer, _, sequence, _ = HEADER.unpack_from(data, start)
                 if answer == NLMSG_ERROR and sequence == self._sequence:
-                    return -int(_ERROR.unpack_from(data, start + _HEADER.size)[0])
-                start += _align(max(length, _HEADER.size))
+                    return -int(ERROR.unpack_from(data, start + HEADER.size)[0])
+                start += align(max(length, HEADER.size))
