@@ -2,9 +2,8 @@
 
     news = LinkEventWatcher(ipr).wait(timeout, wake, prune)   # LinkNews: full_pass, prunes (`prune` sent them)
 
-Each received message is first read raw (agent/netlink_raw.py: its index, master and VLAN list), so a VM port's
-prune goes out before anything is decoded; the messages of the agent's own links and of its bonds' NICs are then
-decoded by pyroute2 to see whether anything the plan reads changed.
+Messages are read raw (agent/netlink_raw.py), only the attributes the agent looks at, and nothing between the
+`select` that wakes the thread and the prune hands the GIL over (netlink_raw.py says why that matters).
 """
 
 from __future__ import annotations
@@ -18,15 +17,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyroute2.netlink.rtnl import RTM_DELLINK, RTM_NEWLINK, RTMGRP_LINK
-from pyroute2.netlink.rtnl.marshal import MarshalRtnl
 
 from harvester_network.agent.netlink import PRUNE_REASON
 from harvester_network.agent.netlink_apply import PruneVid1
 from harvester_network.agent.netlink_raw import (
+    IFLA_BOND_MIIMON,
+    IFLA_BOND_MODE,
+    IFLA_BR_VLAN_FILTERING,
     IFLA_GROUP,
     IFLA_IFALIAS,
     IFLA_IFNAME,
+    IFLA_INFO_DATA,
+    IFLA_INFO_KIND,
+    IFLA_LINKINFO,
     IFLA_MASTER,
+    IFLA_MTU,
+    IFLA_TXQLEN,
     LinkMessage,
     NetlinkSocket,
     links,
@@ -57,23 +63,26 @@ class LinkNews:
         return self.full_pass or bool(self.prunes)
 
 
-def _signature(msg: Any) -> Any:
-    """What the plan reads of a link in one link message (AF_BRIDGE ones: its VLANs)."""
-    if msg["family"] == socket.AF_BRIDGE:
-        spec = msg.get("IFLA_AF_SPEC")
-        infos = spec.get_attrs("IFLA_BRIDGE_VLAN_INFO") if spec else []
-        return (msg.get("IFLA_MASTER"), tuple((info["flags"], info["vid"]) for info in infos))
-    data = [msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_DATA", key) for key in _PLANNED_LINK_DATA]
+def _signature(link: LinkMessage) -> tuple[object, ...]:
+    """What the plan reads of a link in one link message (AF_BRIDGE ones: its VLANs), undecoded."""
+    if link.family == socket.AF_BRIDGE:
+        return (link.payload(IFLA_MASTER), tuple((info["flags"], info["vid"]) for info in link.vlan_infos() or ()))
     return (
-        *(msg.get(attr) for attr in ("IFLA_IFNAME", "IFLA_MASTER", "IFLA_MTU", "IFLA_TXQLEN", "IFLA_IFALIAS")),
-        msg.get("IFLA_GROUP"),
-        msg["flags"] & IFF_UP,
-        msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND"),
-        *data,
+        *(link.payload(attr) for attr in (IFLA_IFNAME, IFLA_MASTER, IFLA_MTU, IFLA_TXQLEN, IFLA_IFALIAS, IFLA_GROUP)),
+        link.flags & IFF_UP,
+        link.payload(IFLA_INFO_KIND, (IFLA_LINKINFO,)),
+        *(link.payload(attr, (IFLA_LINKINFO, IFLA_INFO_DATA)) for attr in _PLANNED_LINK_DATA),
     )
 
 
-_PLANNED_LINK_DATA = ("IFLA_BOND_MODE", "IFLA_BOND_MIIMON", "IFLA_BR_VLAN_FILTERING")
+# IFLA_BOND_MODE and IFLA_BOND_MIIMON of a bond, IFLA_BR_VLAN_FILTERING of a bridge (types in different spaces)
+_PLANNED_LINK_DATA = (IFLA_BOND_MODE, IFLA_BOND_MIIMON, IFLA_BR_VLAN_FILTERING)
+
+
+def _raw(msg: Any) -> LinkMessage:
+    """A link message pyroute2 decoded, read again raw from its buffer."""
+    data = msg.data[msg.offset : msg.offset + msg["header"]["length"]]
+    return next(links(data, _LINK_MESSAGES))
 
 
 @dataclass(frozen=True)
@@ -95,7 +104,6 @@ class LinkEventWatcher:
 
     def __init__(self, ipr: Any) -> None:
         self.sock = NetlinkSocket(RTMGRP_LINK, self.QUEUE_SIZE)
-        self.marshal = MarshalRtnl()
         # Bound before this read: whatever changes after it arrives as an event.
         messages = list(ipr.link("dump", ext_mask=RTEXT_FILTER_SKIP_STATS))
         names = {msg["index"]: msg.get("IFLA_IFNAME") for msg in messages}
@@ -104,13 +112,13 @@ class LinkEventWatcher:
         bonds = {owned.name for owned in self.owned.values() if owned.kind == "bond"}
         # What the plan reads of each owned link and each NIC of an owned bond, as last seen (by index, family).
         self._signatures: dict[tuple[int, int], Any] = {
-            (msg["index"], msg["family"]): _signature(msg)
+            (msg["index"], msg["family"]): _signature(_raw(msg))
             for msg, link in links_read
             if link.owner or link.master in bonds
         }
         for msg in ipr.link("dump", family=socket.AF_BRIDGE, ext_mask=RTEXT_FILTER_BRVLAN_COMPRESSED):
             if msg["index"] in self.owned:
-                self._signatures[(msg["index"], msg["family"])] = _signature(msg)
+                self._signatures[(msg["index"], msg["family"])] = _signature(_raw(msg))
         self._reported: set[int] = set()  # VM ports whose prune was reported and whose VID 1 was not seen gone yet
 
     def close(self) -> None:
@@ -128,16 +136,13 @@ class LinkEventWatcher:
     def wait(self, timeout: float, wake: Any = None, prune: Callable[[LinkNews], object] | None = None) -> LinkNews:
         """The news of the events that came within `timeout` seconds; returns early (maybe with no news) when
         `wake` (anything with a fileno, e.g. agent/wakeup.py's Wakeup) becomes readable. `prune` is called with
-        the news as soon as the VM ports to prune are known, before the rest of the events is decoded."""
+        the news when there are VM ports to prune."""
         readable, _, _ = select.select([self.sock, *([wake] if wake is not None else [])], [], [], timeout)
         news = LinkNews()
         if self.sock in readable:
-            to_decode = self._receive(news)
+            self._receive(news)
             if prune is not None and news.prunes:
                 prune(news)
-            for data in to_decode:
-                for msg in self.marshal.parse(data):
-                    self._read_event(msg, news)
         return news
 
     def wait_for_link_events(self, timeout: float) -> bool:
@@ -150,9 +155,7 @@ class LinkEventWatcher:
             if remaining == 0.0:
                 return False
 
-    def _receive(self, news: LinkNews) -> list[bytes]:
-        """Every queued message read raw: VM ports' prunes go into `news`; the messages to decode are returned."""
-        to_decode: list[bytes] = []
+    def _receive(self, news: LinkNews) -> None:
         while True:
             try:
                 data = self.sock.receive_now()
@@ -163,29 +166,44 @@ class LinkEventWatcher:
                 self._reported.clear()  # a prune's own notification may be among them
                 continue
             if data is None:
-                return to_decode
+                return
             for link in links(data, _LINK_MESSAGES):
-                if self._concerns_a_pass(link):
-                    to_decode.append(link.raw())
-                else:
-                    self._vm_port_event(link, news)
+                self._read_event(link, news)
 
-    def _concerns_a_pass(self, link: LinkMessage) -> bool:
-        """An owned link (or one becoming owned), or a link of an owned bond: what `_read_event` decodes."""
-        if link.ifindex in self.owned:
-            return True
-        if owner_of(link.text(IFLA_IFALIAS), link.text(IFLA_IFNAME) or "", link.u32(IFLA_GROUP) or 0) is not None:
-            return True
-        master = self.owned.get(link.u32(IFLA_MASTER) or 0)
-        return master is not None and master.kind != "bridge"
-
-    def _vm_port_event(self, link: LinkMessage, news: LinkNews) -> None:
-        if link.kind == RTM_DELLINK:
+    def _read_event(self, link: LinkMessage, news: LinkNews) -> None:
+        removed = link.kind == RTM_DELLINK
+        name = link.text(IFLA_IFNAME) or ""
+        owner = owner_of(link.text(IFLA_IFALIAS), name, link.u32(IFLA_GROUP) or 0)
+        known = self.owned.get(link.ifindex)
+        if owner is not None or known is not None:
+            if removed and link.family != socket.AF_BRIDGE:
+                self.owned.pop(link.ifindex, None)
+            elif owner is not None:
+                kind = link.text(IFLA_INFO_KIND, (IFLA_LINKINFO,))
+                self.owned[link.ifindex] = _Owned(name, kind or (known.kind if known else ""), owner)
+            news.full_pass |= self._changed(link, removed)
+            return
+        if removed:
             self._reported.discard(link.ifindex)
+        master = self.owned.get(link.u32(IFLA_MASTER) or 0)
+        if master is None:
             return
-        bridge = self.owned.get(link.u32(IFLA_MASTER) or 0)
-        if bridge is None or link.family != socket.AF_BRIDGE:
-            return
+        if master.kind != "bridge":  # a NIC of an owned bond
+            news.full_pass |= self._changed(link, removed)
+        elif link.family == socket.AF_BRIDGE and not removed:
+            self._vm_port_event(link, name, master, news)
+
+    def _changed(self, link: LinkMessage, removed: bool) -> bool:
+        # A VM port joining a bridge makes the bridge and the bond's NICs report a change (features are
+        # recomputed) that leaves all the plan reads as it was: no reason for a pass.
+        seen = (link.ifindex, link.family)
+        signature = None if removed else _signature(link)
+        if signature is not None and self._signatures.get(seen) == signature:
+            return False
+        self._signatures[seen] = signature
+        return True
+
+    def _vm_port_event(self, link: LinkMessage, name: str, bridge: _Owned, news: LinkNews) -> None:
         # The kernel sends a port's whole VLAN list with each AF_BRIDGE notification (br_ifinfo_notify): a port that
         # joined with PVID 1 and then got its own VLAN shows VID 1 without PVID here, and is fixed at once.
         infos = link.vlan_infos()
@@ -197,30 +215,5 @@ class LinkEventWatcher:
             self._reported.discard(link.ifindex)
         elif link.ifindex not in self._reported:
             self._reported.add(link.ifindex)
-            name = link.text(IFLA_IFNAME) or ""
             news.prunes.append(PruneVid1(bridge.cluster_network, name, PRUNE_REASON, bridge=bridge.name))
             news.indexes[name] = link.ifindex
-
-    def _read_event(self, msg: Any, news: LinkNews) -> None:
-        index = msg["index"]
-        removed = msg["header"]["type"] == RTM_DELLINK
-        name = msg.get("IFLA_IFNAME") or ""
-        owner = owner_of(msg.get("IFLA_IFALIAS"), name, msg.get("IFLA_GROUP") or 0)
-        kind = msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND")
-        known = self.owned.get(index)
-        if owner is not None or known is not None:
-            if removed and msg["family"] != socket.AF_BRIDGE:
-                self.owned.pop(index, None)
-            elif owner is not None:
-                self.owned[index] = _Owned(name, kind or (known.kind if known else ""), owner)
-        news.full_pass |= self._changed(index, msg, removed)
-
-    def _changed(self, index: int, msg: Any, removed: bool) -> bool:
-        # A VM port joining a bridge makes the bridge and the bond's NICs report a change (features are
-        # recomputed) that leaves all the plan reads as it was: no reason for a pass.
-        seen = (index, msg["family"])
-        signature = None if removed else _signature(msg)
-        if signature is not None and self._signatures.get(seen) == signature:
-            return False
-        self._signatures[seen] = signature
-        return True

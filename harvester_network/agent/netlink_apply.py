@@ -305,18 +305,21 @@ class PruneRequests:
     def close(self) -> None:
         self.sock.close()
 
-    def prune(self, change: PruneVid1, index: int) -> None:
-        """Remove VID 1 from port `index` (the port named in `change`)."""
-        self.writes += 1
-        code = self.sock.request(RTM_DELLINK, bridge_vlan_request(socket.AF_BRIDGE, index, DEFAULT_PVID))
-        if code == 0:
-            log.info("%s: %s", change.summary(), change.reason, extra=_log_fields(change))
-            return
-        error = os.strerror(code)
-        if code in self.SETTLED:
-            log.debug("%s: not needed, %s", change.summary(), self.SETTLED[code], extra=_log_fields(change))
-        else:
-            log.warning("%s failed: %s", change.summary(), error, extra=_log_fields(change) | {"error": error})
+    def prune(self, ports: Sequence[tuple[PruneVid1, int]]) -> None:
+        """Remove VID 1 from each port (its change and ifindex): every request first, then the logs (a log line
+        is a write to stderr, which hands the GIL over)."""
+        answers = []
+        for _, index in ports:
+            self.writes += 1
+            answers.append(self.sock.request(RTM_DELLINK, bridge_vlan_request(socket.AF_BRIDGE, index, DEFAULT_PVID)))
+        for (change, _), code in zip(ports, answers, strict=True):
+            if code == 0:
+                log.info("%s: %s", change.summary(), change.reason, extra=_log_fields(change))
+            elif code in self.SETTLED:
+                log.debug("%s: not needed, %s", change.summary(), self.SETTLED[code], extra=_log_fields(change))
+            else:
+                error = os.strerror(code)
+                log.warning("%s failed: %s", change.summary(), error, extra=_log_fields(change) | {"error": error})
 
 
 class EnslaveHook(Protocol):

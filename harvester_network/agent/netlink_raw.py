@@ -28,10 +28,18 @@ NLM_F_REQUEST = 0x1
 NLM_F_ACK = 0x4
 NLA_TYPE_MASK = 0x3FFF  # an attribute's type without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 IFLA_IFNAME = 3
+IFLA_MTU = 4
 IFLA_MASTER = 10
+IFLA_TXQLEN = 13
+IFLA_LINKINFO = 18
 IFLA_IFALIAS = 20
 IFLA_AF_SPEC = 26
 IFLA_GROUP = 27
+IFLA_INFO_KIND = 1  # in IFLA_LINKINFO
+IFLA_INFO_DATA = 2  # in IFLA_LINKINFO; its attributes depend on the kind:
+IFLA_BOND_MODE = 1
+IFLA_BOND_MIIMON = 3
+IFLA_BR_VLAN_FILTERING = 7
 IFLA_BRIDGE_VLAN_INFO = 2  # in IFLA_AF_SPEC of an AF_BRIDGE message
 
 HEADER = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, sequence, port id
@@ -81,17 +89,24 @@ class LinkMessage(NamedTuple):
     kind: int
     family: int
     ifindex: int
+    flags: int  # IFF_*
     data: bytes
-    start: int
-    end: int
     found: dict[int, tuple[int, int]]
 
-    def raw(self) -> bytes:
-        return self.data[self.start : self.end]
+    def payload(self, kind: int, nested_in: tuple[int, ...] = ()) -> bytes | None:
+        """An attribute's payload, undecoded (None if absent); `nested_in`: the types of the attributes around it."""
+        found = self.found
+        for outer in nested_in:
+            where = found.get(outer)
+            if where is None:
+                return None
+            found = {a: (s, e) for a, s, e in attributes(self.data, *where)}
+        where = found.get(kind)
+        return None if where is None else self.data[where[0] : where[1]]
 
-    def text(self, kind: int) -> str | None:
-        where = self.found.get(kind)
-        return None if where is None else self.data[where[0] : where[1]].split(b"\0", 1)[0].decode()
+    def text(self, kind: int, nested_in: tuple[int, ...] = ()) -> str | None:
+        payload = self.payload(kind, nested_in)
+        return None if payload is None else payload.split(b"\0", 1)[0].decode()
 
     def u32(self, kind: int) -> int | None:
         where = self.found.get(kind)
@@ -118,9 +133,9 @@ def links(data: bytes, kinds: tuple[int, ...]) -> Iterator[LinkMessage]:
             return
         end = start + length
         if kind in kinds:
-            family, _, ifindex, _, _ = IFINFO.unpack_from(data, start + HEADER.size)
+            family, _, ifindex, flags, _ = IFINFO.unpack_from(data, start + HEADER.size)
             found = {a: (s, e) for a, s, e in attributes(data, start + HEADER.size + IFINFO.size, end)}
-            yield LinkMessage(kind, family, ifindex, data, start, end, found)
+            yield LinkMessage(kind, family, ifindex, flags, data, found)
         start += align(length)
 
 

@@ -30,6 +30,7 @@ class PortPruner:
         self.count_writes = count_writes
         self._full_pass = Wakeup()
         self._stop = Wakeup()
+        self._stopping = False  # read by the thread between events: Wakeup.is_set would hand the GIL over
         self._thread = threading.Thread(target=self._run, name="link-events", daemon=True)
         self._thread.start()
 
@@ -42,7 +43,7 @@ class PortPruner:
         return False
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping:
             news = self.events.wait(AGENT_RESYNC_S, self._stop, self.prune)
             if news.full_pass:
                 self._full_pass.set()
@@ -50,11 +51,11 @@ class PortPruner:
     def prune(self, news: LinkNews) -> None:
         """Sends the prunes (a failure is logged by PruneRequests; the next pass prunes what is left)."""
         writes_before = self.requests.writes
-        for change in news.prunes:
-            self.requests.prune(change, news.indexes[change.link])
+        self.requests.prune([(change, news.indexes[change.link]) for change in news.prunes])
         self.count_writes(self.requests.writes - writes_before)
 
     def close(self, timeout: float = 5.0) -> None:
+        self._stopping = True
         self._stop.set()
         self._thread.join(timeout)
         if not self._thread.is_alive():  # a thread stuck in a write keeps its sockets (daemon: gone at exit)

@@ -452,6 +452,23 @@ def test_link_events_wake_the_agent_for_its_links_only(ns: HvtNetns, rec: Reconc
         assert watcher.wait_for_link_events(10) is True
 
 
+def test_link_events_ask_for_a_pass_for_what_the_plan_reads_only(ns: HvtNetns, rec: Reconciler) -> None:
+    with watching_a_built_bridge(ns, rec) as watcher:
+        ns.run("ip", "link", "set", "vlan-br", "type", "bridge", "ageing_time", "20000")  # not planned
+        assert watcher.wait_for_link_events(1.0) is False
+
+        for change in (
+            ["vlan-bo", "type", "bond", "miimon", "50"],
+            ["vlan-br", "type", "bridge", "vlan_filtering", "0"],
+            ["vlan-bo", "mtu", "1400"],
+            ["vlan-br", "txqueuelen", "500"],
+            ["eth1", "alias", "renamed-by-hand"],  # a NIC of the bond
+        ):
+            ns.run("ip", "link", "set", *change)
+            assert watcher.wait_for_link_events(10) is True, change
+            settle(watcher)
+
+
 def news_until_quiet(watcher: LinkEventWatcher) -> LinkNews:
     """The link news of every event until none comes for a second."""
     gathered = LinkNews()
@@ -509,8 +526,12 @@ def test_prune_requests_remove_vid_1_and_name_the_race_of_a_deleted_port(
     ns.run("ip", "link", "del", "vm2")
     caplog.set_level(logging.DEBUG, logger="harvester_network.agent.netlink")
 
-    requests.prune(PruneVid1("vlan", "vm1", "r", bridge="vlan-br"), ns.link("vm1")["ifindex"])
-    requests.prune(PruneVid1("vlan", "vm2", "r", bridge="vlan-br"), gone)
+    requests.prune(
+        [
+            (PruneVid1("vlan", "vm1", "r", bridge="vlan-br"), ns.link("vm1")["ifindex"]),
+            (PruneVid1("vlan", "vm2", "r", bridge="vlan-br"), gone),
+        ]
+    )
 
     assert ns.bridge_vlans()["vm1"] == {100: PVID_UNTAGGED}
     assert ns.bridge_vlans()["vlan-bo"] == tagged(100)
@@ -526,7 +547,7 @@ def test_a_failed_prune_request_is_logged_with_the_kernels_reason(
 ) -> None:
     add_dummies(ns, "eth1")  # a port no more: released from its bridge since its event
 
-    requests.prune(PruneVid1("vlan", "eth1", "r", bridge="vlan-br"), ns.link("eth1")["ifindex"])
+    requests.prune([(PruneVid1("vlan", "eth1", "r", bridge="vlan-br"), ns.link("eth1")["ifindex"])])
 
     [record] = caplog.records
     message = f"remove VLAN 1 from eth1 (port of vlan-br) failed: {os.strerror(errno.EOPNOTSUPP)}"
