@@ -18,11 +18,12 @@ from harvester_network.facts import AGENT_RESYNC_S
 
 class PortPruner:
     """The agent's link events, read on a thread of their own with their own netlink sockets (`ipr`: an IPRoute
-    the pass does not use). A VM port of an owned bridge in VLAN 1 is fixed there at once, so the leak window
-    never waits for a pass or a status publish to end (a busy pass costs it up to Python's 5 ms switch interval
-    per GIL hand-over: benchmarks/pruner_gil.py); what needs a pass reaches the loop through `wait`. Its writes
-    go to `count_writes` (AgentMetrics.writes.inc: prometheus_client's counters take a lock, so the pass may count
-    at the same time)."""
+    the pass does not use, for the watcher's first dumps). A VM port of an owned bridge in VLAN 1 is fixed there
+    at once, so the leak window never waits for a pass or a status publish to end; between the event and its
+    prune the thread takes the GIL once, when its `select` returns (a busy main thread costs that up to Python's
+    5 ms switch interval: benchmarks/pruner_gil.py). What needs a pass reaches the loop through `wait`. Its
+    writes go to `count_writes` (AgentMetrics.writes.inc, which takes a lock: the pass may count at the same
+    time)."""
 
     def __init__(self, ipr: Any, count_writes: Callable[[int], object]) -> None:
         self.events = LinkEventWatcher(ipr)
