@@ -1,15 +1,13 @@
 """The agent's main loop: reconcile, publish status, then wait for whatever comes first of a watch event, a link
 event, the status retry or the resync (one `select` on the link-event thread's and the source's Wakeups).
 
-A VM port still in VLAN 1 is fixed from its own link event, without a pass, by PortPruner: the link events are read
-on a thread with netlink sockets of its own, so a pass or a status publish in progress never holds it up; see
-docs/agent.md.
+A VM port still in VLAN 1 is fixed from its own link event, without a pass, by agent/pruner.py's PortPruner, which
+also tells this loop when a link event asks for a pass (LinkEvents).
 """
 
 from __future__ import annotations
 
 import logging
-import select
 import threading
 import time
 from collections.abc import Callable
@@ -21,8 +19,8 @@ from harvester_network.agent.hostip import HostIpMigrator
 from harvester_network.agent.hoststate import HostState
 from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeIdentity
 from harvester_network.agent.metrics import AgentMetrics
-from harvester_network.agent.netlink import LinkEventWatcher, Reconciler
-from harvester_network.agent.netlink_apply import Applier, ApplyResult, EnslaveHook
+from harvester_network.agent.netlink import Reconciler
+from harvester_network.agent.netlink_apply import ApplyResult, EnslaveHook
 from harvester_network.agent.netlink_read import KernelState, inventory_of, ipv4_link_indexes
 from harvester_network.agent.reconcile import PassReport, reconcile_pass
 from harvester_network.agent.status import StatusSink
@@ -115,54 +113,6 @@ class KernelHost:
     @property
     def writes(self) -> int:
         return self.reconciler.writes + self.host_ip.writes
-
-
-class PortPruner:
-    """The agent's link events, read on a thread of their own with their own netlink sockets (`ipr`: an IPRoute
-    the pass does not use). A VM port of an owned bridge in VLAN 1 is fixed there at once, so the leak window
-    never waits for a pass or a status publish to end (a busy pass costs it up to Python's 5 ms switch interval
-    per GIL hand-over: benchmarks/pruner_gil.py); what needs a pass reaches the loop through `wait`. Its writes
-    go to `count_writes` (AgentMetrics.writes.inc: prometheus_client's counters take a lock, so the pass may count
-    at the same time)."""
-
-    def __init__(self, ipr: Any, count_writes: Callable[[int], object]) -> None:
-        self.events = LinkEventWatcher(ipr)
-        self.applier = Applier(ipr)
-        self.count_writes = count_writes
-        self._full_pass = Wakeup()
-        self._stop = Wakeup()
-        self._thread = threading.Thread(target=self._run, name="link-events", daemon=True)
-        self._thread.start()
-
-    def wait(self, timeout: float, wake: Wakeup | None = None) -> bool:
-        """LinkEvents.wait: True once the thread saw an event that asks for a pass (its prunes are done)."""
-        select.select([self._full_pass, *([wake] if wake is not None else [])], [], [], timeout)
-        if self._full_pass.is_set():
-            self._full_pass.clear()  # before the pass reads the kernel: an event during the pass raises it again
-            return True
-        return False
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            news = self.events.wait(AGENT_RESYNC_S, self._stop)
-            if news.prunes:  # a failure is logged by the Applier; the next pass prunes what is left
-                self.count_writes(self.applier.apply(news.prunes, indexes=news.indexes).writes)
-            if news.full_pass:
-                self._full_pass.set()
-
-    def close(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-        if not self._thread.is_alive():  # a thread stuck in a write keeps its sockets (daemon: gone at exit)
-            self.events.close()
-            self._stop.close()
-            self._full_pass.close()
-
-    def __enter__(self) -> PortPruner:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class StatusPublisher:

@@ -78,8 +78,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "hvnet agent") -> int:
     from harvester_network.agent.hostip_crash import install_test_crash_point
     from harvester_network.agent.hostip_journal import RecordStore
     from harvester_network.agent.logs import configure_logging
-    from harvester_network.agent.loop import AgentLoop, KernelHost, ObjectSource, PortPruner
+    from harvester_network.agent.loop import AgentLoop, KernelHost, ObjectSource
     from harvester_network.agent.metrics import AgentMetrics, serve_metrics
+    from harvester_network.agent.pruner import PortPruner
     from harvester_network.agent.status import DirStatusSink, KubeStatusSink, StatusSink
 
     cli = parser(prog)

@@ -1,7 +1,8 @@
 """The agent's kernel side: diff the desired `HostState` with the kernel (`plan_changes`, pure) and apply it.
 
     result = Reconciler(ipr).reconcile(desired)   # read (one link dump + one bridge-VLAN dump), plan, apply
-    news = LinkEventWatcher(ipr).wait(timeout)     # link events: a full pass, or VM ports to prune at once
+
+The link events that ask for a pass, or for a VM port's prune at once, are read in agent/link_events.py.
 
 Ownership (ifalias `hvnet:<cn>` and a link group), teardown, VID-1 pruning and "no writes when nothing
 changed" are described in docs/agent.md; each rule is a comment where it is applied.
@@ -9,16 +10,9 @@ changed" are described in docs/agent.md; each rule is a comment where it is appl
 
 from __future__ import annotations
 
-import errno
-import select
-import socket
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from pyroute2.netlink.rtnl import RTM_DELLINK, RTMGRP_LINK
-from pyroute2.netlink.rtnl.marshal import MarshalRtnl
 
 from harvester_network.agent.hoststate import OWNER_ALIAS_PREFIX, BridgeState, HostState, NodeError
 from harvester_network.agent.netlink_apply import (
@@ -43,18 +37,12 @@ from harvester_network.agent.netlink_apply import (
     SetUp,
 )
 from harvester_network.agent.netlink_read import (
-    IFF_UP,
-    RTEXT_FILTER_BRVLAN_COMPRESSED,
-    RTEXT_FILTER_SKIP_STATS,
     KernelState,
     LinkState,
     PortVlan,
     RouteSocket,
-    link_from_message,
     link_inventory,
-    owner_of,
     read_kernel_state,
-    vlans_from_infos,
 )
 from harvester_network.facts import DEFAULT_PVID, MAX_VID
 from harvester_network.vids import vid_ranges
@@ -62,8 +50,6 @@ from harvester_network.vids import vid_ranges
 __all__ = [
     "ApplyResult",
     "EnslaveHook",
-    "LinkEventWatcher",
-    "LinkNews",
     "NotOwnedError",
     "Plan",
     "Reconciler",
@@ -350,162 +336,3 @@ class Reconciler:
 
 def prune_default_vlan(ipr: Any, bridge: str) -> list[str]:
     return Reconciler(ipr).prune_default_vlan(bridge)
-
-
-@dataclass
-class LinkNews:
-    """What the link events since the last look ask of the agent."""
-
-    full_pass: bool = False  # an owned link, or a NIC of an owned bond, changed; or the kernel dropped events
-    # VM ports of owned bridges still in VLAN 1 without PVID 1, fixed at once from their own event (no pass)
-    prunes: list[PruneVid1] = field(default_factory=list)
-    indexes: dict[str, int] = field(default_factory=dict)  # {port: ifindex} of the prunes
-
-    def __bool__(self) -> bool:
-        return self.full_pass or bool(self.prunes)
-
-
-def _signature(msg: Any) -> Any:
-    """What the plan reads of a link in one link message (AF_BRIDGE ones: its VLANs)."""
-    if msg["family"] == socket.AF_BRIDGE:
-        spec = msg.get("IFLA_AF_SPEC")
-        infos = spec.get_attrs("IFLA_BRIDGE_VLAN_INFO") if spec else []
-        return (msg.get("IFLA_MASTER"), tuple((info["flags"], info["vid"]) for info in infos))
-    data = [msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_DATA", key) for key in _PLANNED_LINK_DATA]
-    return (
-        *(msg.get(attr) for attr in ("IFLA_IFNAME", "IFLA_MASTER", "IFLA_MTU", "IFLA_TXQLEN", "IFLA_IFALIAS")),
-        msg.get("IFLA_GROUP"),
-        msg["flags"] & IFF_UP,
-        msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND"),
-        *data,
-    )
-
-
-_PLANNED_LINK_DATA = ("IFLA_BOND_MODE", "IFLA_BOND_MIIMON", "IFLA_BR_VLAN_FILTERING")
-
-
-@dataclass(frozen=True)
-class _Owned:
-    name: str
-    kind: str
-    cluster_network: str
-
-
-class LinkEventWatcher:
-    """Link events (RTMGRP_LINK) that concern the agent's links: an owned link changed or went away, a NIC of an
-    owned bond changed (a full pass), or a VM port of an owned bridge is in VLAN 1 (pruned from the event's own
-    VLAN list, no pass). Create it in the namespace the agent manages."""
-
-    RECV_SIZE = 1 << 20
-
-    def __init__(self, ipr: Any) -> None:
-        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK, socket.NETLINK_ROUTE)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.RECV_SIZE)
-        self.sock.bind((0, RTMGRP_LINK))
-        self.marshal = MarshalRtnl()
-        # Bound before this read: whatever changes after it arrives as an event.
-        messages = list(ipr.link("dump", ext_mask=RTEXT_FILTER_SKIP_STATS))
-        names = {msg["index"]: msg.get("IFLA_IFNAME") for msg in messages}
-        links = [(msg, link_from_message(msg, names)) for msg in messages]
-        self.owned = {link.index: _Owned(link.name, link.kind, link.owner) for _, link in links if link.owner}
-        bonds = {owned.name for owned in self.owned.values() if owned.kind == "bond"}
-        # What the plan reads of each owned link and each NIC of an owned bond, as last seen (by index, family).
-        self._signatures: dict[tuple[int, int], Any] = {
-            (msg["index"], msg["family"]): _signature(msg) for msg, link in links if link.owner or link.master in bonds
-        }
-        for msg in ipr.link("dump", family=socket.AF_BRIDGE, ext_mask=RTEXT_FILTER_BRVLAN_COMPRESSED):
-            if msg["index"] in self.owned:
-                self._signatures[(msg["index"], msg["family"])] = _signature(msg)
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
-    def __enter__(self) -> LinkEventWatcher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def wait(self, timeout: float, wake: Any = None) -> LinkNews:
-        """The news of the events that came within `timeout` seconds; returns early (maybe with no news) when
-        `wake` (anything with a fileno, e.g. agent/wakeup.py's Wakeup) becomes readable."""
-        readable, _, _ = select.select([self.sock, *([wake] if wake is not None else [])], [], [], timeout)
-        news = LinkNews()
-        if self.sock in readable:
-            self._drain(news)
-        return news
-
-    def wait_for_link_events(self, timeout: float) -> bool:
-        """True as soon as a relevant event arrived (or events were lost), False after `timeout` seconds without."""
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = max(0.0, deadline - time.monotonic())
-            if self.wait(remaining):
-                return True
-            if remaining == 0.0:
-                return False
-
-    def _drain(self, news: LinkNews) -> None:
-        while True:
-            try:
-                data = self.sock.recv(self.RECV_SIZE)
-            except BlockingIOError:
-                return
-            except OSError as error:
-                if error.errno != errno.ENOBUFS:
-                    raise
-                news.full_pass = True  # the kernel dropped events: look again
-                continue
-            for msg in self.marshal.parse(data):
-                self._read_event(msg, news)
-
-    def _read_event(self, msg: Any, news: LinkNews) -> None:
-        index = msg.get("index")
-        if index is None:
-            return
-        removed = msg["header"]["type"] == RTM_DELLINK
-        name = msg.get("IFLA_IFNAME") or ""
-        owner = owner_of(msg.get("IFLA_IFALIAS"), name, msg.get("IFLA_GROUP") or 0)
-        kind = msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND")
-        known = self.owned.get(index)
-        if owner is not None or known is not None:
-            if removed and msg["family"] != socket.AF_BRIDGE:
-                self.owned.pop(index, None)
-            elif owner is not None:
-                self.owned[index] = _Owned(name, kind or (known.kind if known else ""), owner)
-            news.full_pass |= self._changed(index, msg, removed)
-            return
-        master = self.owned.get(msg.get("IFLA_MASTER") or 0)
-        if master is None:
-            return
-        if master.kind != "bridge":  # a NIC of an owned bond
-            news.full_pass |= self._changed(index, msg, removed)
-        elif msg["family"] == socket.AF_BRIDGE and not removed:
-            self._vm_port_event(index, name, master, msg, news)
-
-    def _changed(self, index: int, msg: Any, removed: bool) -> bool:
-        # A VM port joining a bridge makes the bridge and the bond's NICs report a change (features are
-        # recomputed) that leaves all the plan reads as it was: no reason for a pass.
-        seen = (index, msg["family"])
-        signature = None if removed else _signature(msg)
-        if signature is not None and self._signatures.get(seen) == signature:
-            return False
-        self._signatures[seen] = signature
-        return True
-
-    def _vm_port_event(self, index: int, name: str, bridge: _Owned, msg: Any, news: LinkNews) -> None:
-        # The kernel sends a port's whole VLAN list with each AF_BRIDGE notification (br_ifinfo_notify): a port that
-        # joined with PVID 1 and then got its own VLAN shows VID 1 without PVID here, and is fixed at once.
-        spec = msg.get("IFLA_AF_SPEC")
-        infos = spec.get_attrs("IFLA_BRIDGE_VLAN_INFO") if spec else None
-        if infos is None:
-            news.full_pass = True  # no VLAN list in the event: the pass reads it
-            return
-        entry = vlans_from_infos(infos).get(DEFAULT_PVID)
-        if entry is not None and not entry.pvid:
-            news.prunes = [p for p in news.prunes if p.link != name]
-            news.prunes.append(PruneVid1(bridge.cluster_network, name, PRUNE_REASON, bridge=bridge.name))
-            news.indexes[name] = index

@@ -4,7 +4,8 @@ Every netlink write goes through `LinkOps`, which counts it (`writes`, for metri
 nothing-changed guarantee). Each applied change logs one line (logger `harvester_network.agent.netlink`) whose
 `extra` names the change, the link, its cluster network and the reason. A change that fails becomes a
 `NodeError` for its cluster network saying which link and why; that cluster network's later changes are
-skipped, other cluster networks go on.
+skipped, other cluster networks go on. The one exception to "through LinkOps": `PruneRequests`, the pruner
+thread's own writer of PruneVid1 (one raw request each, counted and logged the same way).
 
 Plugging in around "enslave a NIC" (e.g. moving the host's IP addresses from the NIC to the bridge later):
 pass `EnslaveHook`s to `Applier`; `before_enslave`/`after_enslave` run around every `EnslaveNic` with the same
@@ -14,15 +15,19 @@ failed netlink request.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netlink.rtnl import RTM_DELLINK
 
 from harvester_network.agent.hoststate import NodeError
+from harvester_network.agent.netlink_raw import NetlinkSocket, bridge_vlan_request
 from harvester_network.agent.netlink_read import (
     BRIDGE_VLAN_INFO_RANGE_BEGIN,
     BRIDGE_VLAN_INFO_RANGE_END,
@@ -279,6 +284,42 @@ class PruneVid1(Change):
 
     def apply(self, ops: LinkOps) -> None:
         ops.set_vlans("del", self.link, [(DEFAULT_PVID, DEFAULT_PVID)])
+
+
+class PruneRequests:
+    """The pruner thread's writer (agent/pruner.py): each PruneVid1 is one RTM_DELLINK request on a socket of its
+    own whose calls keep the GIL (agent/netlink_raw.py), where pyroute2's request path hands the GIL over several
+    times. Counted in `writes` and logged like the Applier's changes; a failure is logged and left for the next
+    pass."""
+
+    # Answers that need nothing more, named by the race behind them: the port changed after its event was sent.
+    SETTLED = {
+        errno.ENODEV: "the port was deleted since its event",
+        errno.ENOENT: "its VLAN 1 was removed since its event",
+    }
+
+    def __init__(self) -> None:
+        self.sock = NetlinkSocket()
+        self.writes = 0
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def prune(self, ports: Sequence[tuple[PruneVid1, int]]) -> None:
+        """Remove VID 1 from each port (its change and ifindex): every request first, then the logs (a log line
+        is a write to stderr, which hands the GIL over)."""
+        answers = []
+        for _, index in ports:
+            self.writes += 1
+            answers.append(self.sock.request(RTM_DELLINK, bridge_vlan_request(socket.AF_BRIDGE, index, DEFAULT_PVID)))
+        for (change, _), code in zip(ports, answers, strict=True):
+            if code == 0:
+                log.info("%s: %s", change.summary(), change.reason, extra=_log_fields(change))
+            elif code in self.SETTLED:
+                log.debug("%s: not needed, %s", change.summary(), self.SETTLED[code], extra=_log_fields(change))
+            else:
+                error = os.strerror(code)
+                log.warning("%s failed: %s", change.summary(), error, extra=_log_fields(change) | {"error": error})
 
 
 class EnslaveHook(Protocol):

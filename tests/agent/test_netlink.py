@@ -7,6 +7,9 @@ boots it) or on a host kernel that has them. What the agent did is checked with 
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
 import socket
 import time
 from collections import Counter
@@ -21,11 +24,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from harvester_network.agent.hostip import HostIpMigrator
 from harvester_network.agent.hostip_journal import RecordStore
 from harvester_network.agent.hoststate import BridgeState, HostState, UplinkState
-from harvester_network.agent.loop import KernelHost, PortPruner
+from harvester_network.agent.link_events import LinkEventWatcher, LinkNews
+from harvester_network.agent.loop import KernelHost
 from harvester_network.agent.metrics import AgentMetrics
 from harvester_network.agent.netlink import (
-    LinkEventWatcher,
-    LinkNews,
     NotOwnedError,
     Reconciler,
     link_inventory,
@@ -37,18 +39,19 @@ from harvester_network.agent.netlink_apply import (
     DelVids,
     EnslaveNic,
     LinkOps,
+    PruneRequests,
     PruneVid1,
     ReleaseNic,
 )
+from harvester_network.agent.netlink_raw import RTM_GETADDR, RTM_GETLINK
 from harvester_network.agent.netlink_read import (
     OWNER_LINK_GROUP,
     RTEXT_FILTER_SKIP_STATS,
-    RTM_GETADDR,
-    RTM_GETLINK,
     ipv4_link_indexes,
     link_from_message,
     read_kernel_state,
 )
+from harvester_network.agent.pruner import PortPruner
 from harvester_network.lab.uml import needs_lab_kernel
 from harvester_network.model import names
 from tests.agent.conftest import HvtNetns
@@ -463,6 +466,23 @@ def test_link_events_wake_the_agent_for_its_links_only(ns: HvtNetns, rec: Reconc
         assert watcher.wait_for_link_events(10) is True
 
 
+def test_link_events_ask_for_a_pass_for_what_the_plan_reads_only(ns: HvtNetns, rec: Reconciler) -> None:
+    with watching_a_built_bridge(ns, rec) as watcher:
+        ns.run("ip", "link", "set", "vlan-br", "type", "bridge", "ageing_time", "20000")  # not planned
+        assert watcher.wait_for_link_events(1.0) is False
+
+        for change in (
+            ["vlan-bo", "type", "bond", "miimon", "50"],
+            ["vlan-br", "type", "bridge", "vlan_filtering", "0"],
+            ["vlan-bo", "mtu", "1400"],
+            ["vlan-br", "txqueuelen", "500"],
+            ["eth1", "alias", "renamed-by-hand"],  # a NIC of the bond
+        ):
+            ns.run("ip", "link", "set", *change)
+            assert watcher.wait_for_link_events(10) is True, change
+            settle(watcher)
+
+
 def news_until_quiet(watcher: LinkEventWatcher) -> LinkNews:
     """The link news of every event until none comes for a second."""
     gathered = LinkNews()
@@ -488,6 +508,67 @@ def test_a_new_vm_port_is_pruned_from_its_own_link_event(ns: HvtNetns, rec: Reco
         assert not news_until_quiet(watcher).prunes  # the prune's own event asks for nothing more
 
 
+def test_a_prune_is_reported_once_until_its_own_event(ns: HvtNetns, rec: Reconciler) -> None:
+    with watching_a_built_bridge(ns, rec) as watcher:
+        add_vm_port(ns, "vm1", "vlan-br", vid=100)
+        ns.run("bridge", "vlan", "add", "vid", "200", "dev", "vm1")  # another event still showing VID 1
+
+        first = news_until_quiet(watcher)
+        assert [p.link for p in first.prunes] == ["vm1"]
+        rec.applier.apply(first.prunes, indexes=first.indexes)
+        ns.run("bridge", "vlan", "add", "vid", "1", "dev", "vm1")  # VID 1 back after the prune's own event
+
+        assert [p.link for p in news_until_quiet(watcher).prunes] == ["vm1"]
+
+
+@pytest.fixture
+def requests(ns: HvtNetns) -> Iterator[PruneRequests]:
+    with ns.inside():
+        made = PruneRequests()  # its socket in the namespace, as the pruner's
+    yield made
+    made.close()
+
+
+def test_prune_requests_remove_vid_1_and_name_the_race_of_a_deleted_port(
+    ns: HvtNetns, rec: Reconciler, requests: PruneRequests, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_dummies(ns, "eth1")
+    rec.reconcile(state(network("vlan", ["eth1"], {100})))
+    add_vm_port(ns, "vm1", "vlan-br", vid=100)
+    add_vm_port(ns, "vm2", "vlan-br", vid=100)
+    gone = ns.link("vm2")["ifindex"]
+    ns.run("ip", "link", "del", "vm2")
+    caplog.set_level(logging.DEBUG, logger="harvester_network.agent.netlink")
+
+    requests.prune(
+        [
+            (PruneVid1("vlan", "vm1", "r", bridge="vlan-br"), ns.link("vm1")["ifindex"]),
+            (PruneVid1("vlan", "vm2", "r", bridge="vlan-br"), gone),
+        ]
+    )
+
+    assert ns.bridge_vlans()["vm1"] == {100: PVID_UNTAGGED}
+    assert ns.bridge_vlans()["vlan-bo"] == tagged(100)
+    assert requests.writes == 2
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("INFO", "remove VLAN 1 from vm1 (port of vlan-br): r"),
+        ("DEBUG", "remove VLAN 1 from vm2 (port of vlan-br): not needed, the port was deleted since its event"),
+    ]
+
+
+def test_a_failed_prune_request_is_logged_with_the_kernels_reason(
+    ns: HvtNetns, requests: PruneRequests, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_dummies(ns, "eth1")  # a port no more: released from its bridge since its event
+
+    requests.prune([(PruneVid1("vlan", "eth1", "r", bridge="vlan-br"), ns.link("eth1")["ifindex"])])
+
+    [record] = caplog.records
+    message = f"remove VLAN 1 from eth1 (port of vlan-br) failed: {os.strerror(errno.EOPNOTSUPP)}"
+    assert (record.levelname, record.getMessage()) == ("WARNING", message)
+    assert requests.writes == 1
+
+
 def test_the_pruner_thread_fixes_a_new_vm_port_on_its_own(ns: HvtNetns, rec: Reconciler) -> None:
     from pyroute2 import IPRoute
 
@@ -500,12 +581,15 @@ def test_the_pruner_thread_fixes_a_new_vm_port_on_its_own(ns: HvtNetns, rec: Rec
     with prune_ipr, pruner:
         add_vm_port(ns, "vm1", "vlan-br", vid=100)  # nobody but the pruner's thread reads link events here
         add_vm_port(ns, "vm2", "vlan-br", vid=None)
+        ns.run("ip", "link", "add", "br-ex", "type", "bridge", "vlan_filtering", "1")
+        add_vm_port(ns, "vm3", "br-ex", vid=100)  # a bridge the agent does not own
         deadline = time.monotonic() + 10
         while 1 in ns.bridge_vlans()["vm1"] and time.monotonic() < deadline:
             time.sleep(0.05)
 
         assert ns.bridge_vlans()["vm1"] == {100: PVID_UNTAGGED}
         assert ns.bridge_vlans()["vm2"] == {1: PVID_UNTAGGED}
+        assert set(ns.bridge_vlans()["vm3"]) == {1, 100}
         while pruner.wait(1.5):  # the late events of building the bridge
             pass
         # hvnet_agent_netlink_writes counts the prune (one request: VID 1 off vm1), not only the passes' writes

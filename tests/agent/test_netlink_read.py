@@ -15,17 +15,14 @@ from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
 from harvester_network.agent.inputs import LinkInfo
+from harvester_network.agent.netlink_raw import IFADDRMSG, IFINFOMSG, RawMessage, RouteSocket
 from harvester_network.agent.netlink_read import (
-    IFADDRMSG,
-    IFINFOMSG,
     OWNER_LINK_GROUP,
     RTEXT_FILTER_BRVLAN_COMPRESSED,
     RTEXT_FILTER_SKIP_STATS,
     KernelState,
     LinkState,
     PortVlan,
-    RawMessage,
-    RouteSocket,
     ipv4_link_indexes,
     link_from_message,
     link_inventory,
@@ -55,7 +52,7 @@ def decoded(msg_type: Any, fields: dict[str, Any], attrs: list[tuple[str, Any]])
 
 def raw(msg: Any) -> RawMessage:
     """The same message's bytes (after the netlink header) read by RawMessage."""
-    return RawMessage(memoryview(msg.data)[16:], IFADDRMSG if isinstance(msg, ifaddrmsg) else IFINFOMSG)
+    return RawMessage(bytes(msg.data[16:]), IFADDRMSG if isinstance(msg, ifaddrmsg) else IFINFOMSG)
 
 
 def pyroute2(msg: Any) -> Any:
@@ -369,5 +366,5 @@ def attribute(number: int, payload: bytes) -> bytes:
 def test_attribute_flags_are_not_part_of_the_type() -> None:
     nested = 0x8000  # NLA_F_NESTED, which newer kernels set on nests
     info = attribute(nested | 18, attribute(1, b"bond\0") + attribute(nested | 2, attribute(3, struct.pack("=I", 77))))
-    msg = RawMessage(memoryview(struct.pack("=BxHiII", 0, 0, 3, 1, 0) + attribute(3, b"b0\0") + info))
+    msg = RawMessage(struct.pack("=BxHiII", 0, 0, 3, 1, 0) + attribute(3, b"b0\0") + info)
     assert link_from_message(msg, {}) == LinkState(3, "b0", "bond", None, 0, 0, True, None, miimon=77)
