@@ -14,8 +14,10 @@ link notifications carry each port's VLAN list), so no `bridge` command adds its
 - RSS of the agent (VmRSS) idle at the quickstart objects, 100, 5,000 and 10,000 NADs; the baseline is a process
   that only imports kubernetes.client and pyroute2, measured in the same run; import time of the agent likewise;
 - start -> first converged status: from starting the process to its log line saying vlan is ready;
-- a pass where nothing changed at 10,000 NADs + 200 VlanConfigs: thread CPU of AgentLoop.run_pass in this process
-  (mirrors, desired state, one link dump, plan, status), against computing the desired state from scratch.
+- a pass where nothing changed at 10,000 NADs + 200 VlanConfigs, as the agent process has it: `hvnet agent` with a
+  0.2 s resync, its own pass-CPU counter (/metrics) and its process CPU (/proc) over 15 s of such passes, without
+  and with 60 VM ports on the bridge; against computing the desired state from scratch, and the pass's kernel read
+  decoded by pyroute2 (as before) against RouteSocket (now), both in this process.
 
     .venv/bin/python benchmarks/agent_kube.py [--trials 30] [--memory-only]
 """
@@ -26,6 +28,7 @@ import argparse
 import datetime
 import functools
 import json
+import os
 import platform
 import select
 import socket
@@ -35,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -50,16 +54,18 @@ from harvester_network.agent.desired import desired_host_state  # noqa: E402
 from harvester_network.agent.hostip import HostIpMigrator  # noqa: E402
 from harvester_network.agent.hostip_journal import RecordStore  # noqa: E402
 from harvester_network.agent.kube_source import KubeSource  # noqa: E402
-from harvester_network.agent.loop import AgentLoop, KernelHost, StatusPublisher  # noqa: E402
-from harvester_network.agent.metrics import AgentMetrics  # noqa: E402
+from harvester_network.agent.loop import KernelHost  # noqa: E402
+from harvester_network.agent.netlink_raw import RouteSocket  # noqa: E402
 from harvester_network.agent.netlink_read import (  # noqa: E402
     BRIDGE_VLAN_INFO_PVID,
     BRIDGE_VLAN_INFO_UNTAGGED,
+    RTEXT_FILTER_BRVLAN_COMPRESSED,
+    RTEXT_FILTER_SKIP_STATS,
     PortVlan,
+    ipv4_link_indexes,
+    read_kernel_state,
     vlans_from_infos,
 )
-from harvester_network.agent.reconcile import reconcile_pass  # noqa: E402
-from harvester_network.agent.status import KubeStatusSink  # noqa: E402
 from harvester_network.kube import KubeClient, KubeTarget  # noqa: E402
 from harvester_network.lab.agents import hvnet_executable  # noqa: E402
 from harvester_network.lab.uml import needs_lab_kernel, run_in_lab_kernel  # noqa: E402
@@ -78,6 +84,7 @@ BOND, BRIDGE = "vlan-bo", "vlan-br"
 SEED_VIDS = range(2, 4000)  # seeded NADs cycle through these; trials use VIDs above
 TRIAL_VID = 4001
 LEAK_VID = 100
+VM_PORTS = 60  # on the bridge while the no-op pass is measured a second time
 WAIT_S = 30.0
 Vlans = Mapping[int, PortVlan]
 
@@ -309,10 +316,11 @@ def vid_of(n: int) -> int:
 class Agent:
     """`hvnet agent` in Kubernetes mode, as the DaemonSet runs it (its log in the work directory)."""
 
-    def __init__(self, cluster: Cluster, workdir: Path) -> None:
+    def __init__(self, cluster: Cluster, workdir: Path, resync_s: float = 300, metrics_addr: str = "") -> None:
         self.log = workdir / f"agent-{time.monotonic_ns()}.log"
         argv = [hvnet_executable(), "agent", "--node", "node1", "--kubeconfig", cluster.kubeconfig]
-        argv += ["--state-dir", str(workdir / "state"), "--resync", "300"]
+        argv += ["--state-dir", str(workdir / "state"), "--resync", str(resync_s)]
+        argv += ["--metrics-addr", metrics_addr] if metrics_addr else []
         self.started = time.perf_counter()
         with self.log.open("w") as log:
             self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
@@ -425,37 +433,84 @@ def converge(monitor: BridgeVlanMonitor, vids: set[int], what: str) -> None:
     monitor.wait_for(BOND, lambda vlans: vids <= set(vlans), what)
 
 
-def noop_pass_cpu(cluster: Cluster, ipr: IPRoute, workdir: Path, passes: int = 100) -> tuple[float, float, float]:
-    """(mean thread CPU of a no-op AgentLoop.run_pass, of its reconcile part alone, of desired state from
-    scratch), in seconds, with the mirrors of a KubeSource in this process."""
-    source = KubeSource(cluster.target, "node1")
-    host = KernelHost(ipr, HostIpMigrator(ipr, RecordStore(workdir / "noop-state", "node1")))
-    loop = AgentLoop(source, host, KubeStatusSink(cluster.target), AgentMetrics())
-    loop.publisher = StatusPublisher(loop.sink, loop.status_retry_s)  # as run_forever: unchanged statuses stay
+METRICS_ADDR = "127.0.0.1:9464"  # in the benchmark's own namespace
+NOOP_RESYNC_S = 0.2
+NOOP_WINDOW_S = 15.0
+
+
+def agent_counters() -> dict[str, float]:
+    """The agent's /metrics counters (`<name>_total` lines) by name."""
+    with urllib.request.urlopen(f"http://{METRICS_ADDR}/metrics", timeout=10) as response:
+        lines = response.read().decode().splitlines()
+    return {name: float(value) for name, _, value in (line.partition(" ") for line in lines) if name.endswith("_total")}
+
+
+def process_cpu_s(pid: int) -> float:
+    """utime + stime of every thread of process `pid` (/proc/<pid>/stat, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def noop_passes(cluster: Cluster, workdir: Path) -> tuple[float, float, int]:
+    """(mean CPU of a pass on its thread, mean CPU of the whole process per pass, passes) of `hvnet agent` making
+    a pass every NOOP_RESYNC_S where nothing changed (a resync), over NOOP_WINDOW_S; the agent's own counter
+    (hvnet_agent_reconcile_cpu_seconds) and its /proc stat. The process figure has everything else a resync pass
+    brings: the status thread checking the statuses, the log lines, the watches, this scrape."""
+    agent = Agent(cluster, workdir, resync_s=NOOP_RESYNC_S, metrics_addr=METRICS_ADDR)
     try:
-        report = loop.run_pass()
-        if report is None or not report.ready:
-            raise SystemExit(f"the in-process pass did not converge: {report}")
-        whole = reconcile_only = scratch = 0.0  # sums: the lab kernel's thread clock ticks in 10 ms
-        for _ in range(passes):
+        agent.first_ready_s()
+        time.sleep(3)  # the start's passes and status writes are over
+        before, cpu_before = agent_counters(), process_cpu_s(agent.process.pid)
+        time.sleep(NOOP_WINDOW_S)
+        after, cpu_after = agent_counters(), process_cpu_s(agent.process.pid)
+    finally:
+        agent.stop()
+    passes = int(after["hvnet_agent_reconciles_total"] - before["hvnet_agent_reconciles_total"])
+    if after["hvnet_agent_netlink_writes_total"] != before["hvnet_agent_netlink_writes_total"] or passes < 10:
+        raise SystemExit(f"not {passes} passes without writes: {before} -> {after}")
+    pass_cpu = after["hvnet_agent_reconcile_cpu_seconds_total"] - before["hvnet_agent_reconcile_cpu_seconds_total"]
+    return pass_cpu / passes, (cpu_after - cpu_before) / passes, passes
+
+
+def kernel_reads(ipr: IPRoute, repeats: int = 40) -> tuple[float, float]:
+    """Mean thread CPU, in this process, of one pass's kernel read (links, bridge VLANs, addresses): (decoded by
+    pyroute2 as the pass did before, on RouteSocket as it does now)."""
+
+    def by_pyroute2() -> None:
+        list(ipr.link("dump", ext_mask=RTEXT_FILTER_SKIP_STATS))
+        list(ipr.link("dump", family=socket.AF_BRIDGE, ext_mask=RTEXT_FILTER_BRVLAN_COMPRESSED))
+        list(ipr.addr("dump", family=socket.AF_INET))
+
+    route = RouteSocket.beside(ipr)
+
+    def by_route_socket() -> None:
+        read_kernel_state(route)
+        ipv4_link_indexes(route)
+
+    sums = [0.0, 0.0]
+    for _ in range(repeats):  # interleaved: the machine's load falls on both alike
+        for slot, read in enumerate((by_pyroute2, by_route_socket)):
             started = time.thread_time()
-            report = loop.run_pass(force_status=False)
-            whole += time.thread_time() - started
-            if report is None or report.writes:
-                raise SystemExit(f"a no-op pass wrote to netlink: {report}")
-            assert loop.last_good is not None
-            objects, node = loop.last_good
-            started = time.thread_time()
-            reconcile_pass(objects, node, host, loop.desired_state, loop.last_report)
-            reconcile_only += time.thread_time() - started
+            read()
+            sums[slot] += time.thread_time() - started
+    route.close()
+    return sums[0] / repeats, sums[1] / repeats
+
+
+def scratch_desired_s(cluster: Cluster, ipr: IPRoute, workdir: Path) -> float:
+    """Thread CPU of the desired state from scratch on the same objects (best of 3; mirrors in this process)."""
+    source = KubeSource(cluster.target, "node1")
+    try:
+        objects, node = source.load()
+        host = KernelHost(ipr, HostIpMigrator(ipr, RecordStore(workdir / "noop-state", "node1")))
         links = node.with_links(host.inventory())
+        best = float("inf")
         for _ in range(3):
             started = time.thread_time()
             desired_host_state(objects, links)
-            scratch += time.thread_time() - started
-        return whole / passes, reconcile_only / passes, scratch / 3
+            best = min(best, time.thread_time() - started)
+        return best
     finally:
-        loop.publisher.close()
         source.close()
 
 
@@ -530,7 +585,14 @@ def measure(ns: HvtNetns, workdir: Path, trials: int, memory_only: bool = False)
     agent = Agent(cluster, workdir)
     start_s["10,000 NADs + 200 VlanConfigs"] = agent.first_ready_s()
     agent.stop()
-    whole, reconcile_only, scratch = (0.0, 0.0, 0.0) if memory_only else noop_pass_cpu(cluster, ns.ipr, workdir)
+    noop: dict[str, tuple[float, float, int]] = {}
+    if not memory_only:
+        noop["no VM ports"] = noop_passes(cluster, workdir)
+        for n in range(VM_PORTS):  # a node running VMs: their ports on the bridge (in VLAN LEAK_VID)
+            vm_port(ns.ipr, f"vmnoop{n}", remove_vlan_1_first=True)
+        noop[f"{VM_PORTS} VM ports on the bridge"] = noop_passes(cluster, workdir)
+        reads = kernel_reads(ns.ipr)
+        scratch = scratch_desired_s(cluster, ns.ipr, workdir)
     cluster.stop()
     print(f"[{time.perf_counter() - started:.0f}s] done", file=sys.stderr, flush=True)
 
@@ -562,12 +624,16 @@ def measure(ns: HvtNetns, workdir: Path, trials: int, memory_only: bool = False)
         print(f"| start -> first converged status, {label}{listed} | {value:.2f} s |")
     if memory_only:
         return
+    for label, (pass_cpu, process_cpu, passes) in noop.items():
+        print(
+            f"| no-op pass at 10,000 NADs + 200 VlanConfigs, {label}: the agent's pass thread / whole process per "
+            f"pass ({passes} resync passes) | {pass_cpu * 1000:.1f} / {process_cpu * 1000:.1f} ms |"
+        )
     print(
-        f"| no-op pass at 10,000 NADs + 200 VlanConfigs: whole AgentLoop.run_pass (thread CPU) | "
-        f"{whole * 1000:.1f} ms |"
+        f"| ... the pass's kernel read with {VM_PORTS} VM ports: decoded by pyroute2 (before) / on RouteSocket "
+        f"(now), in this process | {reads[0] * 1000:.1f} / {reads[1] * 1000:.1f} ms |"
     )
-    print(f"| ... of it reconcile_pass (desired, one link dump, plan, statuses) | {reconcile_only * 1000:.1f} ms |")
-    print(f"| baseline: desired state from scratch on the same objects | {scratch * 1000:.1f} ms |")
+    print(f"| baseline: desired state from scratch on the same objects, in this process | {scratch * 1000:.1f} ms |")
 
 
 def main() -> int:
