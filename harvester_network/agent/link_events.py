@@ -67,16 +67,17 @@ def _signature(link: LinkMessage) -> tuple[object, ...]:
     """What the plan reads of a link in one link message (AF_BRIDGE ones: its VLANs), undecoded."""
     if link.family == socket.AF_BRIDGE:
         return (link.payload(IFLA_MASTER), tuple((info["flags"], info["vid"]) for info in link.vlan_infos() or ()))
+    kind = link.text(IFLA_INFO_KIND, (IFLA_LINKINFO,))
     return (
         *(link.payload(attr) for attr in (IFLA_IFNAME, IFLA_MASTER, IFLA_MTU, IFLA_TXQLEN, IFLA_IFALIAS, IFLA_GROUP)),
         link.flags & IFF_UP,
-        link.payload(IFLA_INFO_KIND, (IFLA_LINKINFO,)),
-        *(link.payload(attr, (IFLA_LINKINFO, IFLA_INFO_DATA)) for attr in _PLANNED_LINK_DATA),
+        kind,
+        *(link.payload(attr, (IFLA_LINKINFO, IFLA_INFO_DATA)) for attr in _PLANNED_LINK_DATA.get(kind or "", ())),
     )
 
 
-# IFLA_BOND_MODE and IFLA_BOND_MIIMON of a bond, IFLA_BR_VLAN_FILTERING of a bridge (types in different spaces)
-_PLANNED_LINK_DATA = (IFLA_BOND_MODE, IFLA_BOND_MIIMON, IFLA_BR_VLAN_FILTERING)
+# What the plan reads in IFLA_INFO_DATA, whose attribute types depend on the link's kind.
+_PLANNED_LINK_DATA = {"bond": (IFLA_BOND_MODE, IFLA_BOND_MIIMON), "bridge": (IFLA_BR_VLAN_FILTERING,)}
 
 
 def _raw(msg: Any) -> LinkMessage:

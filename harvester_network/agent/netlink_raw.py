@@ -83,9 +83,10 @@ def attributes(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, in
         start += align(length)
 
 
-def bridge_vlan_request(family: int, index: int, vid: int) -> bytes:
-    """The body of an RTM_SETLINK/RTM_DELLINK request for one VID on bridge port `index` (`bridge vlan add/del`)."""
-    vlan_info = attribute(IFLA_BRIDGE_VLAN_INFO, VLAN_INFO.pack(0, vid))  # flags 0: master, not self
+def bridge_vlan_request(family: int, index: int, vid: int, flags: int = 0) -> bytes:
+    """The body of an RTM_SETLINK/RTM_DELLINK request for one VID on bridge port `index` (`bridge vlan add/del`;
+    `flags`: BRIDGE_VLAN_INFO_*, e.g. PVID)."""
+    vlan_info = attribute(IFLA_BRIDGE_VLAN_INFO, VLAN_INFO.pack(flags, vid))
     return IFINFO.pack(family, 0, index, 0, 0) + attribute(IFLA_AF_SPEC, vlan_info)
 
 

@@ -130,7 +130,7 @@ def _check_annotation_size(value: str) -> str:
 
 
 Mtu = Annotated[StrictInt, AfterValidator(_check_mtu)]
-U32 = Annotated[StrictInt, Field(le=2**32 - 1)]  # a netlink u32 attribute (IFLA_TXQLEN)
+Uint32 = Annotated[StrictInt, Field(le=2**32 - 1)]  # a netlink u32 attribute (IFLA_TXQLEN)
 # The bond driver's int options (miimon): netlink carries a u32, the kernel refuses what exceeds INT_MAX.
 BondInt = Annotated[StrictInt, Field(le=2**31 - 1)]
 # A container image reference (the DHCP server's, a VM's containerDisk): [registry/]path[:tag][@sha256:digest].
@@ -170,7 +170,7 @@ class Uplink(Spec):
     )
     # 0 is Harvester's "no MTU given": the VlanConfig carries 0, the agent sets DEFAULT_MTU (facts.py).
     mtu: Mtu = Field(default=0, description=f"{MIN_MTU}..{MAX_MTU}, or 0 for the default {DEFAULT_MTU}")
-    tx_q_len: U32 = Field(default=-1, ge=-1, alias="txQLen", description="-1 leaves it as it is")
+    tx_q_len: Uint32 = Field(default=-1, ge=-1, alias="txQLen", description="-1 leaves it as it is")
 
 
 class NodeOverride(Spec):
