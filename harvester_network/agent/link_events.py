@@ -35,6 +35,7 @@ from harvester_network.agent.netlink_raw import (
     IFLA_TXQLEN,
     LinkMessage,
     NetlinkSocket,
+    RouteSocket,
     links,
 )
 from harvester_network.agent.netlink_read import (
@@ -80,12 +81,6 @@ def _signature(link: LinkMessage) -> tuple[object, ...]:
 _PLANNED_LINK_DATA = {"bond": (IFLA_BOND_MODE, IFLA_BOND_MIIMON), "bridge": (IFLA_BR_VLAN_FILTERING,)}
 
 
-def _raw(msg: Any) -> LinkMessage:
-    """A link message pyroute2 decoded, read again raw from its buffer."""
-    data = msg.data[msg.offset : msg.offset + msg["header"]["length"]]
-    return next(links(data, _LINK_MESSAGES))
-
-
 @dataclass(frozen=True)
 class _Owned:
     name: str
@@ -106,20 +101,24 @@ class LinkEventWatcher:
     def __init__(self, ipr: Any) -> None:
         self.sock = NetlinkSocket(RTMGRP_LINK, self.QUEUE_SIZE)
         # Bound before this read: whatever changes after it arrives as an event.
-        messages = list(ipr.link("dump", ext_mask=RTEXT_FILTER_SKIP_STATS))
-        names = {msg["index"]: msg.get("IFLA_IFNAME") for msg in messages}
-        links_read = [(msg, link_from_message(msg, names)) for msg in messages]
-        self.owned = {link.index: _Owned(link.name, link.kind, link.owner) for _, link in links_read if link.owner}
-        bonds = {owned.name for owned in self.owned.values() if owned.kind == "bond"}
-        # What the plan reads of each owned link and each NIC of an owned bond, as last seen (by index, family).
-        self._signatures: dict[tuple[int, int], Any] = {
-            (msg["index"], msg["family"]): _signature(_raw(msg))
-            for msg, link in links_read
-            if link.owner or link.master in bonds
-        }
-        for msg in ipr.link("dump", family=socket.AF_BRIDGE, ext_mask=RTEXT_FILTER_BRVLAN_COMPRESSED):
-            if msg["index"] in self.owned:
-                self._signatures[(msg["index"], msg["family"])] = _signature(_raw(msg))
+        route = RouteSocket.beside(ipr)
+        try:
+            messages = route.links(socket.AF_UNSPEC, RTEXT_FILTER_SKIP_STATS)
+            names = {msg.ifindex: msg.text(IFLA_IFNAME) or "" for msg in messages}
+            links_read = [(msg, link_from_message(msg, names)) for msg in messages]
+            self.owned = {link.index: _Owned(link.name, link.kind, link.owner) for _, link in links_read if link.owner}
+            bonds = {owned.name for owned in self.owned.values() if owned.kind == "bond"}
+            # What the plan reads of each owned link and each NIC of an owned bond, as last seen (by index, family).
+            self._signatures: dict[tuple[int, int], Any] = {
+                (msg.ifindex, msg.family): _signature(msg)
+                for msg, link in links_read
+                if link.owner or link.master in bonds
+            }
+            for msg in route.links(socket.AF_BRIDGE, RTEXT_FILTER_BRVLAN_COMPRESSED):
+                if msg.ifindex in self.owned:
+                    self._signatures[(msg.ifindex, msg.family)] = _signature(msg)
+        finally:
+            route.close()
         self._reported: set[int] = set()  # VM ports whose prune was reported and whose VID 1 was not seen gone yet
 
     def close(self) -> None:

@@ -26,7 +26,7 @@ import os
 import socket
 import struct
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 NLMSG_ERROR = 2
@@ -138,12 +138,17 @@ def links(data: bytes, kinds: tuple[int, ...]) -> Iterator[LinkMessage]:
         length, kind = HEADER.unpack_from(data, start)[:2]
         if length < HEADER.size:
             return
-        end = start + length
         if kind in kinds:
-            family, _, ifindex, flags, _ = IFINFO.unpack_from(data, start + HEADER.size)
-            found = {a: (s, e) for a, s, e in attributes(data, start + HEADER.size + IFINFO.size, end)}
-            yield LinkMessage(kind, family, ifindex, flags, data, found)
+            yield link_message(data, start, kind)
         start += align(length)
+
+
+def link_message(data: bytes, start: int, kind: int) -> LinkMessage:
+    """The link message whose netlink header starts at data[start]."""
+    end = start + HEADER.unpack_from(data, start)[0]
+    family, _, ifindex, flags, _ = IFINFO.unpack_from(data, start + HEADER.size)
+    found = {a: (s, e) for a, s, e in attributes(data, start + HEADER.size + IFINFO.size, end)}
+    return LinkMessage(kind, family, ifindex, flags, data, found)
 
 
 class NetlinkSocket:
@@ -199,140 +204,18 @@ class NetlinkSocket:
 
 
 # --- the pass's dumps (agent/netlink_read.py): RouteSocket ------------------------------------------------------
-# Dumps of links, bridge ports and addresses on a socket of the pass's own; RawMessage answers `get`, `get_nested`,
-# `get_attrs` and `msg["index"]` as pyroute2's messages do, for the attributes the pass reads, each decoded when
-# read (pyroute2 decodes them all: netlink_read.py says what that costs).
+# Dumps of links, bridge ports and addresses on a socket of the pass's own, read as LinkMessages (attributes found,
+# not decoded: pyroute2 decodes them all, netlink_read.py says what that costs).
 
 NLMSG_DONE = 3
 NLM_F_DUMP, NLM_F_DUMP_INTR = 0x300, 0x10
-RTM_GETLINK, RTM_GETADDR = 18, 22
+RTM_NEWLINK, RTM_GETLINK, RTM_GETADDR = 16, 18, 22
 IFLA_EXT_MASK = 29
 IFADDR = struct.Struct("=BBBBI")  # ifaddrmsg: family, prefix length, flags, scope, index
 SIOCGSKNS = 0x894C  # a socket's network namespace, as a file descriptor
 CLONE_NEWNET = 0x40000000
 RECV_BYTES = 1 << 16  # a dump comes in parts of at most 32 KiB (netlink_dump)
 DUMP_TRIES = 3  # a dump the kernel marks inconsistent (links changed during it) is made again
-
-
-def _text(data: bytes) -> str:
-    return data.split(b"\0", 1)[0].decode()
-
-
-def _u32(data: bytes) -> int:
-    return int(U32.unpack_from(data)[0])
-
-
-def _u8(data: bytes) -> int:
-    return data[0]
-
-
-def _vlan_info(data: bytes) -> dict[str, int]:
-    flags, vid = VLAN_INFO.unpack_from(data)
-    return {"flags": flags, "vid": vid}
-
-
-# {name: (type, decode)} of the attributes the pass reads, per nest; IFLA_INFO_DATA's depend on the link kind.
-Schema = Mapping[str, tuple[int, Callable[[bytes], Any]]]
-INFO_DATA: Mapping[str, Schema] = {
-    "bond": {"IFLA_BOND_MODE": (IFLA_BOND_MODE, _u8), "IFLA_BOND_MIIMON": (IFLA_BOND_MIIMON, _u32)},
-    "bridge": {"IFLA_BR_VLAN_FILTERING": (IFLA_BR_VLAN_FILTERING, _u8)},
-}
-
-
-def _as_is(data: bytes) -> bytes:
-    return data
-
-
-def _nested(schema: Schema) -> Callable[[bytes], RawAttrs]:
-    return lambda data: RawAttrs(data, schema)
-
-
-AF_SPEC: Schema = {"IFLA_BRIDGE_VLAN_INFO": (IFLA_BRIDGE_VLAN_INFO, _vlan_info)}
-# IFLA_INFO_DATA's attributes are read by _LinkInfo, by kind
-LINKINFO: Schema = {"IFLA_INFO_KIND": (IFLA_INFO_KIND, _text), "IFLA_INFO_DATA": (IFLA_INFO_DATA, _as_is)}
-
-
-class RawAttrs:
-    """Netlink attributes answering `get`, `get_nested` and `get_attrs` as pyroute2's messages do, for the names
-    in `schema` (others: None); each decoded when read."""
-
-    __slots__ = ("_found", "_schema")
-
-    def __init__(self, data: bytes, schema: Schema) -> None:
-        self._schema = schema
-        wanted = {number for number, _ in schema.values()}
-        found: dict[int, list[bytes]] = {}
-        for number, start, end in attributes(data, 0, len(data)):
-            if number in wanted:
-                found.setdefault(number, []).append(data[start:end])
-        self._found = found
-
-    def get_attrs(self, name: str) -> list[Any]:
-        if name not in self._schema:
-            return []
-        number, decode = self._schema[name]
-        return [decode(data) for data in self._found.get(number, [])]
-
-    def get(self, name: str, default: Any = None) -> Any:
-        values = self.get_attrs(name)
-        return values[0] if values else default
-
-    def get_nested(self, *names: str) -> Any:
-        value: Any = self
-        for name in names:
-            value = value.get(name) if value is not None else None
-        return value
-
-
-class _LinkInfo(RawAttrs):
-    """IFLA_LINKINFO: the attributes in its IFLA_INFO_DATA are the link kind's."""
-
-    __slots__ = ()
-
-    def get_attrs(self, name: str) -> list[Any]:
-        values = super().get_attrs(name)
-        if name == "IFLA_INFO_DATA":
-            schema = INFO_DATA.get(self.get("IFLA_INFO_KIND") or "", {})
-            return [RawAttrs(data, schema) for data in values]
-        return values
-
-
-LINK: Schema = {
-    "IFLA_IFNAME": (IFLA_IFNAME, _text),
-    "IFLA_MTU": (IFLA_MTU, _u32),
-    "IFLA_MASTER": (IFLA_MASTER, _u32),
-    "IFLA_TXQLEN": (IFLA_TXQLEN, _u32),
-    "IFLA_LINKINFO": (IFLA_LINKINFO, lambda data: _LinkInfo(data, LINKINFO)),
-    "IFLA_IFALIAS": (IFLA_IFALIAS, _text),
-    "IFLA_AF_SPEC": (IFLA_AF_SPEC, _nested(AF_SPEC)),
-    "IFLA_GROUP": (IFLA_GROUP, _u32),
-}
-
-
-class Layout(NamedTuple):
-    """A message's fixed part (its fields, by name) and the attributes read after it."""
-
-    fixed: struct.Struct
-    fields: tuple[str, ...]
-    schema: Schema
-
-
-IFINFOMSG = Layout(IFINFO, ("family", "type", "index", "flags", "change"), LINK)
-IFADDRMSG = Layout(IFADDR, ("family", "prefixlen", "flags", "scope", "index"), {})
-LAYOUTS = {RTM_GETLINK: IFINFOMSG, RTM_GETADDR: IFADDRMSG}
-
-
-class RawMessage(RawAttrs):
-    """An ifinfomsg (or ifaddrmsg) with its attributes: `msg["index"]`, `msg["flags"]`, `msg["family"]`."""
-
-    __slots__ = ("_header",)
-
-    def __init__(self, data: bytes, layout: Layout = IFINFOMSG) -> None:
-        self._header = dict(zip(layout.fields, layout.fixed.unpack_from(data), strict=True))
-        super().__init__(data[layout.fixed.size :], layout.schema)
-
-    def __getitem__(self, field: str) -> int:
-        return self._header[field]
 
 
 class RouteSocket:
@@ -352,8 +235,17 @@ class RouteSocket:
     def close(self) -> None:
         self.sock.close()
 
-    def dump(self, request: int, family: int, ext_mask: int = 0) -> list[RawMessage]:
-        """Every message of one dump (made again while the kernel marks it inconsistent, up to DUMP_TRIES)."""
+    def links(self, family: int, ext_mask: int) -> list[LinkMessage]:
+        """Every link (AF_UNSPEC) or bridge port (AF_BRIDGE) in one RTM_GETLINK dump."""
+        return [link_message(data, start, RTM_NEWLINK) for data, start in self.dump(RTM_GETLINK, family, ext_mask)]
+
+    def address_indexes(self, family: int) -> set[int]:
+        """The indexes of the links that have addresses of `family` (one RTM_GETADDR dump)."""
+        return {IFADDR.unpack_from(data, start + HEADER.size)[4] for data, start in self.dump(RTM_GETADDR, family)}
+
+    def dump(self, request: int, family: int, ext_mask: int = 0) -> list[tuple[bytes, int]]:
+        """(buffer, start) of every message of one dump (made again while the kernel marks it inconsistent, up to
+        DUMP_TRIES)."""
         self.dumps[(request, family)] += 1
         for _ in range(DUMP_TRIES):
             messages, consistent = self._dump_once(request, family, ext_mask)
@@ -361,15 +253,14 @@ class RouteSocket:
                 break
         return messages
 
-    def _dump_once(self, request: int, family: int, ext_mask: int) -> tuple[list[RawMessage], bool]:
+    def _dump_once(self, request: int, family: int, ext_mask: int) -> tuple[list[tuple[bytes, int]], bool]:
         self.sequence = self.sequence % 0xFFFFFFFF + 1
-        layout = LAYOUTS[request]
-        body = layout.fixed.pack(family, 0, 0, 0, 0)
+        body = (IFINFO if request == RTM_GETLINK else IFADDR).pack(family, 0, 0, 0, 0)
         if ext_mask:
             body += attribute(IFLA_EXT_MASK, U32.pack(ext_mask))
         header = HEADER.pack(HEADER.size + len(body), request, NLM_F_REQUEST | NLM_F_DUMP, self.sequence, 0)
         self.sock.send(header + body)
-        messages: list[RawMessage] = []
+        messages: list[tuple[bytes, int]] = []
         consistent = True
         while True:
             received = self.sock.recv_into(self._buffer)
@@ -377,17 +268,16 @@ class RouteSocket:
             offset = 0
             while offset + HEADER.size <= received:
                 length, kind, flags, sequence, _ = HEADER.unpack_from(data, offset)
-                payload = data[offset + HEADER.size : offset + length]
-                offset += align(max(length, HEADER.size))
+                start, offset = offset, offset + align(max(length, HEADER.size))
                 if sequence != self.sequence:
                     continue  # the rest of a dump an exception cut short
                 consistent &= not flags & NLM_F_DUMP_INTR
                 if kind == NLMSG_DONE:
                     return messages, consistent
                 if kind == NLMSG_ERROR:
-                    error = -int(ERROR.unpack_from(payload)[0])
+                    error = -int(ERROR.unpack_from(data, start + HEADER.size)[0])
                     raise OSError(error, f"netlink dump {request}: {os.strerror(error)}")
-                messages.append(RawMessage(payload, layout))
+                messages.append((data, start))
 
 
 def _socket_beside(fileno: int) -> socket.socket:

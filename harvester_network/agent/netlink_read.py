@@ -6,10 +6,9 @@ bridge port's VIDs as ranges). Nothing is written. `inventory_of(state.links, ip
 inventory `desired.py` checks NICs against (masters, IPv4 addresses, agent ownership), from the same link dump.
 
 `route` is a RouteSocket (agent/netlink_raw.py): the pass's own NETLINK_ROUTE socket, beside the IPRoute in the same
-network namespace. Its messages decode an attribute when it is read, with the names and shapes of pyroute2's, so
-`link_from_message` reads them and pyroute2's messages alike. pyroute2 decodes every attribute of every message,
-about 0.25 ms a link in the lab kernel: 30 ms a pass on a node with 60 VM ports, where the pass reads a dozen
-attributes of each (benchmarks/RESULTS.md, "Agent in Kubernetes mode").
+network namespace, whose LinkMessages (the link events' too) are decoded only where read. pyroute2 decodes every
+attribute of every message, about 0.25 ms a link in the lab kernel: 30 ms a pass on a node with 60 VM ports, where
+the pass reads a dozen attributes of each (benchmarks/RESULTS.md, "Agent in Kubernetes mode").
 """
 
 from __future__ import annotations
@@ -18,11 +17,26 @@ import functools
 import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from harvester_network.agent.hoststate import OWNER_ALIAS_PREFIX
 from harvester_network.agent.inputs import LinkInfo
-from harvester_network.agent.netlink_raw import RTM_GETADDR, RTM_GETLINK, RouteSocket
+from harvester_network.agent.netlink_raw import (
+    IFLA_BOND_MIIMON,
+    IFLA_BOND_MODE,
+    IFLA_BR_VLAN_FILTERING,
+    IFLA_GROUP,
+    IFLA_IFALIAS,
+    IFLA_IFNAME,
+    IFLA_INFO_DATA,
+    IFLA_INFO_KIND,
+    IFLA_LINKINFO,
+    IFLA_MASTER,
+    IFLA_MTU,
+    IFLA_TXQLEN,
+    U32,
+    LinkMessage,
+    RouteSocket,
+)
 from harvester_network.facts import BOND_MODES
 from harvester_network.model import names
 
@@ -106,33 +120,36 @@ class KernelState:
         return self.port_vlans.get(port, {})
 
 
-def _linkinfo(msg: Any, key: str) -> Any:
-    return msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_DATA", key)
+def _kind_data(msg: LinkMessage, attr: int) -> bytes | None:
+    """An attribute of the link's IFLA_INFO_DATA (whose types depend on the kind), undecoded."""
+    return msg.payload(attr, (IFLA_LINKINFO, IFLA_INFO_DATA))
 
 
-def _bond_mode_name(mode: Any) -> str | None:
-    if isinstance(mode, int) and mode in range(len(BOND_MODES)):
+def _bond_mode_name(mode: int | None) -> str | None:
+    if mode is not None and mode in range(len(BOND_MODES)):
         return BOND_MODES[mode]
     return None if mode is None else str(mode)
 
 
-def link_from_message(msg: Any, names: Mapping[int, str]) -> LinkState:
-    kind = msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") or ""
-    master = msg.get("IFLA_MASTER")
-    vlan_filtering = _linkinfo(msg, "IFLA_BR_VLAN_FILTERING") if kind == "bridge" else None
+def link_from_message(msg: LinkMessage, names: Mapping[int, str]) -> LinkState:
+    kind = msg.text(IFLA_INFO_KIND, (IFLA_LINKINFO,)) or ""
+    master = msg.u32(IFLA_MASTER)
+    bond_mode = _kind_data(msg, IFLA_BOND_MODE) if kind == "bond" else None
+    miimon = _kind_data(msg, IFLA_BOND_MIIMON) if kind == "bond" else None
+    vlan_filtering = _kind_data(msg, IFLA_BR_VLAN_FILTERING) if kind == "bridge" else None
     return LinkState(
-        index=msg["index"],
-        name=msg.get("IFLA_IFNAME"),
+        index=msg.ifindex,
+        name=msg.text(IFLA_IFNAME) or "",
         kind=kind,
         master=names.get(master) if master else None,
-        mtu=msg.get("IFLA_MTU") or 0,
-        txqlen=msg.get("IFLA_TXQLEN") or 0,
-        up=bool(msg["flags"] & IFF_UP),
-        alias=msg.get("IFLA_IFALIAS"),
-        group=msg.get("IFLA_GROUP") or 0,
-        bond_mode=_bond_mode_name(_linkinfo(msg, "IFLA_BOND_MODE")) if kind == "bond" else None,
-        miimon=_linkinfo(msg, "IFLA_BOND_MIIMON") if kind == "bond" else None,
-        vlan_filtering=None if vlan_filtering is None else bool(vlan_filtering),
+        mtu=msg.u32(IFLA_MTU) or 0,
+        txqlen=msg.u32(IFLA_TXQLEN) or 0,
+        up=bool(msg.flags & IFF_UP),
+        alias=msg.text(IFLA_IFALIAS),
+        group=msg.u32(IFLA_GROUP) or 0,
+        bond_mode=_bond_mode_name(bond_mode[0] if bond_mode else None),
+        miimon=int(U32.unpack_from(miimon)[0]) if miimon else None,
+        vlan_filtering=bool(vlan_filtering[0]) if vlan_filtering else None,
     )
 
 
@@ -162,18 +179,16 @@ def vlans_from_infos(infos: Iterable[Mapping[str, int]]) -> dict[int, PortVlan]:
 def read_port_vlans(route: RouteSocket, names: Mapping[int, str]) -> dict[str, dict[int, PortVlan]]:
     """{port: {vid: flags}} for every bridge port (one AF_BRIDGE dump; bridges' own entries are left out)."""
     ports: dict[str, dict[int, PortVlan]] = {}
-    for msg in route.dump(RTM_GETLINK, socket.AF_BRIDGE, RTEXT_FILTER_BRVLAN_COMPRESSED):
-        if not msg.get("IFLA_MASTER") or msg.get("IFLA_MASTER") == msg["index"]:
-            continue
-        spec = msg.get("IFLA_AF_SPEC")
-        infos = spec.get_attrs("IFLA_BRIDGE_VLAN_INFO") if spec else []
-        ports[names.get(msg["index"], msg.get("IFLA_IFNAME"))] = vlans_from_infos(infos)
+    for msg in route.links(socket.AF_BRIDGE, RTEXT_FILTER_BRVLAN_COMPRESSED):
+        master = msg.u32(IFLA_MASTER)
+        if master and master != msg.ifindex:
+            ports[names.get(msg.ifindex) or msg.text(IFLA_IFNAME) or ""] = vlans_from_infos(msg.vlan_infos() or [])
     return ports
 
 
 def read_links(route: RouteSocket) -> dict[str, LinkState]:
-    messages = route.dump(RTM_GETLINK, socket.AF_UNSPEC, RTEXT_FILTER_SKIP_STATS)
-    names = {msg["index"]: msg.get("IFLA_IFNAME") for msg in messages}
+    messages = route.links(socket.AF_UNSPEC, RTEXT_FILTER_SKIP_STATS)
+    names = {msg.ifindex: msg.text(IFLA_IFNAME) or "" for msg in messages}
     return {link.name: link for link in (link_from_message(msg, names) for msg in messages)}
 
 
@@ -185,7 +200,7 @@ def read_kernel_state(route: RouteSocket) -> KernelState:
 
 def ipv4_link_indexes(route: RouteSocket) -> set[int]:
     """The indexes of the links that carry IPv4 addresses (one address dump)."""
-    return {msg["index"] for msg in route.dump(RTM_GETADDR, socket.AF_INET)}
+    return route.address_indexes(socket.AF_INET)
 
 
 def inventory_of(links: Mapping[str, LinkState], with_ipv4: set[int]) -> dict[str, LinkInfo]:

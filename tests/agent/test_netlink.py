@@ -48,7 +48,6 @@ from harvester_network.agent.netlink_read import (
     OWNER_LINK_GROUP,
     RTEXT_FILTER_SKIP_STATS,
     ipv4_link_indexes,
-    link_from_message,
     read_kernel_state,
 )
 from harvester_network.agent.pruner import PortPruner
@@ -657,10 +656,27 @@ def test_the_pass_reads_what_pyroute2_and_iproute2_read(ns: HvtNetns, rec: Recon
 
     read = read_kernel_state(rec.route)
 
-    messages = list(ns.ipr.link("dump", ext_mask=RTEXT_FILTER_SKIP_STATS))
-    names = {msg["index"]: msg.get("IFLA_IFNAME") for msg in messages}
-    assert read.links == {link.name: link for link in (link_from_message(msg, names) for msg in messages)}
-    assert (read.links["vlan-bo"].bond_mode, read.links["vlan-br"].vlan_filtering) == ("802.3ad", True)
+    messages = {msg.get("IFLA_IFNAME"): msg for msg in ns.ipr.link("dump", ext_mask=RTEXT_FILTER_SKIP_STATS)}
+    names = {msg["index"]: name for name, msg in messages.items()}
+    assert set(read.links) == set(messages)
+    for name, msg in messages.items():  # as pyroute2 decodes them
+        link = read.links[name]
+        assert (link.index, link.kind, link.master, link.mtu, link.txqlen, link.up, link.alias, link.group) == (
+            msg["index"],
+            msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") or "",
+            names.get(msg.get("IFLA_MASTER")),
+            msg.get("IFLA_MTU"),
+            msg.get("IFLA_TXQLEN"),
+            bool(msg["flags"] & 1),
+            msg.get("IFLA_IFALIAS"),
+            msg.get("IFLA_GROUP"),
+        ), name
+    bond_data = messages["vlan-bo"].get_nested("IFLA_LINKINFO", "IFLA_INFO_DATA")
+    assert (read.links["vlan-bo"].bond_mode, read.links["vlan-bo"].miimon) == (
+        "802.3ad",
+        bond_data.get("IFLA_BOND_MIIMON"),
+    )
+    assert read.links["vlan-br"].vlan_filtering is True and read.links["vlan-bo"].owner == "vlan"
     iproute2_flags = {(True, True): PVID_UNTAGGED, (False, True): {"Egress Untagged"}, (True, False): {"PVID"}}
     assert {
         port: {vid: iproute2_flags.get((vlan.pvid, vlan.untagged), set()) for vid, vlan in vlans.items()}
