@@ -66,7 +66,7 @@ from harvester_network.agent.netlink_read import (  # noqa: E402
     read_kernel_state,
     vlans_from_infos,
 )
-from harvester_network.kube import KubeClient, KubeTarget  # noqa: E402
+from harvester_network.kube import KubeClient, KubeError, KubeTarget  # noqa: E402
 from harvester_network.lab.agents import hvnet_executable  # noqa: E402
 from harvester_network.lab.uml import needs_lab_kernel, run_in_lab_kernel  # noqa: E402
 from harvester_network.model import load_plan_file  # noqa: E402
@@ -153,11 +153,14 @@ class RawWatch:
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self) -> None:
-        for event in self.stream.events():
-            now = time.perf_counter()
-            with self.changed:
-                self.arrived[(event.get("type", ""), event["object"]["metadata"].get("name", ""))] = now
-                self.changed.notify_all()
+        try:
+            for event in self.stream.events():
+                now = time.perf_counter()
+                with self.changed:
+                    self.arrived[(event.get("type", ""), event["object"]["metadata"].get("name", ""))] = now
+                    self.changed.notify_all()
+        except KubeError:  # the API server stopped (the run's end); a stop before it shows in wait_for's timeout
+            return
 
     def wait_for(self, event_type: str, name: str) -> float:
         with self.changed:
