@@ -103,12 +103,12 @@ NAMES = {1: "lo", 2: "vlan-br", 3: "vlan-bo", 4: "eth1"}
                 ("IFLA_MASTER", 2),
                 ("IFLA_IFALIAS", "hvnet:vlan"),
                 ("IFLA_GROUP", OWNER_LINK_GROUP),
-                linkinfo("bond", IFLA_BOND_MODE=4, IFLA_BOND_MIIMON=250),
+                linkinfo("bond", IFLA_BOND_MODE=4, IFLA_BOND_MIIMON=1000),
             ),
             LinkState(
-                3, "vlan-bo", "bond", "vlan-br", 1500, 0, True, "hvnet:vlan", OWNER_LINK_GROUP, "802.3ad", 250, None
+                3, "vlan-bo", "bond", "vlan-br", 1500, 0, True, "hvnet:vlan", OWNER_LINK_GROUP, "802.3ad", 1000, None
             ),
-            id="a bond: mode number to name, miimon",
+            id="a bond: mode number to name, miimon (a u32)",
         ),
         pytest.param(
             link_message(3, "x-bo", 0, linkinfo("bond", IFLA_BOND_MODE=0, IFLA_BOND_MIIMON=0)),
