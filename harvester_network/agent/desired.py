@@ -13,7 +13,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from harvester_network.agent.hoststate import BridgeState, HostState, LocalArea, NodeError, UplinkState
 from harvester_network.agent.inputs import ClusterObjects, NodeInfo
@@ -42,65 +42,91 @@ def desired_host_state(objects: ClusterObjects, node: NodeInfo, host_ip_migratio
 
 class DesiredState:
     """`desired_host_state` kept between passes, so a change costs what it touches: each NAD is parsed once per
-    version (NadNetworks), and the same objects and node give the last result without any work."""
+    version (NadNetworks); what the ClusterNetworks, VlanConfigs and node decide (a `_Frame`) is worked out again
+    only when one of them changed, not on a NAD-only change; the same objects and node give the last result
+    without any work."""
 
     def __init__(self, host_ip_migration: bool = True) -> None:
         self.host_ip_migration = host_ip_migration
         self.nads = NadNetworks()
-        self._last: tuple[tuple[Any, ...], HostState] | None = None
+        self._last: _Computed | None = None
 
     def compute(self, objects: ClusterObjects, node: NodeInfo) -> HostState:
         # KubeSource hands over the same tuples while nothing changed (identity: comparing 10,000 NADs would cost
         # what parsing them does); the node's name, labels and links are small to compare.
-        objects_seen = (objects.cluster_networks, objects.vlan_configs, objects.nads)
-        inputs = (*objects_seen, node.name, node.labels, node.links)
+        node_key = (node.name, node.labels, node.links)
         last = self._last
-        same_objects = last is not None and all(a is b for a, b in zip(objects_seen, last[0], strict=False))
-        if last is not None and same_objects and inputs[3:] == last[0][3:]:
-            return last[1]
-        if last is None or objects.nads is not last[0][2]:  # the bulk: looked at only when the mirror changed it
+        same_frame = (
+            last is not None
+            and objects.cluster_networks is last.cluster_networks
+            and objects.vlan_configs is last.vlan_configs
+            and node_key == last.node
+        )
+        if last is not None and same_frame and objects.nads is last.nads:
+            return last.result
+        if last is None or objects.nads is not last.nads:  # the bulk: looked at only when the mirror changed it
             self.nads.update(objects.nads)
-        result = self._compute(objects, node)
-        self._last = (inputs, result)
+        frame = last.frame if last is not None and same_frame else _frame(objects, node, self.host_ip_migration)
+        result = self._with_nads(frame)
+        self._last = _Computed(objects.cluster_networks, objects.vlan_configs, node_key, objects.nads, frame, result)
         return result
 
-    def _compute(self, objects: ClusterObjects, node: NodeInfo) -> HostState:
-        existing, unnamed = _cluster_network_names(objects.cluster_networks)
-        matched, unmatched = _matched_vlan_configs(objects.vlan_configs, node)
-        warnings = [*self.nads.warnings(), *unnamed, *unmatched]
-
-        problems = {cn: _cluster_network_problems(cn, vcs, existing) for cn, vcs in matched.items()}
-        vlan_config_names = {cn: vcs[0].name for cn, vcs in matched.items()}  # the first by name names the error
-        uplinks: dict[str, UplinkState] = {}
-        for cn, vcs in matched.items():
-            if not problems[cn]:
-                [vlan_config] = vcs  # two or more are a problem above
-                uplinks[cn], problems[cn] = _uplink(cn, vlan_config)
-        agent_links = {name for cn in matched for name in (names.bridge_name(cn), names.bond_name(cn))}
-        for cn, message in _shared_nic_problems(uplinks, vlan_config_names):
-            problems[cn].append(message)
-        for cn, uplink in uplinks.items():
-            problems[cn] += _inventory_problems(uplink, node, agent_links, self.host_ip_migration)
-
-        bridges: list[BridgeState] = []
-        errors: list[NodeError] = []
-        for cn in sorted(matched):
-            if problems[cn]:
-                errors.append(NodeError(cn, "; ".join(problems[cn]), vlan_config_names[cn]))
-                continue
+    def _with_nads(self, frame: _Frame) -> HostState:
+        bridges = []
+        for cn, uplink, vlan_config in frame.ready:
             bridge = names.bridge_name(cn)
             vids, local_areas = self.nads.of_bridge(bridge)
-            bridges.append(
-                BridgeState(
-                    cluster_network=cn,
-                    bridge=bridge,
-                    uplink=uplinks[cn],
-                    vids=vids,
-                    vlan_config=vlan_config_names[cn],
-                    local_areas=local_areas,
-                )
-            )
-        return HostState(bridges=tuple(bridges), errors=tuple(errors), warnings=tuple(sorted(set(warnings))))
+            bridges.append(BridgeState(cn, bridge, uplink, vids, vlan_config, local_areas))
+        warnings = sorted({*self.nads.warnings(), *frame.warnings})
+        return HostState(bridges=tuple(bridges), errors=frame.errors, warnings=tuple(warnings))
+
+
+class _Computed(NamedTuple):
+    """The last computation and what it was made from (the object tuples are held, so their identities stay
+    theirs)."""
+
+    cluster_networks: tuple[Mapping[str, Any], ...]
+    vlan_configs: tuple[Mapping[str, Any], ...]
+    node: tuple[Any, ...]
+    nads: tuple[Mapping[str, Any], ...]
+    frame: _Frame
+    result: HostState
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """What the ClusterNetworks, VlanConfigs and the node decide, whatever the NADs say."""
+
+    ready: tuple[tuple[str, UplinkState, str], ...]  # (cluster network, its uplink, its VlanConfig), sorted
+    errors: tuple[NodeError, ...]  # sorted by cluster network
+    warnings: tuple[str, ...]
+
+
+def _frame(objects: ClusterObjects, node: NodeInfo, host_ip_migration: bool) -> _Frame:
+    existing, unnamed = _cluster_network_names(objects.cluster_networks)
+    matched, unmatched = _matched_vlan_configs(objects.vlan_configs, node)
+
+    problems = {cn: _cluster_network_problems(cn, vcs, existing) for cn, vcs in matched.items()}
+    vlan_config_names = {cn: vcs[0].name for cn, vcs in matched.items()}  # the first by name names the error
+    uplinks: dict[str, UplinkState] = {}
+    for cn, vcs in matched.items():
+        if not problems[cn]:
+            [vlan_config] = vcs  # two or more are a problem above
+            uplinks[cn], problems[cn] = _uplink(cn, vlan_config)
+    agent_links = {name for cn in matched for name in (names.bridge_name(cn), names.bond_name(cn))}
+    for cn, message in _shared_nic_problems(uplinks, vlan_config_names):
+        problems[cn].append(message)
+    for cn, uplink in uplinks.items():
+        problems[cn] += _inventory_problems(uplink, node, agent_links, host_ip_migration)
+
+    ready = []
+    errors = []
+    for cn in sorted(matched):
+        if problems[cn]:
+            errors.append(NodeError(cn, "; ".join(problems[cn]), vlan_config_names[cn]))
+        else:
+            ready.append((cn, uplinks[cn], vlan_config_names[cn]))
+    return _Frame(tuple(ready), tuple(errors), (*unnamed, *unmatched))
 
 
 # --- VlanConfigs ---------------------------------------------------------------------------------------------

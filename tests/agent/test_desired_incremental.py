@@ -165,3 +165,33 @@ def test_the_memos_stay_within_twice_the_live_nads_and_1000(
     assert len(nads._by_name) == names_kept
     assert len(nads._shared) == answers_kept
     assert nads.of_bridge("cn1-br")[0] == frozenset(range(2, 2 + live))
+
+
+def test_a_nad_only_change_matches_no_vlan_config_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The VlanConfigs are matched to the node again when they, the ClusterNetworks or the node changed, never
+    for a NAD alone (at 5,000 NADs that was half of a pass adding one)."""
+    matched: list[int] = []
+    match = desired_module._matched_vlan_configs
+
+    def counting(vlan_configs: Any, on: Any) -> Any:
+        matched.append(len(vlan_configs))
+        return match(vlan_configs, on)
+
+    monkeypatch.setattr(desired_module, "_matched_vlan_configs", counting)
+    state, first = DesiredState(), objects(nad("a", "cn1-br", 100))
+    state.compute(first, node())
+    assert matched == [1]
+
+    added = replace(first, nads=(*first.nads, nad("b", "cn1-br", 200)))
+    bridge = state.compute(added, node()).bridge_for("cn1")
+    assert bridge is not None and bridge.vids == frozenset({100, 200})
+    assert matched == [1]
+
+    more = replace(added, vlan_configs=(*added.vlan_configs, vlan_config("vc2", "cn2", ["eth2"])))
+    state.compute(more, node())
+    assert matched == [1, 2]
+    state.compute(replace(more, cluster_networks=(cluster_network("cn1"),)), node())  # a new tuple, equal or not
+    assert matched == [1, 2, 2]
+    state.compute(more, node(links={"eth1": LinkInfo()}))
+    state.compute(more, node(labels={"rack": "a"}, links={"eth1": LinkInfo()}))
+    assert matched == [1, 2, 2, 2, 2]
