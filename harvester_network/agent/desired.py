@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import json
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -399,7 +400,7 @@ class _NadNetwork:
     """What one NAD asks of its bridge; nothing when it is another plugin's, malformed or being deleted."""
 
     bridge: str = ""
-    vids: frozenset[int] = frozenset()
+    vids: tuple[int, ...] = ()  # sorted; a tuple of one VID is a quarter of a frozenset's size
     local_area: LocalArea | None = None
     warnings: tuple[str, ...] = ()
 
@@ -432,8 +433,9 @@ def _nad_network(obj: Mapping[str, Any]) -> _NadNetwork:
         cidr = _route_cidr(_mapping(metadata.get("annotations")).get(h.ANNOTATION_ROUTE), nad, warnings)
         local_area = LocalArea(access_vid, cidr)
     # VID 0 is untagged and 1 the default PVID: neither goes on the uplink (VLAN 1 is still a local area).
-    uplink_vids = frozenset(vid for vid in vids if vid > DEFAULT_PVID)
-    return _NadNetwork(bridge, uplink_vids, local_area, tuple(warnings))
+    uplink_vids = tuple(sorted(vid for vid in vids if vid > DEFAULT_PVID))
+    # Interned: the NADs of one bridge repeat its name (a JSON decoder makes a new string each time).
+    return _NadNetwork(sys.intern(bridge), uplink_vids, local_area, tuple(warnings))
 
 
 class NadNetworks:
@@ -458,23 +460,24 @@ class NadNetworks:
         for gone in self._live.keys() - current.keys():  # set operations: no Python loop over every NAD
             self._add(self._live.pop(gone)[1], -1)
         for key in current.keys() - self._live.keys():
-            obj = current[key]
-            self._live[key] = (obj, self._parse(obj))
-            self._add(self._live[key][1], 1)
+            self._live[key] = entry = self._parse(current[key])
+            self._add(entry[1], 1)
         if len(self._by_name) > 2 * len(self._live) + 1000:  # names no NAD has any more: start afresh
-            self._by_name = {_name_of(obj): entry for obj, entry in ((e[0], e) for e in self._live.values())}
+            self._by_name = {_name_of(entry[0]): entry for entry in self._live.values()}
         if len(self._shared) > 2 * len(self._live) + 1000:
             self._shared.clear()
 
-    def _parse(self, obj: Mapping[str, Any]) -> _NadNetwork:
+    def _parse(self, obj: Mapping[str, Any]) -> tuple[Mapping[str, Any], _NadNetwork]:
+        """(obj, what it asks), one tuple for both memos."""
         name = _name_of(obj)
         last = self._by_name.get(name)
         if last is not None and last[0] == obj:
-            return last[1]
-        network = _nad_network(obj)
-        network = self._shared.setdefault(network, network)
-        self._by_name[name] = (obj, network)
-        return network
+            network = last[1]
+        else:
+            network = _nad_network(obj)
+            network = self._shared.setdefault(network, network)
+        entry = self._by_name[name] = (obj, network)
+        return entry
 
     def _add(self, network: _NadNetwork, sign: int) -> None:
         _count(self._warnings, network.warnings, sign)

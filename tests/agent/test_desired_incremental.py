@@ -195,3 +195,13 @@ def test_a_nad_only_change_matches_no_vlan_config_again(monkeypatch: pytest.Monk
     state.compute(more, node(links={"eth1": LinkInfo()}))
     state.compute(more, node(labels={"rack": "a"}, links={"eth1": LinkInfo()}))
     assert matched == [1, 2, 2, 2, 2]
+
+
+def test_a_nad_is_one_entry_in_both_memos() -> None:
+    nads = NadNetworks()
+    a = nad("a", "cn1-br", 100)
+    nads.update((a,))
+    nads.update((copy.deepcopy(a),))  # equal, not the same: the memo entry follows the live object
+
+    [entry] = nads._live.values()
+    assert entry is nads._by_name[("default", "a")] and entry[0] is not a
