@@ -439,14 +439,13 @@ def _nad_network(obj: Mapping[str, Any]) -> _NadNetwork:
 
 
 class NadNetworks:
-    """What the NADs ask of each bridge, kept per NAD: `update` parses only the NADs it has not seen (the
-    mirrors hand over the same object while a NAD is unchanged; a NAD equal to the last one of its name is
-    not parsed again either) and re-counts only the bridges they touch."""
+    """What the NADs ask of each bridge, kept per NAD object: `update` parses only the NADs it has not seen (the
+    mirrors hand over the same object while a NAD is unchanged, also through a relist; a directory source's new
+    copies are parsed again) and re-counts only the bridges they touch."""
 
     def __init__(self) -> None:
         # {id(obj): (obj, what it asks)} of the NADs counted now (holding obj keeps its id unique)
         self._live: dict[int, tuple[Mapping[str, Any], _NadNetwork]] = {}
-        self._by_name: dict[tuple[Any, Any], tuple[Mapping[str, Any], _NadNetwork]] = {}  # the last parse per name
         # How many NADs ask for each VID / local area / warning: a count at 0 is gone.
         self._vids: dict[str, Counter[int]] = defaultdict(Counter)
         self._areas: dict[str, Counter[LocalArea]] = defaultdict(Counter)
@@ -460,24 +459,11 @@ class NadNetworks:
         for gone in self._live.keys() - current.keys():  # set operations: no Python loop over every NAD
             self._add(self._live.pop(gone)[1], -1)
         for key in current.keys() - self._live.keys():
-            self._live[key] = entry = self._parse(current[key])
-            self._add(entry[1], 1)
-        if len(self._by_name) > 2 * len(self._live) + 1000:  # names no NAD has any more: start afresh
-            self._by_name = {_name_of(entry[0]): entry for entry in self._live.values()}
-        if len(self._shared) > 2 * len(self._live) + 1000:
+            network = _nad_network(current[key])
+            self._live[key] = (current[key], self._shared.setdefault(network, network))
+            self._add(self._live[key][1], 1)
+        if len(self._shared) > 2 * len(self._live) + 1000:  # answers no NAD gives any more: start afresh
             self._shared.clear()
-
-    def _parse(self, obj: Mapping[str, Any]) -> tuple[Mapping[str, Any], _NadNetwork]:
-        """(obj, what it asks), one tuple for both memos."""
-        name = _name_of(obj)
-        last = self._by_name.get(name)
-        if last is not None and last[0] == obj:
-            network = last[1]
-        else:
-            network = _nad_network(obj)
-            network = self._shared.setdefault(network, network)
-        entry = self._by_name[name] = (obj, network)
-        return entry
 
     def _add(self, network: _NadNetwork, sign: int) -> None:
         _count(self._warnings, network.warnings, sign)
@@ -500,11 +486,6 @@ class NadNetworks:
 
     def warnings(self) -> list[str]:
         return list(self._warnings)
-
-
-def _name_of(obj: Mapping[str, Any]) -> tuple[Any, Any]:
-    metadata = _mapping(obj.get("metadata"))
-    return metadata.get("namespace"), metadata.get("name")
 
 
 def _count(counter: Counter[Any], items: Iterable[Any], sign: int) -> None:
