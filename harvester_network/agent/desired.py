@@ -1,7 +1,8 @@
 """The node's desired host network state from ClusterNetworks, VlanConfigs and NADs. Pure: no I/O, no clock.
 
 Entry points: `desired_host_state(objects, node)` (from scratch) and `DesiredState.compute` (kept between passes:
-each NAD parsed once per version). Harvester's meaning of each field, and where we choose otherwise, is in
+each NAD object parsed once, the VlanConfigs matched again only when they, the ClusterNetworks or the node
+changed). Harvester's meaning of each field, and where we choose otherwise, is in
 docs/agent.md ("Desired state: the rules"); each rule is commented where it is applied below.
 """
 
