@@ -43,8 +43,8 @@ def desired_host_state(objects: ClusterObjects, node: NodeInfo, host_ip_migratio
 
 
 class DesiredState:
-    """`desired_host_state` kept between passes, so a change costs what it touches: each NAD is parsed once per
-    version (NadNetworks); what the ClusterNetworks, VlanConfigs and node decide (a `_Frame`) is worked out again
+    """`desired_host_state` kept between passes, so a change costs what it touches: each NAD object is parsed
+    once (NadNetworks); what the ClusterNetworks, VlanConfigs and node decide (a `_Frame`) is worked out again
     only when one of them changed, not on a NAD-only change; the same objects and node give the last result
     without any work."""
 
