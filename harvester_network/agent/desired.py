@@ -445,8 +445,10 @@ class NadNetworks:
     copies are parsed again) and re-counts only the bridges they touch."""
 
     def __init__(self) -> None:
-        # {id(obj): (obj, what it asks)} of the NADs counted now (holding obj keeps its id unique)
-        self._live: dict[int, tuple[Mapping[str, Any], _NadNetwork]] = {}
+        # {id(obj): what it asks} of the NADs counted now, which are those of the tuple held (so no other object
+        # can have one of their ids: the mirror's snapshot is that tuple, so holding it costs nothing)
+        self._live: dict[int, _NadNetwork] = {}
+        self._held: tuple[Mapping[str, Any], ...] = ()
         # How many NADs ask for each VID / local area / warning: a count at 0 is gone.
         self._vids: dict[str, Counter[int]] = defaultdict(Counter)
         self._areas: dict[str, Counter[LocalArea]] = defaultdict(Counter)
@@ -458,11 +460,12 @@ class NadNetworks:
     def update(self, nads: tuple[Mapping[str, Any], ...]) -> None:
         current = {id(obj): obj for obj in nads}
         for gone in self._live.keys() - current.keys():  # set operations: no Python loop over every NAD
-            self._add(self._live.pop(gone)[1], -1)
+            self._add(self._live.pop(gone), -1)
         for key in current.keys() - self._live.keys():
             network = _nad_network(current[key])
-            self._live[key] = (current[key], self._shared.setdefault(network, network))
-            self._add(self._live[key][1], 1)
+            self._live[key] = self._shared.setdefault(network, network)
+            self._add(self._live[key], 1)
+        self._held = nads
         if len(self._shared) > 2 * len(self._live) + 1000:  # answers no NAD gives any more: start afresh
             self._shared.clear()
 

@@ -107,7 +107,7 @@ def test_each_nad_object_is_parsed_once(parsed: list[str]) -> None:
 def test_nads_with_the_same_answer_share_one_object() -> None:
     nads = NadNetworks()
     nads.update((nad("a", "cn1-br", 100), nad("b", "cn1-br", 100), nad("c", "cn1-br", 200)))
-    answers = {obj["metadata"]["name"]: answer for obj, answer in nads._live.values()}
+    answers = {obj["metadata"]["name"]: nads._live[id(obj)] for obj in nads._held}
     assert answers["a"] is answers["b"]
     assert answers["a"] is not answers["c"]
 
@@ -196,3 +196,11 @@ def test_a_nad_only_change_matches_no_vlan_config_again(monkeypatch: pytest.Monk
     state.compute(more, node(links={"eth1": LinkInfo()}))
     state.compute(more, node(labels={"rack": "a"}, links={"eth1": LinkInfo()}))
     assert matched == [1, 2, 2, 2, 2]
+
+
+def test_a_nad_object_no_one_holds_any_more_is_not_taken_for_a_new_one() -> None:
+    """NADs are known by identity: the last tuple is held, so a new object cannot reuse a counted one's id."""
+    nads = NadNetworks()
+    nads.update(tuple(nad(f"a{i}", "cn1-br", 100) for i in range(50)))  # the caller keeps none of them
+    nads.update(tuple(nad(f"b{i}", "cn1-br", 200) for i in range(50)))
+    assert nads.of_bridge("cn1-br") == (frozenset({200}), (LocalArea(200, ""),))
