@@ -444,11 +444,12 @@ class NadNetworks:
     mirrors hand over the same object while a NAD is unchanged, also through a relist; a directory source's new
     copies are parsed again) and re-counts only the bridges they touch."""
 
+    # The NADs counted now (set by `update`; held so no other object can have one of their ids: the mirror's
+    # snapshot is this tuple, so holding it costs nothing).
+    _held: tuple[Mapping[str, Any], ...]
+
     def __init__(self) -> None:
-        # {id(obj): what it asks} of the NADs counted now, which are those of the tuple held (so no other object
-        # can have one of their ids: the mirror's snapshot is that tuple, so holding it costs nothing)
-        self._live: dict[int, _NadNetwork] = {}
-        self._held: tuple[Mapping[str, Any], ...] = ()
+        self._live: dict[int, _NadNetwork] = {}  # {id(obj): what it asks} of the NADs in `_held`
         # How many NADs ask for each VID / local area / warning: a count at 0 is gone.
         self._vids: dict[str, Counter[int]] = defaultdict(Counter)
         self._areas: dict[str, Counter[LocalArea]] = defaultdict(Counter)
