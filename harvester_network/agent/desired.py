@@ -1,7 +1,8 @@
 """The node's desired host network state from ClusterNetworks, VlanConfigs and NADs. Pure: no I/O, no clock.
 
 Entry points: `desired_host_state(objects, node)` (from scratch) and `DesiredState.compute` (kept between passes:
-each NAD parsed once per version). Harvester's meaning of each field, and where we choose otherwise, is in
+each NAD object parsed once, the VlanConfigs matched again only when they, the ClusterNetworks or the node
+changed). Harvester's meaning of each field, and where we choose otherwise, is in
 docs/agent.md ("Desired state: the rules"); each rule is commented where it is applied below.
 """
 
@@ -10,10 +11,11 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import json
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from harvester_network.agent.hoststate import BridgeState, HostState, LocalArea, NodeError, UplinkState
 from harvester_network.agent.inputs import ClusterObjects, NodeInfo
@@ -41,66 +43,92 @@ def desired_host_state(objects: ClusterObjects, node: NodeInfo, host_ip_migratio
 
 
 class DesiredState:
-    """`desired_host_state` kept between passes, so a change costs what it touches: each NAD is parsed once per
-    version (NadNetworks), and the same objects and node give the last result without any work."""
+    """`desired_host_state` kept between passes, so a change costs what it touches: each NAD object is parsed
+    once (NadNetworks); what the ClusterNetworks, VlanConfigs and node decide (a `_Frame`) is worked out again
+    only when one of them changed, not on a NAD-only change; the same objects and node give the last result
+    without any work."""
 
     def __init__(self, host_ip_migration: bool = True) -> None:
         self.host_ip_migration = host_ip_migration
         self.nads = NadNetworks()
-        self._last: tuple[tuple[Any, ...], HostState] | None = None
+        self._last: _Computed | None = None
 
     def compute(self, objects: ClusterObjects, node: NodeInfo) -> HostState:
         # KubeSource hands over the same tuples while nothing changed (identity: comparing 10,000 NADs would cost
         # what parsing them does); the node's name, labels and links are small to compare.
-        objects_seen = (objects.cluster_networks, objects.vlan_configs, objects.nads)
-        inputs = (*objects_seen, node.name, node.labels, node.links)
+        node_key = (node.name, node.labels, node.links)
         last = self._last
-        same_objects = last is not None and all(a is b for a, b in zip(objects_seen, last[0], strict=False))
-        if last is not None and same_objects and inputs[3:] == last[0][3:]:
-            return last[1]
-        if last is None or objects.nads is not last[0][2]:  # the bulk: looked at only when the mirror changed it
+        same_frame = (
+            last is not None
+            and objects.cluster_networks is last.cluster_networks
+            and objects.vlan_configs is last.vlan_configs
+            and node_key == last.node
+        )
+        if last is not None and same_frame and objects.nads is last.nads:
+            return last.result
+        if last is None or objects.nads is not last.nads:  # the bulk: looked at only when the mirror changed it
             self.nads.update(objects.nads)
-        result = self._compute(objects, node)
-        self._last = (inputs, result)
+        frame = last.frame if last is not None and same_frame else _frame(objects, node, self.host_ip_migration)
+        result = self._with_nads(frame)
+        self._last = _Computed(objects.cluster_networks, objects.vlan_configs, node_key, objects.nads, frame, result)
         return result
 
-    def _compute(self, objects: ClusterObjects, node: NodeInfo) -> HostState:
-        existing, unnamed = _cluster_network_names(objects.cluster_networks)
-        matched, unmatched = _matched_vlan_configs(objects.vlan_configs, node)
-        warnings = [*self.nads.warnings(), *unnamed, *unmatched]
-
-        problems = {cn: _cluster_network_problems(cn, vcs, existing) for cn, vcs in matched.items()}
-        vlan_config_names = {cn: vcs[0].name for cn, vcs in matched.items()}  # the first by name names the error
-        uplinks: dict[str, UplinkState] = {}
-        for cn, vcs in matched.items():
-            if not problems[cn]:
-                [vlan_config] = vcs  # two or more are a problem above
-                uplinks[cn], problems[cn] = _uplink(cn, vlan_config)
-        agent_links = {name for cn in matched for name in (names.bridge_name(cn), names.bond_name(cn))}
-        for cn, message in _shared_nic_problems(uplinks, vlan_config_names):
-            problems[cn].append(message)
-        for cn, uplink in uplinks.items():
-            problems[cn] += _inventory_problems(uplink, node, agent_links, self.host_ip_migration)
-
-        bridges: list[BridgeState] = []
-        errors: list[NodeError] = []
-        for cn in sorted(matched):
-            if problems[cn]:
-                errors.append(NodeError(cn, "; ".join(problems[cn]), vlan_config_names[cn]))
-                continue
+    def _with_nads(self, frame: _Frame) -> HostState:
+        bridges = []
+        for cn, uplink, vlan_config in frame.ready:
             bridge = names.bridge_name(cn)
             vids, local_areas = self.nads.of_bridge(bridge)
-            bridges.append(
-                BridgeState(
-                    cluster_network=cn,
-                    bridge=bridge,
-                    uplink=uplinks[cn],
-                    vids=vids,
-                    vlan_config=vlan_config_names[cn],
-                    local_areas=local_areas,
-                )
-            )
-        return HostState(bridges=tuple(bridges), errors=tuple(errors), warnings=tuple(sorted(set(warnings))))
+            bridges.append(BridgeState(cn, bridge, uplink, vids, vlan_config, local_areas))
+        warnings = sorted({*self.nads.warnings(), *frame.warnings})
+        return HostState(bridges=tuple(bridges), errors=frame.errors, warnings=tuple(warnings))
+
+
+class _Computed(NamedTuple):
+    """The last computation and what it was made from (the object tuples are held, so their identities stay
+    theirs)."""
+
+    cluster_networks: tuple[Mapping[str, Any], ...]
+    vlan_configs: tuple[Mapping[str, Any], ...]
+    node: tuple[Any, ...]
+    nads: tuple[Mapping[str, Any], ...]
+    frame: _Frame
+    result: HostState
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """What the ClusterNetworks, VlanConfigs and the node decide, whatever the NADs say."""
+
+    ready: tuple[tuple[str, UplinkState, str], ...]  # (cluster network, its uplink, its VlanConfig), sorted
+    errors: tuple[NodeError, ...]  # sorted by cluster network
+    warnings: tuple[str, ...]
+
+
+def _frame(objects: ClusterObjects, node: NodeInfo, host_ip_migration: bool) -> _Frame:
+    existing, unnamed = _cluster_network_names(objects.cluster_networks)
+    matched, unmatched = _matched_vlan_configs(objects.vlan_configs, node)
+
+    problems = {cn: _cluster_network_problems(cn, vcs, existing) for cn, vcs in matched.items()}
+    vlan_config_names = {cn: vcs[0].name for cn, vcs in matched.items()}  # the first by name names the error
+    uplinks: dict[str, UplinkState] = {}
+    for cn, vcs in matched.items():
+        if not problems[cn]:
+            [vlan_config] = vcs  # two or more are a problem above
+            uplinks[cn], problems[cn] = _uplink(cn, vlan_config)
+    agent_links = {name for cn in matched for name in (names.bridge_name(cn), names.bond_name(cn))}
+    for cn, message in _shared_nic_problems(uplinks, vlan_config_names):
+        problems[cn].append(message)
+    for cn, uplink in uplinks.items():
+        problems[cn] += _inventory_problems(uplink, node, agent_links, host_ip_migration)
+
+    ready = []
+    errors = []
+    for cn in sorted(matched):
+        if problems[cn]:
+            errors.append(NodeError(cn, "; ".join(problems[cn]), vlan_config_names[cn]))
+        else:
+            ready.append((cn, uplinks[cn], vlan_config_names[cn]))
+    return _Frame(tuple(ready), tuple(errors), (*unnamed, *unmatched))
 
 
 # --- VlanConfigs ---------------------------------------------------------------------------------------------
@@ -373,7 +401,7 @@ class _NadNetwork:
     """What one NAD asks of its bridge; nothing when it is another plugin's, malformed or being deleted."""
 
     bridge: str = ""
-    vids: frozenset[int] = frozenset()
+    vids: tuple[int, ...] = ()  # sorted; a tuple of one VID is a quarter of a frozenset's size
     local_area: LocalArea | None = None
     warnings: tuple[str, ...] = ()
 
@@ -406,19 +434,22 @@ def _nad_network(obj: Mapping[str, Any]) -> _NadNetwork:
         cidr = _route_cidr(_mapping(metadata.get("annotations")).get(h.ANNOTATION_ROUTE), nad, warnings)
         local_area = LocalArea(access_vid, cidr)
     # VID 0 is untagged and 1 the default PVID: neither goes on the uplink (VLAN 1 is still a local area).
-    uplink_vids = frozenset(vid for vid in vids if vid > DEFAULT_PVID)
-    return _NadNetwork(bridge, uplink_vids, local_area, tuple(warnings))
+    uplink_vids = tuple(sorted(vid for vid in vids if vid > DEFAULT_PVID))
+    # Interned: the NADs of one bridge repeat its name (a JSON decoder makes a new string each time).
+    return _NadNetwork(sys.intern(bridge), uplink_vids, local_area, tuple(warnings))
 
 
 class NadNetworks:
-    """What the NADs ask of each bridge, kept per NAD: `update` parses only the NADs it has not seen (the
-    mirrors hand over the same object while a NAD is unchanged; a NAD equal to the last one of its name is
-    not parsed again either) and re-counts only the bridges they touch."""
+    """What the NADs ask of each bridge, kept per NAD object: `update` parses only the NADs it has not seen (the
+    mirrors hand over the same object while a NAD is unchanged, also through a relist; a directory source's new
+    copies are parsed again) and re-counts only the bridges they touch."""
+
+    # The NADs counted now (set by `update`; held so no other object can have one of their ids: the mirror's
+    # snapshot is this tuple, so holding it costs nothing).
+    _held: tuple[Mapping[str, Any], ...]
 
     def __init__(self) -> None:
-        # {id(obj): (obj, what it asks)} of the NADs counted now (holding obj keeps its id unique)
-        self._live: dict[int, tuple[Mapping[str, Any], _NadNetwork]] = {}
-        self._by_name: dict[tuple[Any, Any], tuple[Mapping[str, Any], _NadNetwork]] = {}  # the last parse per name
+        self._live: dict[int, _NadNetwork] = {}  # {id(obj): what it asks} of the NADs in `_held`
         # How many NADs ask for each VID / local area / warning: a count at 0 is gone.
         self._vids: dict[str, Counter[int]] = defaultdict(Counter)
         self._areas: dict[str, Counter[LocalArea]] = defaultdict(Counter)
@@ -430,25 +461,14 @@ class NadNetworks:
     def update(self, nads: tuple[Mapping[str, Any], ...]) -> None:
         current = {id(obj): obj for obj in nads}
         for gone in self._live.keys() - current.keys():  # set operations: no Python loop over every NAD
-            self._add(self._live.pop(gone)[1], -1)
+            self._add(self._live.pop(gone), -1)
         for key in current.keys() - self._live.keys():
-            obj = current[key]
-            self._live[key] = (obj, self._parse(obj))
-            self._add(self._live[key][1], 1)
-        if len(self._by_name) > 2 * len(self._live) + 1000:  # names no NAD has any more: start afresh
-            self._by_name = {_name_of(obj): entry for obj, entry in ((e[0], e) for e in self._live.values())}
-        if len(self._shared) > 2 * len(self._live) + 1000:
+            network = _nad_network(current[key])
+            self._live[key] = self._shared.setdefault(network, network)
+            self._add(self._live[key], 1)
+        self._held = nads
+        if len(self._shared) > 2 * len(self._live) + 1000:  # answers no NAD gives any more: start afresh
             self._shared.clear()
-
-    def _parse(self, obj: Mapping[str, Any]) -> _NadNetwork:
-        name = _name_of(obj)
-        last = self._by_name.get(name)
-        if last is not None and last[0] == obj:
-            return last[1]
-        network = _nad_network(obj)
-        network = self._shared.setdefault(network, network)
-        self._by_name[name] = (obj, network)
-        return network
 
     def _add(self, network: _NadNetwork, sign: int) -> None:
         _count(self._warnings, network.warnings, sign)
@@ -471,11 +491,6 @@ class NadNetworks:
 
     def warnings(self) -> list[str]:
         return list(self._warnings)
-
-
-def _name_of(obj: Mapping[str, Any]) -> tuple[Any, Any]:
-    metadata = _mapping(obj.get("metadata"))
-    return metadata.get("namespace"), metadata.get("name")
 
 
 def _count(counter: Counter[Any], items: Iterable[Any], sign: int) -> None:

@@ -77,7 +77,9 @@ def _only_keys(text: Any, keys: tuple[str, ...]) -> Any:
         return text
     if not isinstance(parsed, dict):
         return text
-    return json.dumps({key: parsed[key] for key in keys if key in parsed}, separators=(",", ":"))
+    # Interned: NADs of one VLAN (or one route) reduce to the same text, then kept once (the interpreter drops
+    # an interned string no NAD holds any more).
+    return sys.intern(json.dumps({key: parsed[key] for key in keys if key in parsed}, separators=(",", ":")))
 
 
 class NadView(Mapping[str, Any]):

@@ -2,7 +2,8 @@
 
 In the API, per pass (KubeStatusSink):
 - each VlanStatus of this node by server-side apply, as this node's own field manager `hvnet-agent@<node>`:
-  labels and owner to the object, the rest to its status subresource; only those that changed;
+  labels and owner to the object, the rest to its status subresource; only those that changed (from what the
+  last publish left; the API's are listed when the same statuses come again, a resync, or after a failure);
 - this node's VlanStatuses of cluster networks no longer set up here are deleted;
 - the node label `network.harvesterhci.io/<cn>: "true"` is added once `<cn>` is ready here and removed when it
   is torn down (a failed setup leaves it as it was, as Harvester does), by server-side apply of those labels
@@ -84,18 +85,28 @@ class KubeStatusSink:
 
     def __init__(self, target: KubeTarget) -> None:
         self.target = target
+        # Per node: the statuses of its last publish that succeeded, and what the API then held ({VlanStatus name:
+        # what it says}). A publish of other statuses (a change) writes what differs from that, without listing
+        # the API's VlanStatuses (at 4,000 local areas each list decodes to a megabyte of dicts); the same
+        # statuses again (a resync) or a publish after a failed one list them, and put back what others changed.
+        self._published: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {}
 
     def publish(self, node: str, statuses: list[dict[str, Any]]) -> None:
         """Raises KubeError when the API refuses or is unreachable; the caller publishes again soon."""
         manager = agent_field_manager(node)
+        last = self._published.pop(node, None)  # known again once this publish succeeded
         with KubeClient(self.target) as kube:
-            live = {
-                obj["metadata"]["name"]: obj for obj in kube.list_objects("VlanStatus", labels={h.LABEL_NODE: node})
-            }
+            if last is None or last[0] is statuses:
+                listed = kube.list_objects("VlanStatus", labels={h.LABEL_NODE: node})
+                live = {obj["metadata"]["name"]: _without_timestamps(obj) for obj in listed}
+            else:
+                live = dict(last[1])
+            held = {}
             for status in statuses:
-                before = live.pop(status["metadata"]["name"], None)
-                if before is None or _without_timestamps(before) != _without_timestamps(status):
+                name, says = status["metadata"]["name"], _without_timestamps(status)
+                if live.pop(name, None) != says:
                     self._apply_status(kube, status, manager)
+                held[name] = says
             for name in live:
                 kube.delete("VlanStatus", name)
             ready = {s["status"]["clusterNetwork"] for s in statuses if _is_ready(s)}
@@ -103,6 +114,7 @@ class KubeStatusSink:
             self._label_node(kube, node, ready, failed, manager)
             for cluster_network in sorted(ready):
                 self._mark_ready(kube, cluster_network, manager)
+        self._published[node] = (statuses, held)
 
     @staticmethod
     def _apply_status(kube: KubeClient, status: dict[str, Any], manager: str) -> None:

@@ -65,6 +65,12 @@ def without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
+def _kept(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The mirrored object when the new one equals it: a reader's snapshot keeps sharing it (after a relist the
+    snapshot would otherwise hold a second copy of every object) and caches keyed by it stay valid."""
+    return after if before != after else before
+
+
 class ObjectCache:
     """The objects of one `kind` (optionally only those matching `field_selector`), kept current by a thread."""
 
@@ -173,7 +179,8 @@ class ObjectCache:
             self.kind, field_selector=self.field_selector, transform=self._transform
         )
         self.lists += 1
-        replacement = {_namespace_and_name(obj): obj for obj in items}
+        old = self._objects  # this thread alone writes it
+        replacement = {key: _kept(old.get(key), obj) for key, obj in ((_namespace_and_name(o), o) for o in items)}
         with self._lock:
             changed = self._differ(self._objects, replacement)
             self._objects = replacement
@@ -218,7 +225,7 @@ class ObjectCache:
                 self._objects.pop(key, None)
                 changed = before is not None
             else:
-                kept = self._objects[key] = self._transform(obj)
+                kept = self._objects[key] = _kept(before, self._transform(obj))
                 changed = before is None or self._relevant(before) != self._relevant(kept)
             self._generation += changed
         return changed

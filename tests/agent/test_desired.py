@@ -655,12 +655,18 @@ def test_property_with_host_ip_migration_ipv4_addresses_change_nothing(scenario:
 NAD_NAMES = ("n1", "n2", "n3", "n4", "n5")
 RACK_SELECTORS = ({}, {"rack": "a"}, {"rack": "b"}, {HOSTNAME: "node2"})
 ROUTES = (None, '{"cidr":"10.0.0.0/24"}', '{"cidr":"10.1.0.0/24"}', "{oops")
+# eth1 (every VlanConfig's NIC) free, enslaved elsewhere, or gone: the node's links decide setups too
+NIC_STATES = (
+    {nic: LinkInfo() for nic in FREE_NICS},
+    {**{nic: LinkInfo() for nic in FREE_NICS}, "eth1": LinkInfo(master="other-br")},
+    {nic: LinkInfo() for nic in FREE_NICS if nic != "eth1"},
+)
 
 
 @st.composite
 def cluster_events(draw: st.DrawFn) -> tuple[str, Any]:
     """One change to the cluster or the node, as a watch would report it (or the same objects again)."""
-    kinds = ["nad", "nad", "nad", "delete nad", "deleting nad", "vc", "vc", "delete vc", "cn", "node", "node"]
+    kinds = ["nad", "nad", "nad", "delete nad", "deleting nad", "vc", "vc", "delete vc", "cn", "node", "node", "links"]
     what = draw(st.sampled_from(kinds))
     if what == "nad":
         bridge, config, _ = draw(nad_specs())
@@ -674,6 +680,8 @@ def cluster_events(draw: st.DrawFn) -> tuple[str, Any]:
         return what, draw(st.sampled_from(["vc1", "vc2", "vc3"]))
     if what == "cn":
         return what, draw(st.sampled_from(CN_POOL))
+    if what == "links":
+        return what, draw(st.sampled_from(NIC_STATES))
     return what, draw(st.sampled_from([{"rack": "a"}, {"rack": "b"}]))
 
 
@@ -685,7 +693,7 @@ def test_property_incremental_desired_state_equals_from_scratch_after_every_even
     """`as_mirror`: unchanged objects are handed over as the same instances and each write is a new one (the
     Kubernetes source); else every load gives new, equal copies (the directory source)."""
     store: dict[tuple[str, str], dict[str, Any]] = {("ClusterNetwork", cn): cluster_network(cn) for cn in CN_POOL[:3]}
-    labels = dict(NODE_LABELS)
+    labels, links = dict(NODE_LABELS), NIC_STATES[0]
     incremental = DesiredState()
     objects = ClusterObjects()
     for what, value in events:
@@ -700,11 +708,13 @@ def test_property_incremental_desired_state_equals_from_scratch_after_every_even
             written = cluster_network(value)
         elif what == "node":
             labels = {**NODE_LABELS, **value}
+        elif what == "links":
+            links = value
         if written is not None:
             store[(written["kind"], written["metadata"]["name"])] = copy.deepcopy(written)
-        if not (repeat_objects and what == "node"):  # a node change alone keeps the same object tuples
+        if not (repeat_objects and what in ("node", "links")):  # a node change alone keeps the same object tuples
             current = list(store.values())
             objects = ClusterObjects.from_objects(current if as_mirror else copy.deepcopy(current))
-        on = node("node1", labels)
+        on = node("node1", labels, links)
 
         assert incremental.compute(objects, on) == desired_host_state(objects, on)

@@ -1,5 +1,5 @@
 """desired_host_state at its edges: the default host-IP migration, the longest cluster network name, names and
-selectors of the wrong type, a route cidr with host bits."""
+selectors of the wrong type, a route cidr with host bits, the highest VID in a trunk."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from harvester_network.agent.desired import desired_host_state
 from harvester_network.agent.hoststate import LocalArea
 from harvester_network.agent.inputs import ClusterObjects, LinkInfo, NodeInfo
+from harvester_network.facts import MAX_VID
 from tests.agent.test_desired import cluster_network, nad, state, vlan_config
 
 
@@ -45,3 +46,10 @@ def test_a_route_cidr_with_host_bits_is_kept_as_written() -> None:
     result = state(cluster_network("cn1"), vlan_config("vc1", "cn1", ["eth1"]), nad("v1", "cn1-br", 100, route=route))
     bridge = result.bridge_for("cn1")
     assert bridge is not None and bridge.local_areas == (LocalArea(100, "10.0.0.5/24"),) and result.warnings == ()
+
+
+def test_the_highest_vid_is_a_valid_trunk_id_and_range_end() -> None:
+    trunk = [{"id": MAX_VID}, {"minID": MAX_VID - 1, "maxID": MAX_VID}]
+    result = state(cluster_network("cn1"), vlan_config("vc1", "cn1", ["eth1"]), nad("t", "cn1-br", trunk=trunk))
+    bridge = result.bridge_for("cn1")
+    assert bridge is not None and bridge.vids == {MAX_VID - 1, MAX_VID} and result.warnings == ()

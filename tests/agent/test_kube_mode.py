@@ -20,7 +20,7 @@ from harvester_network.agent.loop import AgentLoop
 from harvester_network.agent.metrics import AgentMetrics
 from harvester_network.agent.status import KubeStatusSink, agent_field_manager
 from harvester_network.agent.wakeup import Wakeup
-from harvester_network.kube import KubeClient, KubeTarget, condition, field_managers
+from harvester_network.kube import KubeClient, KubeError, KubeTarget, condition, field_managers
 from harvester_network.model import load_plan_file
 from harvester_network.render import harvester as h
 from harvester_network.render import render_plan
@@ -221,6 +221,39 @@ def test_an_unchanged_status_is_not_written_again(
     sink.publish("node1", statuses_of(source, host))
     writes = [r for r in k8s_faults.requests[len(before) :] if r[0] in ("PATCH", "PUT", "POST", "DELETE")]
     assert writes == []
+
+
+def vlanstatus_lists(faults: Faults, since: int) -> int:
+    return sum(method == "GET" and "/vlanstatuses?" in path for method, path in faults.requests[since:])
+
+
+def test_a_change_is_written_from_what_the_sink_last_wrote_and_a_resync_lists_and_puts_back(
+    source: KubeSource, kube: KubeClient, target: KubeTarget, k8s_faults: Faults
+) -> None:
+    """Only a publish of the same statuses again (a resync) or one after a failure lists the VlanStatuses (at 4,000
+    local areas a list decodes to a megabyte); a change is compared with what the last publish left."""
+    sink = KubeStatusSink(target)
+    ready = statuses_of(source, FakeHost({"eth1": LinkInfo()}))
+    failed = statuses_of(source, FakeHost({"eth1": LinkInfo()}, fail={"vlan": "eth1 is down"}))
+    sink.publish("node1", ready)
+    since = len(k8s_faults.requests)
+    sink.publish("node1", failed)
+    assert vlanstatus_lists(k8s_faults, since) == 0
+    assert (condition(kube.get("VlanStatus", STATUS) or {}, "ready") or {})["message"] == "eth1 is down"
+
+    kube.delete("VlanStatus", STATUS)  # someone else's doing
+    sink.publish("node1", failed)  # the same statuses again: a resync
+    assert vlanstatus_lists(k8s_faults, since) == 1
+    assert kube.get("VlanStatus", STATUS) is not None
+
+    k8s_faults.fail_next(1, code=503, path="/vlanstatuses/", method="PATCH")
+    with pytest.raises(KubeError):
+        sink.publish("node1", ready)
+    kube.delete("VlanStatus", STATUS)
+    sink.publish("node1", statuses_of(source, FakeHost({"eth1": LinkInfo()})))  # after a failure: listed again
+    assert vlanstatus_lists(k8s_faults, since) == 2
+    live = kube.get("VlanStatus", STATUS)
+    assert live is not None and [a["vlanID"] for a in live["status"]["localAreas"]] == [100, 200]
 
 
 def test_a_failed_setup_keeps_the_label_and_a_teardown_removes_status_and_label(

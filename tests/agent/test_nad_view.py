@@ -153,3 +153,13 @@ def test_equal_cluster_network_labels_are_one_shared_map() -> None:
     first, second = NadView(copy.deepcopy(HARVESTER_NAD)), NadView(copy.deepcopy(HARVESTER_NAD))
 
     assert first["metadata"]["labels"] is second["metadata"]["labels"]
+
+
+def test_nads_of_one_vlan_and_route_keep_one_config_and_one_route_text() -> None:
+    """Harvester's configs differ by name, which the view drops: the rest is kept once, not once per NAD."""
+    other = copy.deepcopy(HARVESTER_NAD)
+    other["metadata"]["name"] = "vm-net-2"
+    other["spec"]["config"] = other["spec"]["config"].replace('"name": "vm-net"', '"name": "vm-net-2"')
+    first, second = NadView(copy.deepcopy(HARVESTER_NAD)), NadView(other)
+
+    assert first.config is second.config and first.route is second.route

@@ -340,3 +340,26 @@ def test_a_relist_is_a_change_only_when_what_is_relevant_changed(
 
     relist_after(kube, cache, k8s_faults, k8s_api, lambda: kube.apply(configmap("a", k8s_namespace, v="2")))
     assert changes.count == before + 1 and data_in(cache, k8s_namespace) == {"a": {"v": "2"}}
+
+
+def test_an_object_that_did_not_change_stays_the_mirrored_instance(
+    kube: KubeClient, start: Any, k8s_faults: Faults, k8s_api: KubeApi, k8s_namespace: str
+) -> None:
+    """A relist (and an event that changes nothing the view keeps) gives an equal object: the mirror keeps the one
+    it has, so a reader's snapshot and caches keyed by identity share it instead of holding a copy."""
+    for name in ("a", "b", "c"):
+        kube.apply(configmap(name, k8s_namespace, v="1"))
+
+    def data_only(obj: dict[str, Any]) -> dict[str, Any]:
+        return {"metadata": {k: obj["metadata"][k] for k in ("name", "namespace")}, "data": obj.get("data")}
+
+    cache = start(Changes(), transform=data_only)
+    first = {o["metadata"]["name"]: o for o in cache.objects()}
+    labelled = configmap("c", k8s_namespace, v="1")
+    labelled["metadata"]["labels"] = {"x": "y"}
+    kube.apply(labelled)  # an event, equal once transformed
+    relist_after(kube, cache, k8s_faults, k8s_api, lambda: kube.apply(configmap("b", k8s_namespace, v="2")))
+
+    now = {o["metadata"]["name"]: o for o in cache.objects()}
+    assert now["a"] is first["a"] and now["c"] is first["c"]
+    assert now["b"] is not first["b"] and now["b"]["data"] == {"v": "2"}
