@@ -29,9 +29,11 @@ import threading
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-NLMSG_ERROR = 2
-NLM_F_REQUEST = 0x1
-NLM_F_ACK = 0x4
+# Message types and flags: pyroute2's (the agent imports it anyway); the attribute types below it keeps only in
+# its message classes.
+from pyroute2.netlink import NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR
+from pyroute2.netlink.rtnl import RTM_GETADDR, RTM_GETLINK, RTM_NEWLINK
+
 NLA_TYPE_MASK = 0x3FFF  # an attribute's type without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 IFLA_IFNAME = 3
 IFLA_MTU = 4
@@ -207,9 +209,6 @@ class NetlinkSocket:
 # Dumps of links, bridge ports and addresses on a socket of the pass's own, read as LinkMessages (attributes found,
 # not decoded: pyroute2 decodes them all, netlink_read.py says what that costs).
 
-NLMSG_DONE = 3
-NLM_F_DUMP, NLM_F_DUMP_INTR = 0x300, 0x10
-RTM_NEWLINK, RTM_GETLINK, RTM_GETADDR = 16, 18, 22
 IFLA_EXT_MASK = 29
 IFADDR = struct.Struct("=BBBBI")  # ifaddrmsg: family, prefix length, flags, scope, index
 SIOCGSKNS = 0x894C  # a socket's network namespace, as a file descriptor
